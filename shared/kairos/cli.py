@@ -1,0 +1,55 @@
+"""The ``kairos`` command line: one entry point, one subcommand per capability.
+
+Subcommands live in their own modules and are imported lazily, so a broken or slow
+import in one capability never stops the others (and ``kairos --help`` stays fast).
+Each module exposes ``add_arguments(parser)`` and ``run(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# subcommand -> (module, one-line help). Add a line here to add a subcommand.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "schemas": ("kairos.contracts.schema_cli", "write schemas/ from the pydantic models"),
+    "catalog": ("kairos.catalog.cli", "print or check the topic/function/cron catalog"),
+    "serve": ("kairos.runtime.serve", "serve one function directory with func-python"),
+    "deliver": ("kairos.delivery.cli", "run the local KafkaSource/PingSource deliveries"),
+    "fake-solver-bus": ("kairos.venues.near_intents.fake_bus", "run the local NEAR Intents solver bus"),
+    "ingest-near-intents": ("kairos.venues.near_intents.ingest", "run the NEAR Intents websocket ingest"),
+    "venue-sim": ("kairos.venue_sim.cli", "run the simulated Binance USD-M futures venue"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kairos", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_module, help_text) in sorted(COMMANDS.items()):
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help") or args[0] not in COMMANDS:
+        parser = build_parser()
+        if args and args[0] not in ("-h", "--help"):
+            parser.print_usage(sys.stderr)
+            print(f"kairos: unknown command {args[0]!r}; see 'kairos --help'", file=sys.stderr)
+            return 2
+        parser.print_help()
+        return 0
+    name = args[0]
+    module = importlib.import_module(COMMANDS[name][0])
+    sub = argparse.ArgumentParser(prog=f"kairos {name}", description=COMMANDS[name][1])
+    module.add_arguments(sub)
+    parsed = sub.parse_args(args[1:])
+    result = module.run(parsed)
+    return int(result or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
