@@ -18,6 +18,7 @@ run: $(STAMP)
 
 ## test: the whole test suite against real Postgres, broker and venue simulator
 test: $(STAMP)
+	@if [ -x scripts/ensure-test-tools.sh ]; then scripts/ensure-test-tools.sh; fi
 	$(PY) -m pytest $(ARGS)
 
 ## lint: ruff + mypy
