@@ -1,0 +1,1 @@
+"""Kafka I/O: thin wrappers over kafka-python. Encoding lives in ``kairos.contracts.codec``."""

@@ -1,0 +1,73 @@
+"""The one map from (event type, schema version) to payload model.
+
+An event whose type is not registered, or whose version is not, cannot be handled by
+any function: it is refused with a permanent error and ends in a dead-letter topic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from kairos.errors import InvalidEvent, UnknownEventType, UnsupportedSchemaVersion
+
+M = TypeVar("M", bound=type[BaseModel])
+
+_MODELS: dict[tuple[str, int], type[BaseModel]] = {}
+_TYPES: dict[type[BaseModel], tuple[str, int]] = {}
+
+
+def register(event_type: str, version: int) -> Callable[[M], M]:
+    """Class decorator: make ``model`` the payload of ``event_type`` version ``version``."""
+
+    def decorate(model: M) -> M:
+        key = (event_type, version)
+        if key in _MODELS and _MODELS[key] is not model:
+            raise RuntimeError(f"{event_type} v{version} is registered twice")
+        _MODELS[key] = model
+        _TYPES[model] = key
+        return model
+
+    return decorate
+
+
+def _load_all() -> None:
+    # Import every contract module once so that their @register calls have run.
+    from kairos.contracts import commands, execution, market, near_intents, ops  # noqa: F401
+
+
+def type_of(model: type[BaseModel]) -> tuple[str, int]:
+    _load_all()
+    return _TYPES[model]
+
+
+def registered() -> dict[tuple[str, int], type[BaseModel]]:
+    """Every registered (type, version) and its model, sorted by type and version."""
+    _load_all()
+    return dict(sorted(_MODELS.items()))
+
+
+def model_for(event_type: str, version: int) -> type[BaseModel]:
+    """The model of a (type, version); raises UnknownEventType / UnsupportedSchemaVersion."""
+    _load_all()
+    model = _MODELS.get((event_type, version))
+    if model is not None:
+        return model
+    known = sorted(v for (t, v) in _MODELS if t == event_type)
+    if not known:
+        raise UnknownEventType(f"unknown event type {event_type!r}")
+    raise UnsupportedSchemaVersion(f"{event_type} schema version {version} is not supported (supported: {known})")
+
+
+def parse_data(event_type: str, version: int, data: Any) -> BaseModel:
+    """Validate a payload against its model; every problem is reported in one error."""
+    model = model_for(event_type, version)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+        )
+        raise InvalidEvent(f"{event_type} v{version} payload is invalid: {problems}") from None

@@ -1,0 +1,70 @@
+"""Postgres access: a connection pool and ordered SQL migrations under an advisory lock.
+
+Migrations are files ``NNNN_name.sql`` in ``migrations/``; each is applied once, in order,
+inside its own transaction. The advisory lock makes it safe for many function instances
+to start at the same moment: one applies, the others wait and then find nothing to do.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from pathlib import Path
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+log = logging.getLogger(__name__)
+
+MIGRATION_LOCK_ID = 0x6B61_6972_6F73  # "kairos"
+MIGRATIONS_PACKAGE = "kairos.runtime.migrations"
+
+
+def open_pool(url: str, *, min_size: int = 1, max_size: int = 8, name: str = "kairos") -> ConnectionPool:
+    """A pool that checks connections before lending them (a restarted DB is survived)."""
+    return ConnectionPool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        name=name,
+        open=True,
+        check=ConnectionPool.check_connection,
+        kwargs={"application_name": name},
+    )
+
+
+def migration_files() -> list[tuple[str, str]]:
+    """(version, sql) of every migration, in order."""
+    folder = resources.files(MIGRATIONS_PACKAGE)
+    files = sorted((entry.name, entry.read_text()) for entry in folder.iterdir() if entry.name.endswith(".sql"))
+    return [(Path(name).stem, sql) for name, sql in files]
+
+
+def apply_migrations(conn: psycopg.Connection) -> list[str]:
+    """Apply pending migrations; returns the versions applied by this call."""
+    applied_now: list[str] = []
+    conn.autocommit = True
+    conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_ID,))
+    try:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        for version, sql in migration_files():
+            if version in done:
+                continue
+            with conn.transaction():
+                conn.execute(sql)  # type: ignore[arg-type]  # trusted files shipped with the package
+                conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
+            applied_now.append(version)
+            log.info("applied migration", extra={"migration": version})
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_ID,))
+    return applied_now
+
+
+def migrate(url: str) -> list[str]:
+    """Connect, apply pending migrations, disconnect."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        return apply_migrations(conn)

@@ -1,0 +1,272 @@
+"""``KairosFunction``: the func-python function object every Kairos function returns.
+
+For each CloudEvent it:
+1. decodes and validates it (unknown type, wrong version, bad payload -> 4xx + reason);
+2. opens one Postgres transaction, claims (consumer, event id) in the inbox — a duplicate
+   is acknowledged without running the handler again; cron ticks are claimed by
+   (function, schedule slot), because PingSource gives every tick a fresh random id;
+3. runs the handler and writes its outputs to the outbox in the same transaction; commits;
+4. publishes the new outbox rows and marks them published (a crash here is covered by
+   the outbox-relay job);
+5. answers 204 only after the commit; 4xx for input that can never succeed; 5xx for
+   transient failures. Nothing leaves ``handle`` as an exception: func-python would turn
+   a ``ValueError`` into a 400 and dead-letter a transient failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from cloudevents.core.v1.event import CloudEvent
+from kafka import KafkaProducer
+from psycopg_pool import ConnectionPool
+
+from kairos.bus.kafka import make_producer, send_records
+from kairos.catalog import Function, load_catalog
+from kairos.contracts.codec import from_cloudevent
+from kairos.contracts.envelope import Envelope
+from kairos.contracts.ops import PING_EVENT_TYPE
+from kairos.errors import EventTooLarge, KairosError, NotReady, PermanentError, UnexpectedEventType
+from kairos.runtime import logs, metrics, recorder
+from kairos.runtime.config import RuntimeSettings
+from kairos.runtime.db import apply_migrations, open_pool
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Envelope[Any], "Context"], Sequence[Envelope[Any]] | None]
+ReadinessCheck = Callable[[], tuple[bool, str]]
+
+
+@dataclass
+class Context:
+    """What a handler may use: the open transaction and who it is."""
+
+    conn: psycopg.Connection
+    function: str
+    source: str
+    spec: Function
+    env: Mapping[str, str]
+    runtime: KairosFunction
+
+
+@dataclass
+class Outcome:
+    """How an event was answered; ``status`` is the HTTP status code."""
+
+    status: int
+    code: str = "ok"
+    reason: str = ""
+    emitted: list[str] = field(default_factory=list)
+    duplicate: bool = False
+
+    def body(self) -> bytes:
+        if self.status < 300:
+            return b""
+        return json.dumps({"error": {"code": self.code, "reason": self.reason}}).encode()
+
+
+class KairosFunction:
+    """The object func-python serves: ``handle``, ``start``, ``stop``, ``alive``, ``ready``."""
+
+    def __init__(
+        self,
+        name: str,
+        handler: Handler,
+        *,
+        on_ready: Callable[[KairosFunction], None] | None = None,
+        readiness: ReadinessCheck | None = None,
+    ) -> None:
+        self.name = name
+        self.handler = handler
+        self.source = f"/kairos/{name}"
+        self.spec = load_catalog().function(name)
+        self.accepted_types = load_catalog().accepted_types(self.spec)
+        self._on_ready = on_ready
+        self._readiness = readiness
+        self.settings: RuntimeSettings | None = None
+        self.env: Mapping[str, str] = {}
+        self.pool: ConnectionPool | None = None
+        self.producer: KafkaProducer | None = None
+        self._ready = threading.Event()
+        self._stopping = threading.Event()
+        self._start_error: str | None = "starting"
+
+    # --- lifecycle (func-python) ------------------------------------------------
+
+    def start(self, cfg: Mapping[str, str]) -> None:
+        """Validate configuration now (fail fast), connect and migrate in the background."""
+        self.env = dict(cfg)
+        self.settings = RuntimeSettings.from_env(cfg)
+        logs.configure(self.settings.log_level, service=self.name)
+        logs.function_name.set(self.name)
+        threading.Thread(target=self._connect, name=f"{self.name}-start", daemon=True).start()
+
+    def _connect(self) -> None:
+        assert self.settings is not None
+        delay = 0.2
+        while not self._stopping.is_set():
+            try:
+                if self.pool is None:
+                    self.pool = open_pool(self.settings.database_url, max_size=self.settings.pool_size, name=self.name)
+                with self.pool.connection() as conn:
+                    applied = apply_migrations(conn)
+                if applied:
+                    log.info("migrations applied", extra={"applied": applied})
+                if self.producer is None:
+                    self.producer = make_producer(self.settings.kafka_bootstrap, client_id=self.name)
+                if self._on_ready:
+                    self._on_ready(self)
+                self._start_error = None
+                self._ready.set()
+                log.info("function ready")
+                return
+            except Exception as exc:  # keep trying: readiness stays false and says why
+                self._start_error = f"{type(exc).__name__}: {exc}"
+                log.warning("not ready yet, retrying", extra={"error": self._start_error})
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Block until ready (in-process use); raises NotReady with the last start error."""
+        if not self._ready.wait(timeout):
+            raise NotReady(f"{self.name} not ready after {timeout:.0f}s: {self._start_error}")
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._ready.clear()
+        if self.producer is not None:
+            self.producer.close(timeout=5)
+            self.producer = None
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+
+    def alive(self) -> tuple[bool, str]:
+        return True, "alive"
+
+    def ready(self) -> tuple[bool, str]:
+        if not self._ready.is_set():
+            return False, f"not ready: {self._start_error}"
+        if self._readiness is not None:
+            return self._readiness()
+        return True, "ready"
+
+    # --- handling -------------------------------------------------------------------
+
+    async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """func-python entry point: the decoded CloudEvent is ``scope['event']``."""
+        outcome = await asyncio.to_thread(self.process, scope["event"])
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"x-kairos-outcome", (b"duplicate" if outcome.duplicate else outcome.code.encode())),
+        ]
+        if outcome.emitted:
+            headers.append((b"x-kairos-emitted", ",".join(outcome.emitted).encode()))
+        body = outcome.body()
+        await send.http({"type": "http.response.start", "status": outcome.status, "headers": headers})
+        await send.http({"type": "http.response.body", "body": body})
+
+    def process(self, ce: CloudEvent) -> Outcome:
+        """Handle one CloudEvent end to end and say how to answer (never raises)."""
+        started = time.perf_counter()
+        metrics.IN_FLIGHT.labels(self.name).inc()
+        token_e = logs.event_id.set(ce.get_id())
+        token_c = logs.correlation_id.set(str(ce.get_extension("correlationid") or ce.get_id()))
+        try:
+            outcome = self._process(ce)
+        finally:
+            metrics.IN_FLIGHT.labels(self.name).dec()
+            metrics.HANDLING.labels(self.name).observe(time.perf_counter() - started)
+            logs.event_id.reset(token_e)
+            logs.correlation_id.reset(token_c)
+        kind = (
+            "duplicate"
+            if outcome.duplicate
+            else ("handled" if outcome.status < 300 else "rejected" if outcome.status < 500 else "failed")
+        )
+        metrics.EVENTS.labels(self.name, kind).inc()
+        return outcome
+
+    def _process(self, ce: CloudEvent) -> Outcome:
+        if not self._ready.is_set() or self.pool is None:
+            return Outcome(503, NotReady.code, f"{self.name} is not ready: {self._start_error}")
+        if self._readiness is not None:
+            ok, why = self._readiness()
+            if not ok:
+                return Outcome(503, NotReady.code, why)
+        try:
+            env = self._decode(ce)
+        except PermanentError as exc:
+            log.warning("event refused", extra={"code": exc.code, "reason": str(exc), "type": ce.get_type()})
+            return Outcome(exc.http_status, exc.code, str(exc))
+        try:
+            outcome, new_ids = self._transact(env)
+        except KairosError as exc:
+            level = logging.WARNING if isinstance(exc, PermanentError) else logging.ERROR
+            log.log(level, "event failed", extra={"code": exc.code, "reason": str(exc)})
+            return Outcome(exc.http_status, exc.code, str(exc))
+        except psycopg.Error as exc:
+            log.error("database error, will be retried", extra={"reason": str(exc)})
+            return Outcome(503, "database_unavailable", f"database error: {exc}")
+        except Exception as exc:  # a bug or an unexpected dependency failure: retry, then DLQ
+            log.exception("handler failed")
+            return Outcome(500, "handler_error", f"{type(exc).__name__}: {exc}")
+        if new_ids:
+            self.publish_rows(new_ids)
+        return outcome
+
+    def _decode(self, ce: CloudEvent) -> Envelope[Any]:
+        assert self.settings is not None
+        size = len(json.dumps(ce.get_data(), default=str)) if ce.get_data() is not None else 0
+        if size > self.settings.max_event_bytes:
+            raise EventTooLarge(f"event data is {size} bytes, the limit is {self.settings.max_event_bytes}")
+        if ce.get_type() not in self.accepted_types:
+            raise UnexpectedEventType(
+                f"{self.name} does not accept {ce.get_type()} (accepts {sorted(self.accepted_types)})"
+            )
+        return from_cloudevent(ce)
+
+    def inbox_key(self, env: Envelope[Any]) -> str:
+        """The dedupe key: the event id, or the schedule slot for cron ticks."""
+        if env.meta.type == PING_EVENT_TYPE:
+            return f"cron:{env.meta.source}:{env.meta.time.isoformat()}"
+        return env.meta.id
+
+    def _transact(self, env: Envelope[Any]) -> tuple[Outcome, list[int]]:
+        assert self.pool is not None
+        with self.pool.connection() as conn, conn.transaction():
+            if not recorder.claim(conn, self.name, self.inbox_key(env), env.meta.type):
+                log.info("duplicate acknowledged")
+                return Outcome(204, "duplicate", duplicate=True), []
+            ctx = Context(conn=conn, function=self.name, source=self.source, spec=self.spec, env=self.env, runtime=self)
+            outputs = list(self.handler(env, ctx) or [])
+            catalog = load_catalog()
+            routed = [(catalog.output_topic(self.spec, out.meta.type), out) for out in outputs]
+            ids = recorder.append_outbox(conn, self.name, routed)
+        metrics.EMITTED.labels(self.name).inc(len(outputs))
+        return Outcome(204, "handled", emitted=[o.meta.id for o in outputs]), ids
+
+    # --- publishing -----------------------------------------------------------------
+
+    def publish_rows(self, ids: Sequence[int]) -> bool:
+        """Publish committed outbox rows now; on failure leave them to the relay."""
+        if self.pool is None or self.producer is None:
+            return False
+        try:
+            with self.pool.connection() as conn:
+                rows = recorder.rows_by_id(conn, ids)
+                send_records(self.producer, [(r.topic, r.record) for r in rows])
+                recorder.mark_published(conn, [r.id for r in rows])
+            return True
+        except Exception as exc:
+            metrics.PUBLISH_FAILURES.labels(self.name).inc()
+            log.warning("publish after commit failed; the outbox relay will send it", extra={"reason": str(exc)})
+            return False

@@ -1,0 +1,93 @@
+"""The process recorder: inbox and outbox rows in the caller's transaction.
+
+- ``claim``: record (consumer, event id) in the inbox; False means "seen before".
+- ``append_outbox``: the events to publish, written with the state change.
+- ``unpublished`` / ``mark_published``: what the after-commit publisher and the relay use.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from kairos.contracts.codec import KafkaRecord, to_kafka
+from kairos.contracts.envelope import Envelope
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    topic: str
+    record: KafkaRecord
+    event_id: str
+
+
+def claim(conn: psycopg.Connection, consumer: str, event_id: str, event_type: str) -> bool:
+    """Record the event in the inbox. False when this consumer already handled it.
+
+    A concurrent duplicate blocks on the primary key until the first transaction ends,
+    then sees the row: exactly one of them runs the handler.
+    """
+    row = conn.execute(
+        "INSERT INTO inbox (consumer, event_id, event_type) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+        (consumer, event_id, event_type),
+    ).fetchone()
+    return row is not None
+
+
+def append_outbox(conn: psycopg.Connection, producer: str, items: Sequence[tuple[str, Envelope[Any]]]) -> list[int]:
+    """Write (topic, event) pairs to the outbox; returns their row ids in order."""
+    ids: list[int] = []
+    for topic, env in items:
+        rec = to_kafka(env)
+        headers = [[k, v.decode()] for k, v in rec.headers]
+        row = conn.execute(
+            "INSERT INTO outbox (event_id, event_type, producer, topic, record_key, headers, value) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (env.meta.id, env.meta.type, producer, topic, rec.key, json.dumps(headers), rec.value),
+        ).fetchone()
+        assert row is not None
+        ids.append(int(row[0]))
+    return ids
+
+
+def _row(r: tuple[Any, ...]) -> OutboxRow:
+    rid, topic, key, headers, value, event_id = r
+    hdrs = tuple((str(k), str(v).encode()) for k, v in headers)
+    return OutboxRow(
+        id=int(rid),
+        topic=topic,
+        record=KafkaRecord(key=bytes(key) if key is not None else None, value=bytes(value), headers=hdrs),
+        event_id=event_id,
+    )
+
+
+_SELECT = "SELECT id, topic, record_key, headers, value, event_id FROM outbox"
+
+
+def rows_by_id(conn: psycopg.Connection, ids: Sequence[int]) -> list[OutboxRow]:
+    rows = conn.execute(_SELECT + " WHERE id = ANY(%s) AND published_at IS NULL ORDER BY id", (list(ids),)).fetchall()
+    return [_row(r) for r in rows]
+
+
+def lock_unpublished(conn: psycopg.Connection, *, older_than_s: float, limit: int) -> list[OutboxRow]:
+    """Unpublished rows older than a grace period, locked so two relays never share one."""
+    rows = conn.execute(
+        _SELECT + " WHERE published_at IS NULL AND created_at < now() - make_interval(secs => %s)"
+        " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+        (older_than_s, limit),
+    ).fetchall()
+    return [_row(r) for r in rows]
+
+
+def mark_published(conn: psycopg.Connection, ids: Sequence[int]) -> None:
+    conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY(%s)", (list(ids),))
+
+
+def backlog(conn: psycopg.Connection) -> int:
+    row = conn.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetchone()
+    return int(row[0]) if row else 0

@@ -1,0 +1,1 @@
+"""Venue-specific code, one package per venue: ingest, normalize, execute."""
