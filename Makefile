@@ -40,3 +40,35 @@ schemas: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# --- Operator path: Hetzner + k3s + platform + app (docs/OPERATIONS.md) -------------------
+# Each target reruns safely; settings come from scripts/hetzner/bootstrap-secrets.env.
+.PHONY: bootstrap infra-up platform-up images deploy cluster-status infra-down
+
+## bootstrap: everything below in order, from an empty Hetzner project to a running app
+bootstrap: $(STAMP)
+	scripts/bootstrap.sh
+
+## infra-up: terraform apply, wait for k3s, write .state/hetzner/kubeconfig.yaml
+infra-up:
+	scripts/bootstrap.sh infra-up
+
+## platform-up: Secrets, then Knative, Kafka (Strimzi), Postgres (CloudNativePG), pinned
+platform-up: $(STAMP)
+	scripts/bootstrap.sh secrets platform-up
+
+## images: build and push one image per function
+images:
+	scripts/bootstrap.sh build
+
+## deploy: images, app layer and Knative manifests, then wait for the rollout
+deploy: $(STAMP)
+	scripts/bootstrap.sh build deploy
+
+## cluster-status: nodes, Kafka, Postgres and Knative Services at a glance
+cluster-status:
+	scripts/bootstrap.sh status
+
+## infra-down: destroy the Hetzner resources (asks first; FORCE=1 to skip the question)
+infra-down:
+	scripts/bootstrap.sh infra-down

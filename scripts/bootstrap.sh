@@ -1,0 +1,287 @@
+#!/usr/bin/env bash
+# From an empty Hetzner Cloud project to a running Kairos, from the operator's workstation.
+#
+#   scripts/bootstrap.sh [STEP...]
+#
+# Steps (default: all, in this order; each is idempotent and can be rerun alone):
+#   infra-up     terraform apply -> wait for cloud-init and the k3s API -> kubeconfig
+#   secrets      namespaces + Secrets from the git-ignored env file
+#   platform-up  Knative Serving + Kourier, Eventing, eventing-kafka, Strimzi, CloudNativePG
+#                (+ KEDA) at the versions of k8s/platform/versions.conf, then Kafka and
+#                Postgres (k8s/platform), and wait until all are ready
+#   build        build and push one image per function (scripts/function.Dockerfile)
+#   deploy       app layer (k8s/app) + generated Knative manifests (k8s/knative) -> rollout
+# Other steps: status, infra-down (asks for confirmation; FORCE=1 skips the question).
+#
+# Settings: scripts/hetzner/bootstrap-secrets.env (see its .example; KAIROS_ENV_FILE
+# overrides the path) and infra/terraform/hetzner/terraform.tfvars. State (kubeconfig,
+# known_hosts) goes to .state/hetzner/. Docs: docs/OPERATIONS.md.
+set -euo pipefail
+
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+tf() { terraform -chdir="$TF_DIR" "$@"; }
+
+step_infra_up() {
+  require_cmd terraform "Install Terraform >= ${TERRAFORM_MIN_VERSION}: https://developer.hashicorp.com/terraform/install"
+  require_cmd ssh "Install an OpenSSH client."
+  require_cmd curl "Install curl."
+  load_env_file
+  require_var HCLOUD_TOKEN "Create an API token (read/write) in the Hetzner Cloud console: Security > API tokens."
+  [[ -r "$TF_DIR/terraform.tfvars" ]] || die "$TF_DIR/terraform.tfvars is missing: copy terraform.tfvars.example and set operator_cidrs"
+  export TF_VAR_hcloud_token="$HCLOUD_TOKEN"
+  mkdir -p "$STATE_DIR"
+  chmod 0700 "$STATE_DIR"
+
+  log "terraform init + apply ($TF_DIR)"
+  tf init -input=false -upgrade=false
+  tf apply -input=false -auto-approve -var "kubeconfig_path=$KUBECONFIG"
+
+  local ip
+  ip="$(tf output -raw server_ipv4)"
+  [[ -n "$ip" ]] || die "terraform has no server_ipv4 output"
+  fetch_kubeconfig "$ip"
+}
+
+ssh_root() {
+  local ip="$1"
+  shift
+  ssh -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=accept-new \
+    -o UserKnownHostsFile="$STATE_DIR/known_hosts" "root@$ip" "$@"
+}
+
+fetch_kubeconfig() {
+  local ip="$1"
+  log "waiting for SSH on $ip (cloud-init runs at first boot)"
+  retry 600 10 "SSH on $ip (is your IP in operator_cidrs?)" ssh_root "$ip" true
+  log "waiting for cloud-init to finish on $ip (k3s install)"
+  ssh_root "$ip" cloud-init status --wait >/dev/null || die "cloud-init failed on $ip: ssh root@$ip 'cloud-init status --long; journalctl -u cloud-final'"
+  log "waiting for the k3s API on https://$ip:6443"
+  retry 600 5 "the k3s API on $ip:6443" curl -ksf --max-time 5 "https://$ip:6443/ping"
+  log "writing $KUBECONFIG"
+  local tmp
+  tmp="$(mktemp "$STATE_DIR/kubeconfig.XXXXXX")"
+  ssh_root "$ip" cat /etc/rancher/k3s/k3s.yaml | sed "s#https://127.0.0.1:6443#https://$ip:6443#" >"$tmp"
+  chmod 0600 "$tmp"
+  mv "$tmp" "$KUBECONFIG"
+  require_kubeconfig
+  retry 300 5 "all nodes Ready" kubectl wait node --all --for=condition=Ready --timeout=10s
+  kubectl get nodes -o wide
+}
+
+step_secrets() {
+  require_kubeconfig
+  load_env_file
+  log "namespaces"
+  kubectl apply --server-side -f "$KAIROS_ROOT/k8s/platform/namespaces.yaml"
+  log "Secrets from $ENV_FILE (templates: k8s/app/secrets/)"
+  local py
+  py="$(python_bin)"
+  "$py" -m kairos.deploy.secrets --env-file "$ENV_FILE" "$KAIROS_ROOT"/k8s/app/secrets/*.yaml | kubectl apply -f -
+  if [[ -n "${REGISTRY_SERVER:-}" ]]; then
+    require_var REGISTRY_USERNAME "Registry user that may pull the function images."
+    require_var REGISTRY_PASSWORD "Registry password or token of REGISTRY_USERNAME."
+    kubectl -n kairos create secret docker-registry kairos-registry \
+      --docker-server="$REGISTRY_SERVER" --docker-username="$REGISTRY_USERNAME" \
+      --docker-password="$REGISTRY_PASSWORD" --dry-run=client -o yaml | kubectl apply -f -
+  else
+    warn "REGISTRY_SERVER is not set: no pull secret (fine for a public registry)"
+  fi
+}
+
+# apply_url URL: server-side apply of an upstream release manifest (idempotent).
+apply_url() {
+  log "apply $1"
+  kubectl apply --server-side --force-conflicts -f "$1"
+}
+
+wait_deployments() {
+  log "waiting for the deployments in $1"
+  kubectl -n "$1" wait deployment --all --for=condition=Available --timeout=600s
+}
+
+step_platform_up() {
+  require_kubeconfig
+  require_cmd curl "Install curl."
+  local gh=https://github.com
+  local kn_serving="$gh/knative/serving/releases/download/knative-v$KNATIVE_SERVING_VERSION"
+  local kn_kourier="$gh/knative-extensions/net-kourier/releases/download/knative-v$NET_KOURIER_VERSION"
+  local kn_eventing="$gh/knative/eventing/releases/download/knative-v$KNATIVE_EVENTING_VERSION"
+  local kn_kafka="$gh/knative-extensions/eventing-kafka-broker/releases/download/knative-v$EVENTING_KAFKA_VERSION"
+  local strimzi="$gh/strimzi/strimzi-kafka-operator/releases/download/$STRIMZI_VERSION/strimzi-cluster-operator-$STRIMZI_VERSION.yaml"
+  local cnpg="$gh/cloudnative-pg/cloudnative-pg/releases/download/v$CNPG_VERSION/cnpg-$CNPG_VERSION.yaml"
+  local keda="$gh/kedacore/keda/releases/download/v$KEDA_VERSION/keda-$KEDA_VERSION.yaml"
+
+  kubectl apply --server-side -f "$KAIROS_ROOT/k8s/platform/namespaces.yaml"
+
+  apply_url "$kn_serving/serving-crds.yaml"
+  apply_url "$kn_serving/serving-core.yaml"
+  apply_url "$kn_kourier/kourier.yaml"
+  apply_url "$kn_eventing/eventing-crds.yaml"
+  apply_url "$kn_eventing/eventing-core.yaml"
+  apply_url "$kn_kafka/eventing-kafka-controller.yaml"
+  apply_url "$kn_kafka/eventing-kafka-source.yaml"
+  apply_url "$kn_kafka/eventing-kafka-sink.yaml"
+
+  # Strimzi's bundle targets the namespace "myproject"; ours is "kafka".
+  log "apply $strimzi (namespace kafka)"
+  curl -fsSL "$strimzi" | sed 's/namespace: myproject/namespace: kafka/g' |
+    kubectl -n kafka apply --server-side --force-conflicts -f -
+  apply_url "$cnpg"
+  if [[ "${ENABLE_KEDA:-false}" == "true" ]]; then
+    apply_url "$keda"
+  fi
+
+  log "waiting for the CRDs"
+  kubectl wait crd --all --for=condition=Established --timeout=300s
+  for ns in knative-serving kourier-system knative-eventing kafka cnpg-system; do
+    wait_deployments "$ns"
+  done
+  if [[ "${ENABLE_KEDA:-false}" == "true" ]]; then
+    wait_deployments keda
+    kubectl apply --server-side --force-conflicts -k "$KAIROS_ROOT/k8s/platform/keda"
+  fi
+
+  log "Kairos platform resources (k8s/platform)"
+  kubectl kustomize "$KAIROS_ROOT/k8s/platform" | kubectl apply --server-side --force-conflicts -f -
+  if [[ -n "${KNATIVE_DOMAIN:-}" ]]; then
+    kubectl -n knative-serving patch configmap config-domain --type merge -p "{\"data\":{\"$KNATIVE_DOMAIN\":\"\"}}"
+  fi
+  log "waiting for Kafka (kafka/kairos) and Postgres (kairos/kairos-pg); first start takes minutes"
+  kubectl -n kafka wait kafka/kairos --for=condition=Ready --timeout=900s
+  kubectl -n kairos wait clusters.postgresql.cnpg.io/kairos-pg --for=condition=Ready --timeout=900s
+  log "platform ready"
+}
+
+image_tag() {
+  local sha
+  sha="$(git -C "$KAIROS_ROOT" rev-parse --short=12 HEAD)"
+  if [[ -n "$(git -C "$KAIROS_ROOT" status --porcelain -- shared functions pyproject.toml)" ]]; then
+    sha="$sha-dirty-$(date +%s)"
+  fi
+  printf '%s\n' "$sha"
+}
+
+functions_list() {
+  local dir
+  for dir in "$KAIROS_ROOT"/functions/*/; do
+    [[ -d "$dir" ]] && basename "$dir"
+  done
+}
+
+step_build() {
+  load_env_file
+  require_var REGISTRY "Image prefix, e.g. registry.example.com/kairos (the images are \$REGISTRY/kairos-<function>)."
+  local builder="${IMAGE_BUILDER:-docker}"
+  require_cmd "$builder" "Install Docker (with buildx) or set IMAGE_BUILDER=podman."
+  if [[ -n "${REGISTRY_SERVER:-}" && -n "${REGISTRY_PASSWORD:-}" ]]; then
+    printf '%s' "$REGISTRY_PASSWORD" | "$builder" login "$REGISTRY_SERVER" -u "${REGISTRY_USERNAME:?REGISTRY_USERNAME not set}" --password-stdin >/dev/null ||
+      die "registry login to $REGISTRY_SERVER failed: check REGISTRY_USERNAME/REGISTRY_PASSWORD"
+  fi
+  local tag fn image
+  tag="$(image_tag)"
+  [[ -n "$(functions_list)" ]] || die "no function under functions/: nothing to build"
+  while read -r fn; do
+    image="$REGISTRY/kairos-$fn:$tag"
+    if [[ "$tag" != *-dirty-* ]] && "$builder" manifest inspect "$image" >/dev/null 2>&1; then
+      log "$image exists, skipped"
+      continue
+    fi
+    log "build $image"
+    "$builder" build -f "$KAIROS_ROOT/scripts/function.Dockerfile" \
+      --build-arg "PYTHON_BASE_IMAGE=$PYTHON_BASE_IMAGE" --build-arg "FUNCTION=$fn" \
+      -t "$image" "$KAIROS_ROOT"
+    "$builder" push "$image" || die "push of $image failed: are you logged in? ($builder login ${REGISTRY_SERVER:-<registry>})"
+  done < <(functions_list)
+  mkdir -p "$STATE_DIR"
+  printf '%s\n' "$tag" >"$STATE_DIR/image-tag"
+  log "images tagged $tag (recorded in $STATE_DIR/image-tag)"
+}
+
+# The generated Knative manifests name their images kairos-<function> with no registry;
+# a throw-away overlay points them at $REGISTRY with the tag that `build` pushed.
+render_knative() {
+  local out="$STATE_DIR/render" tag="$1" fn
+  rm -rf "$out"
+  mkdir -p "$out/overlay"
+  cp -R "$KAIROS_ROOT/k8s/knative" "$out/knative"
+  if [[ ! -f "$out/knative/kustomization.yaml" ]]; then
+    {
+      printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n'
+      (cd "$out/knative" && find . -name '*.yaml' -type f | sort | sed 's#^\./#  - #')
+    } >"$out/knative/kustomization.yaml"
+  fi
+  {
+    printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../knative\nimages:\n'
+    while read -r fn; do
+      printf '  - name: kairos-%s\n    newName: %s/kairos-%s\n    newTag: "%s"\n' "$fn" "$REGISTRY" "$fn" "$tag"
+    done < <(functions_list)
+  } >"$out/overlay/kustomization.yaml"
+  kubectl kustomize "$out/overlay"
+}
+
+step_deploy() {
+  require_kubeconfig
+  require_cmd kn "Install the Knative CLI: https://knative.dev/docs/client/install-kn/"
+  load_env_file
+  require_var REGISTRY "Image prefix the build step pushed to."
+  [[ -r "$STATE_DIR/image-tag" ]] || die "no $STATE_DIR/image-tag: run the build step first"
+  [[ -n "$(find "$KAIROS_ROOT/k8s/knative" -name '*.yaml' -print -quit 2>/dev/null)" ]] ||
+    die "k8s/knative/ has no manifests: run 'make manifests' first"
+  local tag
+  tag="$(cat "$STATE_DIR/image-tag")"
+  log "app layer (k8s/app)"
+  kubectl apply --server-side --force-conflicts -k "$KAIROS_ROOT/k8s/app"
+  log "Knative manifests (k8s/knative) with images $REGISTRY/kairos-<function>:$tag"
+  render_knative "$tag" | kubectl apply --server-side --force-conflicts -f -
+  log "waiting for every Knative Service to be Ready"
+  kubectl -n kairos wait ksvc --all --for=condition=Ready --timeout=600s
+  kn service list -n kairos
+  kn source list -n kairos || true
+  log "deployed $tag"
+}
+
+step_status() {
+  require_kubeconfig
+  kubectl get nodes -o wide
+  kubectl -n kafka get kafka,kafkanodepool,kafkatopic 2>/dev/null || true
+  kubectl -n kairos get clusters.postgresql.cnpg.io,ksvc,pods 2>/dev/null || true
+}
+
+step_infra_down() {
+  require_cmd terraform "Install Terraform >= ${TERRAFORM_MIN_VERSION}."
+  load_env_file
+  require_var HCLOUD_TOKEN "The API token of the Hetzner Cloud project."
+  export TF_VAR_hcloud_token="$HCLOUD_TOKEN"
+  if [[ "${FORCE:-0}" != "1" ]]; then
+    [[ -t 0 ]] || die "infra-down destroys the servers, the data volume and the IP: rerun with FORCE=1 to confirm"
+    read -r -p "Destroy every Kairos resource in the Hetzner project (data volume included)? Type 'destroy': " answer
+    [[ "$answer" == "destroy" ]] || die "aborted"
+  fi
+  tf init -input=false -upgrade=false
+  tf destroy -input=false -auto-approve -var "kubeconfig_path=$KUBECONFIG"
+  rm -f "$KUBECONFIG" "$STATE_DIR/known_hosts"
+}
+
+main() {
+  load_versions
+  local steps=("$@")
+  [[ ${#steps[@]} -gt 0 ]] || steps=(infra-up secrets platform-up build deploy)
+  local s
+  for s in "${steps[@]}"; do
+    case "$s" in
+      infra-up) step_infra_up ;;
+      secrets) step_secrets ;;
+      platform-up) step_platform_up ;;
+      build) step_build ;;
+      deploy) step_deploy ;;
+      status) step_status ;;
+      infra-down) step_infra_down ;;
+      -h | --help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' && return 0 ;;
+      *) die "unknown step '$s' (infra-up, secrets, platform-up, build, deploy, status, infra-down)" ;;
+    esac
+  done
+}
+
+main "$@"
