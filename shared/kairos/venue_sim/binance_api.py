@@ -24,6 +24,11 @@ from kairos.venue_sim.venue import Venue
 
 log = logging.getLogger(__name__)
 
+# Per-request values the HTTP layers hand each other (fault middleware <-> Binance handlers).
+API_KEY = web.RequestKey("api_key", str)
+BINANCE_CODE = web.RequestKey("binance_code", int)
+FILL_DELAY_MS = web.RequestKey("fill_delay_ms", int)
+
 Params = dict[str, str]
 Handler = Callable[[Params, str | None, web.Request], Any]
 
@@ -107,10 +112,10 @@ class BinanceApi:
                         secrets=secrets,
                         server_ms=self.server_ms(),
                     )
-                    request["api_key"] = api_key
+                    request[API_KEY] = api_key
                 result = fn(params, api_key, request)
             except VenueError as exc:
-                request["binance_code"] = exc.code
+                request[BINANCE_CODE] = exc.code
                 log.info("binance error %s %s: %s %s", request.method, request.path, exc.code, exc.msg)
                 return web.json_response({"code": exc.code, "msg": exc.msg}, status=exc.http_status)
             return web.json_response(result, dumps=json_dumps)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from kairos.venue_sim import binance_format as fmt
-from kairos.venue_sim.binance_api import Params, p_bool, p_dec, p_int, p_str
+from kairos.venue_sim.binance_api import FILL_DELAY_MS, Params, p_bool, p_dec, p_int, p_str
 from kairos.venue_sim.engine import OrderRequest
 from kairos.venue_sim.model import (
     AlgoStatus,
@@ -55,7 +55,7 @@ def parse_order(params: Params, req: web.Request, *, algo: bool) -> OrderRequest
         ),
         activate_price=p_dec(params, "activatePrice", "activationPrice"),
         callback_rate=p_dec(params, "callbackRate"),
-        fill_delay_ms=int(req.get("fill_delay_ms", 0)),
+        fill_delay_ms=req.get(FILL_DELAY_MS, 0),
     )
 
 

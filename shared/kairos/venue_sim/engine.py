@@ -73,6 +73,9 @@ class Engine:
         self._next_trade_id = 500_000_001
         self._consumed: dict[tuple[str, Side], Decimal] = {}
         self._rested: set[int] = set()
+        # Limit orders still marketable after their first match (depth ran out): their
+        # remainder keeps taking from the refreshed book instead of resting as a maker.
+        self._aggressive: set[int] = set()
 
     # ----------------------------------------------------------------- accounts
     def add_account(self, api_key: str, secret: str, balance: Decimal) -> Account:
@@ -189,6 +192,8 @@ class Engine:
         """Take liquidity now; then rest (GTC limit), keep working (market) or expire (IOC)."""
         self._take(order)
         self._rested.add(order.order_id)
+        if order.is_open and order.type is OrderType.LIMIT and self._marketable(order):
+            self._aggressive.add(order.order_id)
         if order.is_open and order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
             self._finish(order, OrderStatus.EXPIRED)
 
@@ -342,6 +347,11 @@ class Engine:
         if order.type is OrderType.MARKET:
             self._take(order)
             return
+        if order.order_id in self._aggressive:
+            if self._marketable(order):
+                self._take(order)
+                return
+            self._aggressive.discard(order.order_id)
         last = self.last[order.symbol]
         crossed = last <= order.price if order.side is Side.BUY else last >= order.price
         if not crossed:
@@ -352,6 +362,10 @@ class Engine:
         if room > 0:
             done = self._execute(order, order.price, min(order.remaining, room), maker=True)
             self._consumed[counter] = self._used(*counter) + done
+
+    def _marketable(self, order: Order) -> bool:
+        bid, ask = book.best_bid_ask(self.specs[order.symbol], self.last[order.symbol])
+        return order.price >= ask if order.side is Side.BUY else order.price <= bid
 
     # ----------------------------------------------------------------- helpers
     # ------------------------------------------------------------ algo orders

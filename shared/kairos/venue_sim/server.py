@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from kairos.venue_sim.binance_api import BinanceApi, json_dumps
+from kairos.venue_sim.binance_api import API_KEY, BINANCE_CODE, FILL_DELAY_MS, BinanceApi, json_dumps
 from kairos.venue_sim.control_api import PREFIX, control_routes
 from kairos.venue_sim.faults import FaultState
 from kairos.venue_sim.venue import Venue
@@ -84,15 +84,15 @@ def fault_middleware(faults: FaultState, audit: AuditLog) -> Any:
                 response = _error(418, -1003, "Way too many requests; IP banned until later.",
                                   {"Retry-After": str(rule.retry_after_s)})  # fmt: skip
             elif rule.kind == "delayed_fill":
-                request["fill_delay_ms"] = rule.delay_ms
+                request[FILL_DELAY_MS] = rule.delay_ms
             elif rule.kind == "lost_response":
                 lost_ms = rule.hold_ms
         if response is None:
             response = await handler(request)
         audit.record(
             time=int(time.time() * 1000), method=request.method, path=request.path,
-            api_key=request.get("api_key") or request.headers.get("X-MBX-APIKEY"), status=response.status,
-            code=request.get("binance_code"), faults=names, ms=round((time.perf_counter() - started) * 1000, 3),
+            api_key=request.get(API_KEY) or request.headers.get("X-MBX-APIKEY"), status=response.status,
+            code=request.get(BINANCE_CODE), faults=names, ms=round((time.perf_counter() - started) * 1000, 3),
         )  # fmt: skip
         if lost_ms:
             log.info("fault lost_response: %s %s executed, answer withheld", request.method, request.path)

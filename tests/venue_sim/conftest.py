@@ -1,0 +1,24 @@
+"""Fixtures: a fresh simulator per test (stepped clock, fixed seed) and a ccxt client for it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kairos.venue_sim.testing import VenueSimHandle, running_venue_sim
+
+from tests.venue_sim.helpers import START_MS
+
+
+@pytest.fixture
+def sim() -> Iterator[VenueSimHandle]:
+    with running_venue_sim(seed=7, warmup_ticks=120, start_ms=START_MS) as handle:
+        yield handle
+
+
+@pytest.fixture
+def ex(sim: VenueSimHandle) -> Any:
+    client = sim.ccxt(config={"timeout": 5000})
+    client.load_markets()
+    return client
