@@ -11,6 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 ZERO = Decimal(0)
+ENTRY_Q = Decimal("0.00000001")
 
 
 class Side(StrEnum):
@@ -190,7 +191,8 @@ class Position:
         realized = ZERO
         if self.amount == 0 or (self.amount > 0) == (signed > 0):
             new_amount = self.amount + signed
-            self.entry_price = (abs(self.amount) * self.entry_price + qty * price) / abs(new_amount)
+            # kept to 8 decimals, as the venue reports it, so PnL sums stay exact
+            self.entry_price = ((abs(self.amount) * self.entry_price + qty * price) / abs(new_amount)).quantize(ENTRY_Q)
             self.amount = new_amount
             return realized
         closed = min(qty, abs(self.amount))
