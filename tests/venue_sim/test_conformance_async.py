@@ -7,8 +7,8 @@ from typing import Any
 
 import ccxt.async_support as accxt
 import pytest
-
 from kairos.venue_sim.testing import VenueSimHandle
+
 from tests.venue_sim.helpers import BTC, ETH, SOL, run
 
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import ccxt
 import pytest
-
 from kairos.venue_sim.faults import FaultState, load_fault_file
 from kairos.venue_sim.testing import VenueSimHandle, running_venue_sim
+
 from tests.venue_sim.helpers import BTC, ETH, START_MS
 
 
