@@ -14,6 +14,7 @@
 
 ARG PYTHON_BASE_IMAGE
 
+# checkov:skip=CKV_DOCKER_7: the base image is a build arg on purpose; its exact tag (never "latest") lives in k8s/platform/versions.conf, and tests/infra/test_versions_pinned.py fails if it is not pinned.
 FROM ${PYTHON_BASE_IMAGE} AS build
 ARG FUNCTION
 RUN test -n "${FUNCTION}" || { echo "--build-arg FUNCTION=<directory under functions/> is required" >&2; exit 1; }

@@ -163,13 +163,13 @@ variable "delete_protection" {
 }
 
 variable "k3s_version" {
-  description = "k3s release to install (e.g. v1.34.2+k3s1). Null = K3S_VERSION from the versions file, which is the normal case."
+  description = "k3s release to install (vX.Y.Z+k3sN). Null = K3S_VERSION from the versions file, which is the normal case."
   type        = string
   default     = null
 
   validation {
     condition     = var.k3s_version == null || can(regex("^v[0-9]+\\.[0-9]+\\.[0-9]+\\+k3s[0-9]+$", var.k3s_version))
-    error_message = "k3s_version must look like v1.34.2+k3s1."
+    error_message = "k3s_version must look like vX.Y.Z+k3sN, a k3s release tag."
   }
 }
 
