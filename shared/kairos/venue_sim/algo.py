@@ -22,6 +22,7 @@ from kairos.venue_sim.model import (
     VenueError,
     WorkingType,
 )
+from kairos.venue_sim.validate import check_price, check_qty, min_notional_error
 
 if TYPE_CHECKING:
     from kairos.venue_sim.engine import Engine, OrderRequest
@@ -67,10 +68,10 @@ def place_algo(eng: Engine, api_key: str, req: OrderRequest) -> AlgoOrder:
         raise VenueError(-1116, "Invalid orderType.")
     if req.close_position and req.type not in (OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET):
         raise VenueError(-4136, "Target strategy invalid for orderType CLOSE_POSITION.")
-    qty = ZERO if req.close_position else eng._check_qty(spec, req.qty)
+    qty = ZERO if req.close_position else check_qty(spec, req.qty)
     price = ZERO
     if req.type in (OrderType.STOP, OrderType.TAKE_PROFIT):
-        price = eng._check_price(spec, req.price, "price")
+        price = check_price(spec, req.price, "price")
     last = eng.last[spec.symbol]
     trigger = ZERO
     if req.type is OrderType.TRAILING_STOP_MARKET:
@@ -78,22 +79,19 @@ def place_algo(eng: Engine, api_key: str, req: OrderRequest) -> AlgoOrder:
         if rate is None or not Decimal("0.1") <= rate <= Decimal(10):
             raise VenueError(-1102, "Mandatory parameter 'callbackRate' was not sent or is outside [0.1, 10].")
         if req.activate_price is not None:
-            eng._check_price(spec, req.activate_price, "activatePrice")
+            check_price(spec, req.activate_price, "activatePrice")
             sell = req.side is Side.SELL
             if (req.activate_price <= last) if sell else (req.activate_price >= last):
                 raise VenueError(-2021, "Order would immediately trigger.")
     else:
-        trigger = eng._check_price(spec, req.stop_price, "triggerPrice")
+        trigger = check_price(spec, req.stop_price, "triggerPrice")
     _check_client_id(eng, api_key, req.client_id)
     pos = acct.position(spec.symbol, spec.default_leverage)
     if req.reduce_only and (pos.amount == 0 or (pos.amount > 0) == (req.side is Side.BUY)):
         raise VenueError(-2022, "ReduceOnly Order is rejected.")
     ref = price or trigger or last
     if not (req.reduce_only or req.close_position) and qty * ref < spec.min_notional:
-        raise VenueError(
-            -4164,
-            f"Order's notional must be no smaller than {spec.min_notional:f} (unless you choose reduce only).",
-        )
+        raise min_notional_error(spec)
     algo_id = eng._next_algo_id
     eng._next_algo_id += 1
     algo = AlgoOrder(

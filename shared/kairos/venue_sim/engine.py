@@ -30,6 +30,7 @@ from kairos.venue_sim.model import (
     VenueError,
     WorkingType,
 )
+from kairos.venue_sim.validate import check_price, check_qty, min_notional_error
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,9 @@ class Engine:
         self._next_trade_id = 500_000_001
         self._consumed: dict[tuple[str, Side], Decimal] = {}
         self._rested: set[int] = set()
+        # indexes, so a long-running venue stays O(1) per request in orders ever placed
+        self._open: dict[int, Order] = {}
+        self._by_client_id: dict[tuple[str, str, str], list[int]] = {}
         # Limit orders still marketable after their first match (depth ran out): their
         # remainder keeps taking from the refreshed book instead of resting as a maker.
         self._aggressive: set[int] = set()
@@ -97,11 +101,7 @@ class Engine:
         return spec
 
     def open_orders(self, api_key: str, symbol: str | None = None) -> list[Order]:
-        return [
-            o
-            for o in self.orders.values()
-            if o.account == api_key and o.is_open and (symbol is None or o.symbol == symbol)
-        ]
+        return [o for o in self._open.values() if o.account == api_key and (symbol is None or o.symbol == symbol)]
 
     def available(self, api_key: str) -> Decimal:
         return margin.available_balance(self.account(api_key), self.open_orders(api_key), self.mark)
@@ -129,20 +129,17 @@ class Engine:
                 -4120,
                 "Order type not supported for this endpoint. Please use the Algo Order API endpoints instead.",
             )
-        qty = self._check_qty(spec, req.qty)
+        qty = check_qty(spec, req.qty)
         price = ZERO
         if req.type is OrderType.LIMIT:
-            price = self._check_price(spec, req.price, "price")
-        self._check_client_id(api_key, req.client_id)
+            price = check_price(spec, req.price, "price")
+        self._check_client_id(api_key, spec.symbol, req.client_id)
         pos = acct.position(spec.symbol, spec.default_leverage)
         if req.reduce_only and (pos.amount == 0 or (pos.amount > 0) == (req.side is Side.BUY)):
             raise VenueError(-2022, "ReduceOnly Order is rejected.")
         ref = price if price else self.last[spec.symbol]
         if not req.reduce_only and qty * ref < spec.min_notional:
-            raise VenueError(
-                -4164,
-                f"Order's notional must be no smaller than {spec.min_notional:f} (unless you choose reduce only).",
-            )
+            raise min_notional_error(spec)
         limit = price if req.type is OrderType.LIMIT else None
         marketable = book.fillable(spec, self.last[spec.symbol], req.side, limit, self._used(spec.symbol, req.side))
         if req.time_in_force is TimeInForce.GTX and marketable > 0:
@@ -185,6 +182,8 @@ class Engine:
             working_type=req.working_type,
         )
         self.orders[oid] = order
+        self._open[oid] = order
+        self._by_client_id.setdefault((acct.api_key, spec.symbol, order.client_order_id), []).append(oid)
         self._log_order(order)
         return order
 
@@ -276,6 +275,8 @@ class Engine:
     def _finish(self, order: Order, status: OrderStatus) -> None:
         order.status = status
         order.update_time = self.now
+        self._open.pop(order.order_id, None)
+        self._aggressive.discard(order.order_id)
         self._log_order(order)
         if order.algo_id is not None:
             algos.child_done(self, order)
@@ -315,11 +316,7 @@ class Engine:
         if order_id is not None:
             o = self.orders.get(order_id)
             return o if o and o.account == api_key and o.symbol == symbol else None
-        matches = [
-            o
-            for o in self.orders.values()
-            if o.account == api_key and o.symbol == symbol and o.client_order_id == client_id
-        ]
+        matches = [self.orders[i] for i in self._by_client_id.get((api_key, symbol, client_id or ""), [])]
         open_ = [o for o in matches if o.is_open]
         found = open_ or matches
         return found[-1] if found else None
@@ -338,7 +335,7 @@ class Engine:
                 self._work(order)
 
     def open_orders_all(self, symbol: str) -> list[Order]:
-        return [o for o in self.orders.values() if o.is_open and o.symbol == symbol]
+        return [o for o in self._open.values() if o.symbol == symbol]
 
     def _work(self, order: Order) -> None:
         if order.order_id not in self._rested:
@@ -381,39 +378,13 @@ class Engine:
     def cancel_all_algos(self, api_key: str, symbol: str) -> list[AlgoOrder]:
         return algos.cancel_all_algos(self, api_key, symbol)
 
-    def _check_qty(self, spec: MarketSpec, qty: Decimal | None) -> Decimal:
-        if qty is None:
-            raise VenueError(-1102, "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed.")
-        if qty <= 0:
-            raise VenueError(-4003, "Quantity less than or equal to zero.")
-        if not spec.on_step(qty):
-            raise VenueError(-1111, "Precision is over the maximum defined for this asset.")
-        if qty < spec.min_qty:
-            raise VenueError(-4004, "Quantity less than min quantity.")
-        if qty > spec.max_qty:
-            raise VenueError(-4005, "Quantity greater than max quantity.")
-        return qty
-
-    def _check_price(self, spec: MarketSpec, price: Decimal | None, name: str) -> Decimal:
-        if price is None:
-            raise VenueError(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
-        if price <= 0:
-            raise VenueError(-4001, "Price less than 0.")
-        if not spec.on_tick(price):
-            raise VenueError(-4014, "Price not increased by tick size.")
-        return price
-
-    def _check_client_id(self, api_key: str, client_id: str | None) -> None:
+    def _check_client_id(self, api_key: str, symbol: str, client_id: str | None) -> None:
         if not client_id:
             return
         if len(client_id) > 36:
             raise VenueError(-4015, "Client order id is not valid.")
-        for o in self.orders.values():
-            if (
-                o.account == api_key
-                and o.client_order_id == client_id
-                and (o.is_open or self.unique_client_ids == "all")
-            ):
+        for oid in self._by_client_id.get((api_key, symbol, client_id), []):
+            if self.orders[oid].is_open or self.unique_client_ids == "all":
                 raise VenueError(-4116, "ClientOrderId is duplicated.")
 
     def _log_order(self, order: Order) -> None:
