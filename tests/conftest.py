@@ -57,9 +57,9 @@ def database_url(new_database: Callable[[str], str]) -> str:
     return new_database("t")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def kafka_bootstrap() -> Iterator[str]:
-    """Bootstrap address of a real Kafka-protocol broker."""
+    """A real Kafka-protocol broker, one per test module (catalog topic names are fixed)."""
     given = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if given:
         yield given

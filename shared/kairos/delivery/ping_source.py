@@ -62,13 +62,14 @@ def tick_event(spec: PingSourceSpec, scheduled: datetime) -> CloudEvent:
 class PingSourceDelivery:
     """Fires ticks on schedule until ``stop`` is set."""
 
-    def __init__(self, spec: PingSourceSpec) -> None:
+    def __init__(self, spec: PingSourceSpec, policy: DeliveryPolicy = PING_POLICY) -> None:
         self.spec = spec
+        self.policy = policy
         self.stop = threading.Event()
         self.stats = DeliveryStats(spec.name, "ping")
 
     def fire(self, scheduled: datetime) -> bool:
-        dispatcher = Dispatcher(self.spec.sink_url, PING_POLICY, self.stop)
+        dispatcher = Dispatcher(self.spec.sink_url, self.policy, self.stop)
         try:
             result = dispatcher.send(tick_event(self.spec, scheduled))
         finally:

