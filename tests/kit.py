@@ -18,7 +18,6 @@ from typing import Any
 import httpx
 from cloudevents.core.v1.event import CloudEvent
 from kafka import KafkaConsumer, TopicPartition
-
 from kairos.bus.kafka import TANSU_CONSUMER_SETTINGS, ensure_catalog_topics
 from kairos.contracts.codec import KafkaRecord, from_kafka, to_cloudevent
 from kairos.contracts.envelope import Envelope
@@ -194,7 +193,7 @@ class ScriptedSink:
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 with sink._lock:

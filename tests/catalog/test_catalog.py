@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from kairos.catalog.model import Catalog, duration_seconds, load_catalog
 
 

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-
 from kairos.contracts import codec
 from kairos.contracts.commands import ExecuteTrade
 from kairos.contracts.envelope import derive_event, new_event

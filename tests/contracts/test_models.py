@@ -5,9 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from pydantic import ValidationError
-
 from kairos.contracts.commands import ExecuteTrade
+from pydantic import ValidationError
 
 BASE = dict(command_id="c" * 16, account="a", venue="v", symbol="BTC/USDT", side="buy", strategy_id="s")
 

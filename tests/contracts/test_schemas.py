@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from kairos.contracts.registry import registered
 from kairos.contracts.schemas import REPO_SCHEMAS, breaking_changes, generate, render, schema_path
 

@@ -11,11 +11,11 @@ from decimal import Decimal
 
 import httpx
 import psycopg
-
 from kairos.bus.kafka import make_producer, send_records
 from kairos.contracts.codec import to_kafka
 from kairos.contracts.commands import ExecuteTrade
 from kairos.contracts.envelope import new_event
+
 from tests.kit import ScriptedSink, create_topics, runtime_env, served, stop_process, wait_until
 
 

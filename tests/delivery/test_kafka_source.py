@@ -8,7 +8,6 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-
 from kairos.bus.kafka import ensure_topics, make_producer, send_records
 from kairos.catalog.model import DeliveryPolicy
 from kairos.contracts.codec import KafkaRecord, to_kafka
@@ -16,6 +15,7 @@ from kairos.contracts.envelope import new_event
 from kairos.contracts.ops import Alert
 from kairos.delivery.kafka_source import KafkaSourceDelivery, KafkaSourceSpec
 from kairos.delivery.ping_source import PingSourceDelivery, PingSourceSpec
+
 from tests.kit import ScriptedSink, read_topic, wait_until
 
 FAST = DeliveryPolicy(retry=2, backoff_policy="linear", backoff_delay="PT0.05S", timeout="PT5S")

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-
 from kairos.contracts.market import Asset, SwapDemand
 from kairos.domain.paper import paper_fill
 from kairos.domain.reactor import ReactorRule, decide

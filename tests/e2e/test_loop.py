@@ -9,12 +9,12 @@ import threading
 
 import psycopg
 import pytest
-
 from kairos.catalog import load_catalog
 from kairos.delivery.kafka_source import KafkaSourceDelivery
 from kairos.delivery.wiring import kafka_source_specs
 from kairos.venues.near_intents.fake_bus import FakeSolverBus
 from kairos.venues.near_intents.ingest import KafkaSink, NearIntentsIngest
+
 from tests.kit import create_topics, read_topic, record_envelopes, runtime_env, start_function, stop_process, wait_until
 
 PIPELINE = ["normalize-near-intents", "reactor", "executor", "trade-results"]

@@ -8,12 +8,12 @@ from decimal import Decimal
 
 import psycopg
 import pytest
-
 from kairos.contracts.codec import to_cloudevent
 from kairos.contracts.commands import ExecuteTrade
 from kairos.contracts.envelope import new_event
 from kairos.contracts.near_intents import RawNearIntentsQuote
 from kairos.runtime.db import apply_migrations, migration_files
+
 from tests.kit import create_topics, in_process, ping_event, read_topic, record_envelopes, runtime_env
 
 USDC = "nep141:17208628f84f5d6ad33f0da3bbbeb27ffcb398eac501a31bd6ad2011e36133a1"

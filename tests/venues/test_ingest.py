@@ -8,6 +8,7 @@ import threading
 from kairos.bus.kafka import ensure_catalog_topics
 from kairos.venues.near_intents.fake_bus import FakeSolverBus
 from kairos.venues.near_intents.ingest import KafkaSink, NearIntentsIngest
+
 from tests.kit import read_topic, record_envelopes, wait_until
 
 

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-
 from kairos.contracts.near_intents import RawNearIntentsQuote
 from kairos.errors import InvalidEvent
 from kairos.venues.near_intents.normalize import normalize_quote
