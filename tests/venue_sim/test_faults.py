@@ -117,3 +117,11 @@ def test_fault_file_configures_the_venue_at_start(tmp_path: Path) -> None:
 def test_unknown_fault_kind_is_refused_with_the_allowed_kinds(sim: VenueSimHandle) -> None:
     with pytest.raises(RuntimeError, match="unknown fault kind 'explode'"):
         sim.control.set_faults([{"kind": "explode"}])
+
+
+def test_lost_response_shorter_than_client_timeout_is_a_dropped_connection(sim: VenueSimHandle, ex: Any) -> None:
+    sim.control.set_faults([{"kind": "lost_response", "endpoint": "POST /fapi/v1/order", "hold_ms": 200}])
+    with pytest.raises(ccxt.NetworkError):
+        ex.create_order(ETH, "market", "buy", 0.1, params={"newClientOrderId": "kairos-drop-1"})
+    sim.control.clear_faults()
+    assert ex.fetch_order(None, ETH, params={"origClientOrderId": "kairos-drop-1"})["filled"] == 0.1
