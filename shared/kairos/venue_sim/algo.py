@@ -116,6 +116,7 @@ def place_algo(eng: Engine, api_key: str, req: OrderRequest) -> AlgoOrder:
     if algo.type is not OrderType.TRAILING_STOP_MARKET and would_trigger(algo, trigger_price(eng, algo)):
         raise VenueError(-2021, "Order would immediately trigger.")
     eng.algos[algo_id] = algo
+    eng.open_algos[algo_id] = algo
     log_algo(eng, algo)
     return algo
 
@@ -127,17 +128,14 @@ def trigger_price(eng: Engine, algo: AlgoOrder) -> Decimal:
 def _check_client_id(eng: Engine, api_key: str, client_id: str | None) -> None:
     if not client_id:
         return
-    for a in eng.algos.values():
-        if (
-            a.account == api_key
-            and a.client_algo_id == client_id
-            and (a.status is AlgoStatus.NEW or eng.unique_client_ids == "all")
-        ):
+    pool = eng.algos if eng.unique_client_ids == "all" else eng.open_algos
+    for a in pool.values():
+        if a.account == api_key and a.client_algo_id == client_id:
             raise VenueError(-4116, "ClientOrderId is duplicated.")
 
 
 def run_triggers(eng: Engine, symbol: str) -> None:
-    for algo in sorted(eng.algos.values(), key=lambda a: a.algo_id):
+    for algo in sorted(eng.open_algos.values(), key=lambda a: a.algo_id):
         if algo.symbol != symbol or algo.status is not AlgoStatus.NEW:
             continue
         price = trigger_price(eng, algo)
@@ -185,7 +183,7 @@ def child_done(eng: Engine, order: Order) -> None:
 
 
 def expire_on_flat(eng: Engine, api_key: str, symbol: str) -> None:
-    for algo in eng.algos.values():
+    for algo in list(eng.open_algos.values()):
         if (
             algo.account == api_key
             and algo.symbol == symbol
@@ -198,6 +196,8 @@ def expire_on_flat(eng: Engine, api_key: str, symbol: str) -> None:
 def _set(eng: Engine, algo: AlgoOrder, status: AlgoStatus) -> None:
     algo.status = status
     algo.update_time = eng.now
+    if status is not AlgoStatus.NEW:
+        eng.open_algos.pop(algo.algo_id, None)
     log_algo(eng, algo)
 
 
@@ -252,7 +252,7 @@ def cancel_algo(eng: Engine, api_key: str, symbol: str | None, algo_id: int | No
 
 def cancel_all_algos(eng: Engine, api_key: str, symbol: str) -> list[AlgoOrder]:
     eng.spec(symbol)
-    out = [a for a in eng.algos.values() if a.account == api_key and a.symbol == symbol and a.status is AlgoStatus.NEW]
+    out = [a for a in eng.open_algos.values() if a.account == api_key and a.symbol == symbol]
     for a in out:
         _set(eng, a, AlgoStatus.CANCELED)
     return out

@@ -10,7 +10,6 @@ from kairos.venue_sim import binance_format as fmt
 from kairos.venue_sim.binance_api import FILL_DELAY_MS, Params, p_bool, p_dec, p_int, p_str
 from kairos.venue_sim.engine import OrderRequest
 from kairos.venue_sim.model import (
-    AlgoStatus,
     OrderType,
     Side,
     TimeInForce,
@@ -194,7 +193,7 @@ def private_routes(api: BinanceApi) -> list[tuple[str, str, Handler]]:
 
     def open_algos(p: Params, k: str | None, r: web.Request) -> Any:
         s = symbol(p) if p.get("symbol") else None
-        return [algo_json(a) for a in eng.algos.values() if a.account == key(k) and a.status is AlgoStatus.NEW
+        return [algo_json(a) for a in eng.open_algos.values() if a.account == key(k)
                 and (s is None or a.symbol == s)]  # fmt: skip
 
     def all_algos(p: Params, k: str | None, r: web.Request) -> Any:

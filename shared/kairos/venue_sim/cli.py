@@ -36,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clock", choices=("realtime", "stepped"), default="realtime")
     parser.add_argument("--speed", type=float, default=1.0, help="market ticks per wall tick (> 1 accelerates)")
     parser.add_argument("--tick-ms", type=int, default=1000)
+    parser.add_argument("--warmup-ticks", type=int, default=3600, help="price history served from the start")
     parser.add_argument("--audit-log", type=Path, help="append every request as a JSON line here")
     parser.add_argument("--log-level", default="INFO")
 
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
     venue = Venue(
         VenueConfig(seed=args.seed, data=data, accounts=[AccountSeed(key, secret, Decimal(args.balance))],
-                    tick_ms=args.tick_ms, clock=args.clock, speed=args.speed)
+                    tick_ms=args.tick_ms, warmup_ticks=args.warmup_ticks, clock=args.clock, speed=args.speed)
     )  # fmt: skip
     server = VenueServer(venue, faults, AuditLog(args.audit_log), args.host, args.port)
     return asyncio.run(_serve(server, key, secret, demo=not args.api_key))

@@ -9,6 +9,7 @@ the tests prove about the engine holds for what ccxt sees.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -58,14 +59,19 @@ class OrderRequest:
 class Engine:
     """Accounts, orders and fills of every symbol; see the module docstring."""
 
-    def __init__(self, specs: dict[str, MarketSpec], *, unique_client_ids: str = "open") -> None:
+    def __init__(
+        self, specs: dict[str, MarketSpec], *, unique_client_ids: str = "open", max_events: int = 500_000
+    ) -> None:
         self.specs = specs
         self.unique_client_ids = unique_client_ids  # "open" (Binance) or "all"
         self.accounts: dict[str, Account] = {}
         self.orders: dict[int, Order] = {}
         self.algos: dict[int, AlgoOrder] = {}
+        self.open_algos: dict[int, AlgoOrder] = {}  # status NEW only: what each tick must check
         self.fills: list[Fill] = []
-        self.events: list[dict[str, Any]] = []
+        # newest events only, so a long run stays bounded; ``seq`` keeps counting
+        self.events: deque[dict[str, Any]] = deque(maxlen=max_events)
+        self._event_seq = 0
         self.last: dict[str, Decimal] = {s: m.initial_price for s, m in specs.items()}
         self.mark: dict[str, Decimal] = dict(self.last)
         self.now = 0
@@ -404,4 +410,5 @@ class Engine:
         )
 
     def _log(self, kind: str, **data: Any) -> None:
-        self.events.append({"seq": len(self.events) + 1, "time": self.now, "kind": kind, **data})
+        self._event_seq += 1
+        self.events.append({"seq": self._event_seq, "time": self.now, "kind": kind, **data})
