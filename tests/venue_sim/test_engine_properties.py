@@ -32,7 +32,7 @@ order = st.tuples(
 )  # fmt: skip
 # orders three times as likely as price moves, so most sequences trade
 action = st.one_of(st.tuples(st.just("price"), st.integers(-40, 40)), order, order, order,
-                   st.tuples(st.just("cancel_all")))  # fmt: skip
+                   st.tuples(st.just("cancel_all")), st.tuples(st.just("funding"), st.integers(-30, 30)))  # fmt: skip
 
 
 def replay(actions: list[tuple]) -> tuple[Engine, list[Decimal]]:  # type: ignore[type-arg]
@@ -47,6 +47,8 @@ def replay(actions: list[tuple]) -> tuple[Engine, list[Decimal]]:  # type: ignor
             now += 1000
             eng.set_price(SPEC.symbol, price, None, now)
             path.append(price)
+        elif act[0] == "funding":
+            eng.apply_funding(SPEC.symbol, Decimal(act[1]) / 10_000)
         elif act[0] == "cancel_all":
             eng.cancel_all("k", SPEC.symbol)
             eng.cancel_all_algos("k", SPEC.symbol)
@@ -70,7 +72,7 @@ def replay(actions: list[tuple]) -> tuple[Engine, list[Decimal]]:  # type: ignor
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(action, min_size=5, max_size=60))
-def test_position_and_wallet_fold_exactly_from_the_fill_log(actions: list[tuple]) -> None:  # type: ignore[type-arg]
+def test_position_and_wallet_fold_exactly_from_the_fill_and_funding_logs(actions: list[tuple]) -> None:  # type: ignore[type-arg]
     eng, _ = replay(actions)
     acct = eng.accounts["k"]
     folded = Position(SPEC.symbol)
@@ -82,7 +84,8 @@ def test_position_and_wallet_fold_exactly_from_the_fill_log(actions: list[tuple]
     pos = acct.positions.get(SPEC.symbol, Position(SPEC.symbol))
     assert pos.amount == folded.amount == sum((f.qty * f.side.sign for f in eng.fills), Decimal(0))
     assert pos.entry_price == folded.entry_price
-    assert acct.wallet == acct.initial_wallet + realized - sum((f.commission for f in eng.fills), Decimal(0))
+    funding = sum((p.amount for p in eng.funding), Decimal(0))
+    assert acct.wallet == acct.initial_wallet + realized - sum((f.commission for f in eng.fills), Decimal(0)) + funding
 
 
 @settings(max_examples=150, deadline=None)

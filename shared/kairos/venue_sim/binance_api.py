@@ -138,7 +138,7 @@ class BinanceApi:
             ("GET", "/fapi/v2/ticker/price", self.ticker_price),
             ("GET", "/fapi/v1/ticker/bookTicker", self.book_ticker),
             ("GET", "/fapi/v1/premiumIndex", self.premium_index),
-            ("GET", "/fapi/v1/fundingRate", lambda p, k, r: []),
+            ("GET", "/fapi/v1/fundingRate", self.funding_rate),
         ]
         for path in ("klines", "markPriceKlines", "indexPriceKlines", "premiumIndexKlines", "continuousKlines"):
             public.append(("GET", f"/fapi/v1/{path}", self.klines))
@@ -271,13 +271,26 @@ class BinanceApi:
 
     def premium_index(self, params: Params, key: str | None, req: web.Request) -> Any:
         now = self.venue.now_ms
-        next_funding = (now // 28_800_000 + 1) * 28_800_000
+        interval = self.venue.config.funding_interval_ms
+        next_funding = (now // interval + 1) * interval
+        rate = self.venue.config.funding_rate or Decimal(0)
 
         def row(s: str) -> dict[str, Any]:
             spec = self.engine.specs[s]
             mark = spec.fmt_price(self.engine.mark[s])
             return {"symbol": s, "markPrice": mark, "indexPrice": mark, "estimatedSettlePrice": mark,
-                    "lastFundingRate": "0.00010000", "interestRate": "0.00010000",
+                    "lastFundingRate": fmt.dec(rate), "interestRate": "0.00010000",
                     "nextFundingTime": next_funding, "time": now}  # fmt: skip
 
         return self._one_or_all(params, row)
+
+    def funding_rate(self, params: Params, key: str | None, req: web.Request) -> Any:
+        """Settlement history: one row per funding time at which any position paid or received."""
+        symbol = p_str(params, "symbol")
+        seen: dict[tuple[str, int], Any] = {}
+        for f in self.engine.funding:
+            if symbol is None or f.symbol == symbol:
+                seen[(f.symbol, f.time)] = {"symbol": f.symbol, "fundingRate": fmt.dec(f.rate),
+                                            "fundingTime": f.time, "markPrice": fmt.dec(f.mark)}  # fmt: skip
+        limit = min(p_int(params, "limit", 100) or 100, 1000)
+        return list(seen.values())[-limit:]

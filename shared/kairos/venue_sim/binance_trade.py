@@ -206,7 +206,40 @@ def private_routes(api: BinanceApi) -> list[tuple[str, str, Handler]]:
         eng.cancel_all_algos(key(k), symbol(p))
         return {"code": 200, "msg": "The operation of cancel all open order is done."}
 
+    def income(p: Params, k: str | None, r: web.Request) -> Any:
+        s = symbol(p) if p.get("symbol") else None
+        kind = p.get("incomeType") or None
+        start, end = p_int(p, "startTime"), p_int(p, "endTime")
+        rows: list[dict[str, Any]] = []
+        for f in eng.funding:
+            rows.append({"symbol": f.symbol, "incomeType": "FUNDING_FEE", "income": fmt.dec(f.amount), "asset": "USDT",
+                         "info": "FUNDING_FEE", "time": f.time, "tranId": f.tran_id, "tradeId": "",
+                         "account": f.account})  # fmt: skip
+        for t in eng.fills:
+            base = {
+                "symbol": t.symbol,
+                "asset": "USDT",
+                "time": t.time,
+                "tradeId": str(t.trade_id),
+                "account": t.account,
+            }
+            rows.append({**base, "incomeType": "COMMISSION", "income": fmt.dec(-t.commission), "info": "COMMISSION",
+                         "tranId": t.trade_id * 10 + 1})  # fmt: skip
+            if t.realized_pnl:
+                rows.append({**base, "incomeType": "REALIZED_PNL", "income": fmt.dec(t.realized_pnl),
+                             "info": "REALIZED_PNL", "tranId": t.trade_id * 10 + 2})  # fmt: skip
+
+        def wanted(row: dict[str, Any]) -> bool:
+            return (row.pop("account") == key(k) and (s is None or row["symbol"] == s)
+                    and (kind is None or row["incomeType"] == kind)
+                    and (start is None or row["time"] >= start) and (end is None or row["time"] <= end))  # fmt: skip
+
+        rows = [row for row in sorted(rows, key=lambda x: (x["time"], x["tranId"])) if wanted(row)]
+        limit = min(p_int(p, "limit", 100) or 100, 1000)
+        return rows[-limit:]
+
     return [
+        ("GET", "/fapi/v1/income", income),
         ("GET", "/fapi/v2/account", account),
         ("GET", "/fapi/v3/account", account),
         ("GET", "/fapi/v2/balance", balance),

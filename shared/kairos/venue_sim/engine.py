@@ -23,6 +23,7 @@ from kairos.venue_sim.model import (
     Account,
     AlgoOrder,
     Fill,
+    FundingPayment,
     Order,
     OrderStatus,
     OrderType,
@@ -69,6 +70,7 @@ class Engine:
         self.algos: dict[int, AlgoOrder] = {}
         self.open_algos: dict[int, AlgoOrder] = {}  # status NEW only: what each tick must check
         self.fills: list[Fill] = []
+        self.funding: list[FundingPayment] = []
         # newest events only, so a long run stays bounded; ``seq`` keeps counting
         self.events: deque[dict[str, Any]] = deque(maxlen=max_events)
         self._event_seq = 0
@@ -339,6 +341,22 @@ class Engine:
         for order in sorted(self.open_orders_all(symbol), key=lambda o: o.order_id):
             if order.is_open and order.fill_not_before <= self.now:
                 self._work(order)
+
+    def apply_funding(self, symbol: str, rate: Decimal) -> list[FundingPayment]:
+        """Settle funding for every open position in ``symbol`` at the current mark price."""
+        mark, paid = self.mark[symbol], []
+        for acct in self.accounts.values():
+            pos = acct.positions.get(symbol)
+            if pos is None or not pos.amount:
+                continue
+            amount = margin.commission(-pos.amount * mark, Decimal(1), rate)
+            acct.wallet += amount
+            self._next_trade_id += 1
+            payment = FundingPayment(self._next_trade_id, acct.api_key, symbol, rate, mark, amount, self.now)
+            self.funding.append(payment)
+            paid.append(payment)
+            self._log("funding", account=acct.api_key, symbol=symbol, rate=rate, amount=amount, wallet=acct.wallet)
+        return paid
 
     def open_orders_all(self, symbol: str) -> list[Order]:
         return [o for o in self._open.values() if o.symbol == symbol]

@@ -175,6 +175,19 @@ class Fill:
         return self.price * self.qty
 
 
+@dataclass(frozen=True)
+class FundingPayment:
+    """A funding settlement: ``amount`` > 0 was received, < 0 paid (longs pay a positive rate)."""
+
+    tran_id: int
+    account: str
+    symbol: str
+    rate: Decimal
+    mark: Decimal
+    amount: Decimal
+    time: int
+
+
 @dataclass
 class Position:
     """One-way (BOTH) position of one account in one symbol."""

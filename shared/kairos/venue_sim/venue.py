@@ -45,6 +45,8 @@ class VenueConfig:
     clock: str = "stepped"  # "stepped" | "realtime"
     speed: float = 1.0  # market ticks per wall tick in realtime mode (> 1 = accelerated)
     unique_client_ids: str = "open"
+    funding_rate: Decimal | None = None  # None: no funding; else settled every funding_interval_ms
+    funding_interval_ms: int = 8 * 3_600_000
 
 
 class Venue:
@@ -125,6 +127,12 @@ class Venue:
         self.scripts[symbol].extend(spec.round_price(p) for p in prices)
 
     def _apply_tick(self) -> None:
+        interval, rate = self.config.funding_interval_ms, self.config.funding_rate
+        settle = (
+            rate is not None
+            and self.k > 0
+            and (self.now_ms // interval) != ((self.now_ms - self.config.tick_ms) // interval)
+        )
         for symbol in self.specs:
             queue = self.scripts[symbol]
             if queue:
@@ -133,6 +141,8 @@ class Venue:
             else:
                 price = self.override.get(symbol) or self.paths[symbol].price(self.k)
             self._apply(symbol, price)
+            if settle and rate is not None:
+                self.engine.apply_funding(symbol, rate)
 
     def _apply(self, symbol: str, price: Decimal) -> None:
         mark = price + self.mark_offset.get(symbol, Decimal(0))
