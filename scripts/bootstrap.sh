@@ -74,7 +74,7 @@ step_secrets() {
   require_kubeconfig
   load_env_file
   log "namespaces"
-  kubectl apply --server-side -f "$KAIROS_ROOT/k8s/platform/namespaces.yaml"
+  apply_ssa kairos-platform -f "$KAIROS_ROOT/k8s/platform/namespaces.yaml"
   log "Secrets from $ENV_FILE (templates: k8s/app/secrets/)"
   local py
   py="$(python_bin)"
@@ -90,10 +90,19 @@ step_secrets() {
   fi
 }
 
-# apply_url URL: server-side apply of an upstream release manifest (idempotent).
+# Server-side apply with one field manager per layer, so that re-applying an upstream
+# release never removes the keys our own layer sets on the same objects (e.g. Knative's
+# config-network) and the other way round.
+apply_ssa() {
+  local manager="$1"
+  shift
+  kubectl apply --server-side --force-conflicts --field-manager="$manager" "$@"
+}
+
+# apply_url URL: an upstream release manifest (idempotent).
 apply_url() {
   log "apply $1"
-  kubectl apply --server-side --force-conflicts -f "$1"
+  apply_ssa kairos-upstream -f "$1"
 }
 
 wait_deployments() {
@@ -113,7 +122,7 @@ step_platform_up() {
   local cnpg="$gh/cloudnative-pg/cloudnative-pg/releases/download/v$CNPG_VERSION/cnpg-$CNPG_VERSION.yaml"
   local keda="$gh/kedacore/keda/releases/download/v$KEDA_VERSION/keda-$KEDA_VERSION.yaml"
 
-  kubectl apply --server-side -f "$KAIROS_ROOT/k8s/platform/namespaces.yaml"
+  apply_ssa kairos-platform -f "$KAIROS_ROOT/k8s/platform/namespaces.yaml"
 
   apply_url "$kn_serving/serving-crds.yaml"
   apply_url "$kn_serving/serving-core.yaml"
@@ -127,7 +136,7 @@ step_platform_up() {
   # Strimzi's bundle targets the namespace "myproject"; ours is "kafka".
   log "apply $strimzi (namespace kafka)"
   curl -fsSL "$strimzi" | sed 's/namespace: myproject/namespace: kafka/g' |
-    kubectl -n kafka apply --server-side --force-conflicts -f -
+    apply_ssa kairos-upstream -n kafka -f -
   apply_url "$cnpg"
   if [[ "${ENABLE_KEDA:-false}" == "true" ]]; then
     apply_url "$keda"
@@ -140,11 +149,11 @@ step_platform_up() {
   done
   if [[ "${ENABLE_KEDA:-false}" == "true" ]]; then
     wait_deployments keda
-    kubectl apply --server-side --force-conflicts -k "$KAIROS_ROOT/k8s/platform/keda"
+    apply_ssa kairos-platform -k "$KAIROS_ROOT/k8s/platform/keda"
   fi
 
   log "Kairos platform resources (k8s/platform)"
-  kubectl kustomize "$KAIROS_ROOT/k8s/platform" | kubectl apply --server-side --force-conflicts -f -
+  kubectl kustomize "$KAIROS_ROOT/k8s/platform" | apply_ssa kairos-platform -f -
   if [[ -n "${KNATIVE_DOMAIN:-}" ]]; then
     kubectl -n knative-serving patch configmap config-domain --type merge -p "{\"data\":{\"$KNATIVE_DOMAIN\":\"\"}}"
   fi
@@ -170,6 +179,17 @@ functions_list() {
   done
 }
 
+# Fail early, with the command to run, when pushes would be refused for lack of a login.
+check_registry_login() {
+  local builder="$1" host="${REGISTRY_SERVER:-${REGISTRY%%/*}}"
+  if [[ "$builder" == "podman" ]]; then
+    podman login --get-login "$host" >/dev/null 2>&1 && return 0
+  elif grep -qF "\"$host\"" "${DOCKER_CONFIG:-$HOME/.docker}/config.json" 2>/dev/null; then
+    return 0
+  fi
+  die "not logged in to the registry $host: run '$builder login $host' or set REGISTRY_USERNAME/REGISTRY_PASSWORD in $ENV_FILE"
+}
+
 step_build() {
   load_env_file
   require_var REGISTRY "Image prefix, e.g. registry.example.com/kairos (the images are \$REGISTRY/kairos-<function>)."
@@ -179,6 +199,7 @@ step_build() {
     printf '%s' "$REGISTRY_PASSWORD" | "$builder" login "$REGISTRY_SERVER" -u "${REGISTRY_USERNAME:?REGISTRY_USERNAME not set}" --password-stdin >/dev/null ||
       die "registry login to $REGISTRY_SERVER failed: check REGISTRY_USERNAME/REGISTRY_PASSWORD"
   fi
+  check_registry_login "$builder"
   local tag fn image
   tag="$(image_tag)"
   [[ -n "$(functions_list)" ]] || die "no function under functions/: nothing to build"
@@ -232,9 +253,9 @@ step_deploy() {
   local tag
   tag="$(cat "$STATE_DIR/image-tag")"
   log "app layer (k8s/app)"
-  kubectl apply --server-side --force-conflicts -k "$KAIROS_ROOT/k8s/app"
+  apply_ssa kairos-app -k "$KAIROS_ROOT/k8s/app"
   log "Knative manifests (k8s/knative) with images $REGISTRY/kairos-<function>:$tag"
-  render_knative "$tag" | kubectl apply --server-side --force-conflicts -f -
+  render_knative "$tag" | apply_ssa kairos-app -f -
   log "waiting for every Knative Service to be Ready"
   kubectl -n kairos wait ksvc --all --for=condition=Ready --timeout=600s
   kn service list -n kairos

@@ -80,6 +80,31 @@ def test_missing_env_file_is_explained(tmp_path: Path) -> None:
     assert "bootstrap-secrets.env.example" in proc.stderr, proc.stderr
 
 
+def _stub(bin_dir: Path, *names: str) -> None:
+    bin_dir.mkdir(exist_ok=True)
+    for name in names:
+        (bin_dir / name).write_text("#!/bin/sh\nexit 0\n")
+        (bin_dir / name).chmod(0o755)
+
+
+def test_missing_kn_is_named(tmp_path: Path) -> None:
+    _stub(tmp_path / "bin", "kubectl")
+    (tmp_path / "kubeconfig").write_text("apiVersion: v1\n")
+    proc = _run_with_path(tmp_path, "deploy", env={"KAIROS_KUBECONFIG": str(tmp_path / "kubeconfig")})
+    assert proc.returncode != 0
+    assert "'kn' is required but not installed" in proc.stderr, proc.stderr
+
+
+def test_missing_registry_login_is_named(tmp_path: Path) -> None:
+    _stub(tmp_path / "bin", "docker")
+    env_file = tmp_path / "secrets.env"
+    env_file.write_text("REGISTRY=registry.example.com/kairos\n")
+    proc = _run_with_path(tmp_path, "build", env={"KAIROS_ENV_FILE": str(env_file)})
+    assert proc.returncode != 0
+    assert "not logged in to the registry registry.example.com" in proc.stderr, proc.stderr
+    assert "docker login registry.example.com" in proc.stderr
+
+
 def test_unknown_step_is_refused(tmp_path: Path) -> None:
     proc = _run_with_path(tmp_path, "launch-rockets")
     assert proc.returncode != 0 and "unknown step 'launch-rockets'" in proc.stderr
