@@ -189,7 +189,8 @@ def test_generated_knative_manifests_validate_when_present(shared_brief: Path) -
     files = [p for p in files if p.name != "kustomization.yaml"]
     if not files:
         pytest.skip("k8s/knative/ has no generated manifests yet (make manifests)")
+    crds = shared_brief / "k8s-crds"
     errors = []
     for path in files:
-        errors.extend(f"{path.relative_to(REPO)}: {e}" for e in _validate(load_yaml_docs(path), shared_brief / "k8s-crds"))
+        errors.extend(f"{path.relative_to(REPO)}: {e}" for e in _validate(load_yaml_docs(path), crds))
     assert errors == []
