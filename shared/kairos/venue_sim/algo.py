@@ -16,6 +16,7 @@ from kairos.venue_sim.model import (
     AlgoOrder,
     AlgoStatus,
     Order,
+    OrderRequest,
     OrderType,
     Side,
     TimeInForce,
@@ -25,7 +26,7 @@ from kairos.venue_sim.model import (
 from kairos.venue_sim.validate import check_price, check_qty, min_notional_error
 
 if TYPE_CHECKING:
-    from kairos.venue_sim.engine import Engine, OrderRequest
+    from kairos.venue_sim.engine import Engine
 
 HUNDRED = Decimal(100)
 STOP_TYPES = (OrderType.STOP, OrderType.STOP_MARKET)
@@ -145,8 +146,6 @@ def run_triggers(eng: Engine, symbol: str) -> None:
 
 
 def _fire(eng: Engine, algo: AlgoOrder) -> None:
-    from kairos.venue_sim.engine import OrderRequest
-
     acct, spec = eng.accounts[algo.account], eng.specs[algo.symbol]
     pos = acct.position(algo.symbol, spec.default_leverage)
     algo.trigger_time = algo.update_time = eng.now

@@ -8,8 +8,8 @@ from aiohttp import web
 
 from kairos.venue_sim import binance_format as fmt
 from kairos.venue_sim.binance_api import FILL_DELAY_MS, Params, p_bool, p_dec, p_int, p_str
-from kairos.venue_sim.engine import OrderRequest
 from kairos.venue_sim.model import (
+    OrderRequest,
     OrderType,
     Side,
     TimeInForce,

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from kairos.venue_sim import algo as algos
-from kairos.venue_sim import book, margin
+from kairos.venue_sim import book, ledger, margin
 from kairos.venue_sim.markets import MarketSpec
 from kairos.venue_sim.model import (
     CONDITIONAL_TYPES,
@@ -25,36 +24,16 @@ from kairos.venue_sim.model import (
     Fill,
     FundingPayment,
     Order,
+    OrderRequest,
     OrderStatus,
     OrderType,
     Side,
     TimeInForce,
     VenueError,
-    WorkingType,
 )
 from kairos.venue_sim.validate import check_price, check_qty, min_notional_error
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class OrderRequest:
-    """A parsed new-order request (regular or conditional)."""
-
-    symbol: str
-    side: Side
-    type: OrderType
-    qty: Decimal | None
-    price: Decimal | None = None
-    stop_price: Decimal | None = None
-    time_in_force: TimeInForce = TimeInForce.GTC
-    reduce_only: bool = False
-    close_position: bool = False
-    client_id: str | None = None
-    working_type: WorkingType = WorkingType.CONTRACT_PRICE
-    activate_price: Decimal | None = None
-    callback_rate: Decimal | None = None
-    fill_delay_ms: int = 0
 
 
 class Engine:
@@ -221,64 +200,7 @@ class Engine:
 
     def _execute(self, order: Order, price: Decimal, qty: Decimal, *, maker: bool) -> Decimal:
         """Book one fill of ``order``; returns the quantity actually executed."""
-        acct, spec = self.accounts[order.account], self.specs[order.symbol]
-        pos = acct.position(order.symbol, spec.default_leverage)
-        if order.reduce_only:
-            if pos.amount == 0 or (pos.amount > 0) == (order.side is Side.BUY):
-                self._finish(order, OrderStatus.EXPIRED)
-                return ZERO
-            qty = min(qty, abs(pos.amount))
-        realized = pos.apply(order.side, qty, price)
-        fee = margin.commission(price, qty, spec.maker_fee if maker else spec.taker_fee)
-        acct.wallet += realized - fee
-        acct.update_time = pos.update_time = self.now
-        order.executed_qty += qty
-        order.cum_quote += price * qty
-        order.update_time = self.now
-        fill = Fill(
-            self._next_trade_id,
-            acct.api_key,
-            order.symbol,
-            order.order_id,
-            order.side,
-            price,
-            qty,
-            fee,
-            realized,
-            maker,
-            self.now,
-        )
-        self._next_trade_id += 1
-        self.fills.append(fill)
-        self._log(
-            "fill",
-            account=acct.api_key,
-            symbol=order.symbol,
-            order_id=order.order_id,
-            trade_id=fill.trade_id,
-            side=order.side.value,
-            price=price,
-            qty=qty,
-            commission=fee,
-            realized_pnl=realized,
-            maker=maker,
-        )
-        self._log(
-            "position",
-            account=acct.api_key,
-            symbol=order.symbol,
-            amount=pos.amount,
-            entry_price=pos.entry_price,
-            wallet=acct.wallet,
-        )
-        if order.remaining == 0:
-            self._finish(order, OrderStatus.FILLED)
-        else:
-            order.status = OrderStatus.PARTIALLY_FILLED
-            self._log_order(order)
-        if pos.amount == 0:
-            self._on_flat(acct.api_key, order.symbol)
-        return qty
+        return ledger.book_fill(self, order, price, qty, maker=maker)
 
     def _finish(self, order: Order, status: OrderStatus) -> None:
         order.status = status
@@ -344,19 +266,7 @@ class Engine:
 
     def apply_funding(self, symbol: str, rate: Decimal) -> list[FundingPayment]:
         """Settle funding for every open position in ``symbol`` at the current mark price."""
-        mark, paid = self.mark[symbol], []
-        for acct in self.accounts.values():
-            pos = acct.positions.get(symbol)
-            if pos is None or not pos.amount:
-                continue
-            amount = margin.commission(-pos.amount * mark, Decimal(1), rate)
-            acct.wallet += amount
-            self._next_trade_id += 1
-            payment = FundingPayment(self._next_trade_id, acct.api_key, symbol, rate, mark, amount, self.now)
-            self.funding.append(payment)
-            paid.append(payment)
-            self._log("funding", account=acct.api_key, symbol=symbol, rate=rate, amount=amount, wallet=acct.wallet)
-        return paid
+        return ledger.settle_funding(self, symbol, rate)
 
     def open_orders_all(self, symbol: str) -> list[Order]:
         return [o for o in self._open.values() if o.symbol == symbol]

@@ -237,3 +237,23 @@ class Account:
             pos = Position(symbol, leverage=self.leverage.get(symbol, default_leverage))
             self.positions[symbol] = pos
         return pos
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """A parsed new-order request (regular or conditional)."""
+
+    symbol: str
+    side: Side
+    type: OrderType
+    qty: Decimal | None
+    price: Decimal | None = None
+    stop_price: Decimal | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    reduce_only: bool = False
+    close_position: bool = False
+    client_id: str | None = None
+    working_type: WorkingType = WorkingType.CONTRACT_PRICE
+    activate_price: Decimal | None = None
+    callback_rate: Decimal | None = None
+    fill_delay_ms: int = 0
