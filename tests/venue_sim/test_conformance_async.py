@@ -83,3 +83,33 @@ def test_async_errors_raise_the_same_classes_as_sync(sim: VenueSimHandle) -> Non
             await ex.create_order(BTC, "limit", "buy", 100, 50000)
 
     run(with_client(sim, body))
+
+
+def test_async_lost_response_times_out_and_the_order_is_found_by_client_order_id(sim: VenueSimHandle) -> None:
+    sim.control.set_faults([{"kind": "lost_response", "endpoint": "POST /fapi/v1/order", "hold_ms": 1500,
+                             "count": 1}])  # fmt: skip
+
+    async def body() -> None:
+        ex = sim.ccxt(async_=True, config={"timeout": 700})
+        try:
+            await ex.load_markets()
+            with pytest.raises(accxt.RequestTimeout):
+                await ex.create_order(ETH, "market", "buy", 0.1, params={"newClientOrderId": "kairos-async-lost"})
+            found = await ex.fetch_order(None, ETH, params={"origClientOrderId": "kairos-async-lost"})
+            assert found["status"] == "closed" and found["filled"] == 0.1
+        finally:
+            await ex.close()
+
+    run(body())
+
+
+def test_async_rate_limit_and_maintenance_raise_ddos_protection_and_on_maintenance(sim: VenueSimHandle) -> None:
+    async def body(ex: Any) -> None:
+        sim.control.set_faults([{"kind": "rate_limit", "endpoint": "GET /fapi/v1/depth"}])
+        with pytest.raises(accxt.DDoSProtection):
+            await ex.fetch_order_book(BTC)
+        sim.control.set_faults(maintenance=True)
+        with pytest.raises(accxt.OnMaintenance):
+            await ex.fetch_ticker(BTC)
+
+    run(with_client(sim, body))
