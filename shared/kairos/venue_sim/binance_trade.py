@@ -98,8 +98,8 @@ def private_routes(api: BinanceApi) -> list[tuple[str, str, Handler]]:
         return [
             {"symbol": s, "brackets": [
                 {"bracket": b.bracket, "initialLeverage": b.max_leverage, "notionalCap": int(b.notional_cap),
-                 "notionalFloor": int(b.notional_floor), "maintMarginRatio": float(b.maint_margin_ratio),
-                 "cum": float(b.cum)} for b in eng.specs[s].brackets]}
+                 "notionalFloor": int(b.notional_floor), "maintMarginRatio": fmt.dec(b.maint_margin_ratio),
+                 "cum": fmt.dec(b.cum)} for b in eng.specs[s].brackets]}
             for s in wanted
         ]  # fmt: skip
 

@@ -73,7 +73,7 @@ def control_routes(venue: Venue, faults: FaultState, audit: Any) -> list[web.Rou
         if "ticks" in b:
             venue.step(int(b["ticks"]))
         else:
-            venue.step_ms(int(float(b.get("seconds", 0)) * 1000) + int(b.get("ms", 0)))
+            venue.step_ms(int(Decimal(str(b.get("seconds", 0))) * 1000) + int(b.get("ms", 0)))
         return _ok(state())
 
     async def price(request: web.Request) -> web.Response:
