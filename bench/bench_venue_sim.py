@@ -89,6 +89,13 @@ async def run_async(base: str, orders: int, concurrency: int) -> dict[str, float
     return {"ops_per_s": 3 * done / wall, "p50_ms": pct(lat, 0.5) * 1000, "p99_ms": pct(lat, 0.99) * 1000}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), to measure the venue's own cost."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def server_ms(base: str) -> dict[str, float]:
     with urllib.request.urlopen(base + "/_sim/audit", timeout=30) as resp:
         records = json.loads(resp.read())
@@ -111,16 +118,22 @@ def main(argv: list[str]) -> int:
     try:
         wait_for_port("127.0.0.1", port, timeout=30)
         print(f"machine: {platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}")
+        cpu0 = cpu_seconds(proc.pid)
         sync = run_sync(base, args.orders)
         print(f"sync ccxt   : {sync['ops_per_s']:7.0f} order ops/s  call p50 {sync['p50_ms']:.2f} ms"
               f"  p99 {sync['p99_ms']:.2f} ms  ({args.orders} create+fetch+cancel rounds)")  # fmt: skip
         conc = run_async(base, args.orders, args.concurrency)
         result = asyncio.run(conc)
+        cpu2 = cpu_seconds(proc.pid)
+        ops = 3 * (args.orders + 20) + 3 * ((args.orders // args.concurrency) + 5) * args.concurrency + 2
         print(f"async ccxt  : {result['ops_per_s']:7.0f} order ops/s  call p50 {result['p50_ms']:.2f} ms"
               f"  p99 {result['p99_ms']:.2f} ms  ({args.concurrency} concurrent workers)")  # fmt: skip
         srv = server_ms(base)
         print(f"venue added : p50 {srv['p50_ms']:.3f} ms  p99 {srv['p99_ms']:.3f} ms per /fapi/v1/order request"
               f" (server-side, {int(srv['requests'])} requests)")  # fmt: skip
+        per_op = (cpu2 - cpu0) / ops * 1000
+        print(f"venue CPU   : {per_op:.3f} ms per order operation (whole server process, {cpu2 - cpu0:.2f} s for"
+              f" {ops} ops) -> capacity ~{1000 / per_op:.0f} ops/s per core")  # fmt: skip
         ok = min(sync["ops_per_s"], result["ops_per_s"]) >= 500
         print(f"target >= 500 order ops/s: {'met' if ok else 'NOT met'}")
         return 0
