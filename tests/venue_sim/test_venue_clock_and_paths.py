@@ -64,9 +64,9 @@ def test_stepping_moves_the_market_clock_only_by_whole_ticks() -> None:
 def test_realtime_clock_advances_market_with_wall_time(sim: Any) -> None:
     before = sim.control.health()["tick"]
     sim.control.set_clock("realtime", speed=50)
-    time.sleep(0.3)
+    time.sleep(0.3)  # >= 0.3 s of wall time at 50 ticks/s is at least 15 ticks
+    assert sim.control.health()["tick"] >= before + 15
     sim.control.set_clock("stepped")
-    assert sim.control.health()["tick"] > before + 5
 
 
 def test_ticker_high_low_cover_every_tick_of_the_day(sim: Any) -> None:

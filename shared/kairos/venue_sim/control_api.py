@@ -66,6 +66,7 @@ def control_routes(venue: Venue, faults: FaultState, audit: Any) -> list[web.Rou
                 "last": eng.last, "mark": eng.mark}  # fmt: skip
 
     async def health(request: web.Request) -> web.Response:
+        venue.sync_wall()  # in realtime mode, report the clock as of now
         return _ok({"ok": True, **state()})
 
     async def step(request: web.Request) -> web.Response:
