@@ -126,11 +126,15 @@ def test_setup_script_installs_the_pinned_k3s_and_passes_shell_checks(
 def test_terraform_reads_k3s_version_from_the_versions_file() -> None:
     main = (TF_DIR / "main.tf").read_text()
     assert 'coalesce(var.k3s_version, local.pinned["K3S_VERSION"])' in main
-    terraform = tool("terraform")
-    if terraform is None:
-        pytest.skip("terraform is not installed: the regex is checked by Python only")
     pattern = re.search(r'regexall\("(.*?)", file\(local\.versions_file\)\)', main)
     assert pattern
+    # The same RE2 pattern under Python's re (HCL string escapes undone).
+    python_re = re.compile(pattern[1].replace("\\\\", "\\"))
+    versions_text = (TF_DIR.parents[2] / "k8s/platform/versions.conf").read_text()
+    assert dict(python_re.findall(versions_text)) == versions()
+    terraform = tool("terraform")
+    if terraform is None:
+        pytest.skip("terraform is not installed: the regex was checked by Python only")
     expr = (
         f'{{ for m in regexall("{pattern[1]}", file("{TF_DIR.parents[2] / "k8s/platform/versions.conf"}")) '
         f": m[0] => m[1] }}"
