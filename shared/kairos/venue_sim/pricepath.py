@@ -29,10 +29,10 @@ class PricePath(Protocol):
 
 # (name, drift per tick as a fraction, volatility per tick as a fraction, gap probability)
 REGIMES: tuple[tuple[str, float, float, float], ...] = (
-    ("calm", 0.0, 0.0002, 0.0),
-    ("trend_up", 0.00012, 0.0003, 0.0),
-    ("trend_down", -0.00012, 0.0003, 0.0),
-    ("burst", 0.0, 0.0008, 0.002),
+    ("calm", 0.0, 0.0001, 0.0),
+    ("trend_up", 0.00002, 0.00015, 0.0),
+    ("trend_down", -0.00002, 0.00015, 0.0),
+    ("burst", 0.0, 0.0005, 0.0003),
 )
 
 
