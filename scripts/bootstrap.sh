@@ -210,7 +210,9 @@ step_build() {
       continue
     fi
     log "build $image"
-    "$builder" build -f "$KAIROS_ROOT/scripts/function.Dockerfile" \
+    local ignore=()
+    [[ "$builder" == "podman" ]] && ignore=(--ignorefile "$KAIROS_ROOT/scripts/function.Dockerfile.dockerignore")
+    "$builder" build -f "$KAIROS_ROOT/scripts/function.Dockerfile" ${ignore[@]+"${ignore[@]}"} \
       --build-arg "PYTHON_BASE_IMAGE=$PYTHON_BASE_IMAGE" --build-arg "FUNCTION=$fn" \
       -t "$image" "$KAIROS_ROOT"
     "$builder" push "$image" || die "push of $image failed: are you logged in? ($builder login ${REGISTRY_SERVER:-<registry>})"

@@ -188,3 +188,12 @@ def test_cli_renders_every_template_or_fails_clearly(
     assert main(["--env-file", str(env), *templates]) == 2
     assert "PG_BACKUP_S3_ACCESS_KEY_ID" in capsys.readouterr().err
     assert main(["--env-file", str(tmp_path / "absent.env"), *templates]) == 2
+
+
+def test_build_context_excludes_local_state_and_secrets() -> None:
+    lines = (SCRIPTS / "function.Dockerfile.dockerignore").read_text().splitlines()
+    rules = [line for line in lines if line and not line.startswith("#")]
+    assert rules[0] == "*", "allow-list: everything is excluded first"
+    allowed = {r[1:].rstrip("/") for r in rules if r.startswith("!")}
+    assert allowed == {"pyproject.toml", "README.md", "shared", "functions"}
+    assert "**/*.env" in rules
