@@ -72,3 +72,9 @@ cluster-status:
 ## infra-down: destroy the Hetzner resources (asks first; FORCE=1 to skip the question)
 infra-down:
 	scripts/bootstrap.sh infra-down
+
+## infra-check: the offline checks of Terraform, cloud-init, manifests, scripts (tests/infra)
+.PHONY: infra-check
+infra-check: $(STAMP)
+	@scripts/ensure-test-tools.sh
+	$(PY) -m pytest tests/infra $(ARGS)
