@@ -88,3 +88,11 @@ def test_metadata_checks(shared_brief: Path) -> None:
 def test_validate_documents_skips_empty_documents_and_collects_all(shared_brief: Path) -> None:
     errors = validate_documents([None, _node_pool(), _node_pool(bogus=1), "text"], _crds(shared_brief))
     assert len(errors) == 2
+
+
+def test_quantities_accept_int_or_string_and_check_the_format(shared_brief: Path) -> None:
+    doc = _node_pool()
+    doc["spec"]["resources"] = {"requests": {"cpu": 1, "memory": "1Gi"}}
+    assert validate_manifest(doc, _crds(shared_brief)) == []
+    doc["spec"]["resources"]["requests"]["memory"] = "1 GB"
+    assert any("memory" in e for e in validate_manifest(doc, _crds(shared_brief)))
