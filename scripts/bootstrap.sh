@@ -56,7 +56,14 @@ fetch_kubeconfig() {
   log "waiting for SSH on $ip (cloud-init runs at first boot)"
   retry 600 10 "SSH on $ip (is your IP in operator_cidrs?)" ssh_root "$ip" true
   log "waiting for cloud-init to finish on $ip (k3s install)"
-  ssh_root "$ip" cloud-init status --wait >/dev/null || die "cloud-init failed on $ip: ssh root@$ip 'cloud-init status --long; journalctl -u cloud-final'"
+  # Exit status 2 means "done, with recoverable errors" (e.g. deprecation warnings).
+  local rc=0
+  ssh_root "$ip" cloud-init status --wait >/dev/null || rc=$?
+  case "$rc" in
+    0) ;;
+    2) warn "cloud-init finished with recoverable errors on $ip: ssh root@$ip 'cloud-init status --long'" ;;
+    *) die "cloud-init failed on $ip: ssh root@$ip 'cloud-init status --long; journalctl -u cloud-final'" ;;
+  esac
   log "waiting for the k3s API on https://$ip:6443"
   retry 600 5 "the k3s API on $ip:6443" curl -ksf --max-time 5 "https://$ip:6443/ping"
   log "writing $KUBECONFIG"
