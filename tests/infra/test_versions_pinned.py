@@ -54,7 +54,6 @@ TERRAFORM_PIN_FILES = {TF_DIR / "versions.tf"}
 def _scanned_files() -> list[Path]:
     roots = [REPO / "infra", REPO / "k8s" / "platform", REPO / "k8s" / "app", SCRIPTS]
     files = [p for root in roots for p in root.rglob("*") if p.is_file() and ".terraform" not in p.parts]
-    files.append(REPO / "Makefile")
     return sorted(p for p in files if p != PLATFORM / "versions.conf" and p not in TERRAFORM_PIN_FILES)
 
 
