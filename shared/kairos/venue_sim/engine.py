@@ -263,6 +263,7 @@ class Engine:
         for order in sorted(self.open_orders_all(symbol), key=lambda o: o.order_id):
             if order.is_open and order.fill_not_before <= self.now:
                 self._work(order)
+        ledger.liquidate_crossed(self, symbol)
 
     def apply_funding(self, symbol: str, rate: Decimal) -> list[FundingPayment]:
         """Settle funding for every open position in ``symbol`` at the current mark price."""

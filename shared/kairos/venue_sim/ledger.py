@@ -11,7 +11,16 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from kairos.venue_sim import margin
-from kairos.venue_sim.model import ZERO, Fill, FundingPayment, Order, OrderStatus, Side
+from kairos.venue_sim.model import (
+    ZERO,
+    Fill,
+    FundingPayment,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Side,
+)
 
 if TYPE_CHECKING:
     from kairos.venue_sim.engine import Engine
@@ -68,3 +77,37 @@ def settle_funding(eng: Engine, symbol: str, rate: Decimal) -> list[FundingPayme
         paid.append(payment)
         eng._log("funding", account=acct.api_key, symbol=symbol, rate=rate, amount=amount, wallet=acct.wallet)
     return paid
+
+
+def liquidate_crossed(eng: Engine, symbol: str) -> list[Order]:
+    """Close every position in ``symbol`` whose mark price reached its liquidation price.
+
+    As on Binance, the account's open orders in that symbol are cancelled first, then the
+    liquidation engine closes the whole position with a market order whose client order
+    id starts ``autoclose-``. It fills at the liquidation price (between the previous and
+    the current mark), so what is left is the position's maintenance margin minus the
+    taker fee; no separate clearance fee is charged.
+    """
+    from kairos.venue_sim import algo as algos
+
+    spec, mark, done = eng.specs[symbol], eng.mark[symbol], []
+    for acct in list(eng.accounts.values()):
+        pos = acct.positions.get(symbol)
+        if pos is None or not pos.amount:
+            continue
+        lp = margin.liquidation_price(acct, pos, spec, eng.specs, eng.mark)
+        if lp <= 0 or (mark > lp if pos.amount > 0 else mark < lp):
+            continue
+        eng.cancel_all(acct.api_key, symbol)
+        algos.cancel_all_algos(eng, acct.api_key, symbol)
+        side = Side.SELL if pos.amount > 0 else Side.BUY
+        qty = abs(pos.amount)
+        req = OrderRequest(symbol=symbol, side=side, type=OrderType.MARKET, qty=qty, reduce_only=True,
+                           client_id=f"autoclose-{eng.now}-{acct.api_key}"[:36])  # fmt: skip
+        order = eng._new_order(acct, spec, req, qty, ZERO)
+        eng._rested.add(order.order_id)
+        eng._log("liquidation", account=acct.api_key, symbol=symbol, amount=pos.amount, liquidation_price=lp,
+                 mark=mark, order_id=order.order_id)  # fmt: skip
+        book_fill(eng, order, lp, qty, maker=False)
+        done.append(order)
+    return done
