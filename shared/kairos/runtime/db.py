@@ -21,14 +21,16 @@ MIGRATIONS_PACKAGE = "kairos.runtime.migrations"
 
 
 def open_pool(url: str, *, min_size: int = 1, max_size: int = 8, name: str = "kairos") -> ConnectionPool:
-    """A pool that checks connections before lending them (a restarted DB is survived)."""
+    """A connection pool. No per-checkout health query (it would cost a round-trip per
+    event): a broken connection fails its transaction (-> 503, retried) and the pool
+    discards it when it comes back in a bad state.
+    """
     return ConnectionPool(
         url,
         min_size=min_size,
         max_size=max_size,
         name=name,
         open=True,
-        check=ConnectionPool.check_connection,
         kwargs={"application_name": name},
     )
 

@@ -29,7 +29,7 @@ from cloudevents.core.v1.event import CloudEvent
 from kafka import KafkaProducer
 from psycopg_pool import ConnectionPool
 
-from kairos.bus.kafka import make_producer, send_records
+from kairos.bus.kafka import make_producer
 from kairos.catalog import Function, load_catalog
 from kairos.contracts.codec import from_cloudevent
 from kairos.contracts.envelope import Envelope
@@ -38,6 +38,7 @@ from kairos.errors import EventTooLarge, KairosError, NotReady, PermanentError, 
 from kairos.runtime import logs, metrics, recorder
 from kairos.runtime.config import RuntimeSettings
 from kairos.runtime.db import apply_migrations, open_pool
+from kairos.runtime.publisher import OutboxPublisher
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class KairosFunction:
         self.env: Mapping[str, str] = {}
         self.pool: ConnectionPool | None = None
         self.producer: KafkaProducer | None = None
+        self.publisher: OutboxPublisher | None = None
         self._ready = threading.Event()
         self._stopping = threading.Event()
         self._start_error: str | None = "starting"
@@ -122,6 +124,13 @@ class KairosFunction:
                     log.info("migrations applied", extra={"applied": applied})
                 if self.producer is None:
                     self.producer = make_producer(self.settings.kafka_bootstrap, client_id=self.name)
+                if self.publisher is None:
+                    self.publisher = OutboxPublisher(
+                        self.pool,
+                        self.producer,
+                        self.name,
+                        on_failure=lambda _e: metrics.PUBLISH_FAILURES.labels(self.name).inc(),
+                    )
                 if self._on_ready:
                     self._on_ready(self)
                 self._start_error = None
@@ -142,6 +151,9 @@ class KairosFunction:
     def stop(self) -> None:
         self._stopping.set()
         self._ready.clear()
+        if self.publisher is not None:
+            self.publisher.close()
+            self.publisher = None
         if self.producer is not None:
             self.producer.close(timeout=5)
             self.producer = None
@@ -208,7 +220,7 @@ class KairosFunction:
             log.warning("event refused", extra={"code": exc.code, "reason": str(exc), "type": ce.get_type()})
             return Outcome(exc.http_status, exc.code, str(exc))
         try:
-            outcome, new_ids = self._transact(env)
+            outcome, new_rows = self._transact(env)
         except KairosError as exc:
             level = logging.WARNING if isinstance(exc, PermanentError) else logging.ERROR
             log.log(level, "event failed", extra={"code": exc.code, "reason": str(exc)})
@@ -219,8 +231,8 @@ class KairosFunction:
         except Exception as exc:  # a bug or an unexpected dependency failure: retry, then DLQ
             log.exception("handler failed")
             return Outcome(500, "handler_error", f"{type(exc).__name__}: {exc}")
-        if new_ids:
-            self.publish_rows(new_ids)
+        if new_rows:
+            self.publish_rows(new_rows)
         return outcome
 
     def _decode(self, ce: CloudEvent) -> Envelope[Any]:
@@ -240,33 +252,68 @@ class KairosFunction:
             return f"cron:{env.meta.source}:{env.meta.time.isoformat()}"
         return env.meta.id
 
-    def _transact(self, env: Envelope[Any]) -> tuple[Outcome, list[int]]:
+    def _transact(self, env: Envelope[Any]) -> tuple[Outcome, list[recorder.OutboxRow]]:
         assert self.pool is not None
         with self.pool.connection() as conn, conn.transaction():
             if not recorder.claim(conn, self.name, self.inbox_key(env), env.meta.type):
                 log.info("duplicate acknowledged")
                 return Outcome(204, "duplicate", duplicate=True), []
-            ctx = Context(conn=conn, function=self.name, source=self.source, spec=self.spec, env=self.env, runtime=self)
+            ctx = Context(conn, self.name, self.source, self.spec, self.env, self)
             outputs = list(self.handler(env, ctx) or [])
             catalog = load_catalog()
             routed = [(catalog.output_topic(self.spec, out.meta.type), out) for out in outputs]
-            ids = recorder.append_outbox(conn, self.name, routed)
+            rows = recorder.append_outbox(conn, self.name, routed)
         metrics.EMITTED.labels(self.name).inc(len(outputs))
-        return Outcome(204, "handled", emitted=[o.meta.id for o in outputs]), ids
+        return Outcome(204, "handled", emitted=[o.meta.id for o in outputs]), rows
+
+    def process_batch(self, events: Sequence[CloudEvent]) -> list[Outcome]:
+        """Handle many events in ONE transaction (replay and backfill), then publish once.
+
+        Each event runs in its own savepoint, so a refused event does not undo the others;
+        the inbox still dedupes every one. Not used on the HTTP path, where each delivery
+        must be answered on its own.
+        """
+        if not self._ready.is_set() or self.pool is None:
+            return [Outcome(503, NotReady.code, f"{self.name} is not ready: {self._start_error}") for _ in events]
+        outcomes: list[Outcome] = []
+        new_rows: list[recorder.OutboxRow] = []
+        catalog = load_catalog()
+        with self.pool.connection() as conn, conn.transaction():
+            self._batch(conn, events, catalog, outcomes, new_rows)
+        if new_rows:
+            self.publish_rows(new_rows)
+        return outcomes
+
+    def _batch(
+        self,
+        conn: psycopg.Connection,
+        events: Sequence[CloudEvent],
+        catalog: Any,
+        outcomes: list[Outcome],
+        new_rows: list[recorder.OutboxRow],
+    ) -> None:
+        for ce in events:
+            try:
+                env = self._decode(ce)
+                with conn.transaction():
+                    if not recorder.claim(conn, self.name, self.inbox_key(env), env.meta.type):
+                        outcomes.append(Outcome(204, "duplicate", duplicate=True))
+                        continue
+                    ctx = Context(conn, self.name, self.source, self.spec, self.env, self)
+                    outputs = list(self.handler(env, ctx) or [])
+                    routed = [(catalog.output_topic(self.spec, o.meta.type), o) for o in outputs]
+                    new_rows += recorder.append_outbox(conn, self.name, routed)
+                outcomes.append(Outcome(204, "handled", emitted=[o.meta.id for o in outputs]))
+            except PermanentError as exc:
+                outcomes.append(Outcome(exc.http_status, exc.code, str(exc)))
 
     # --- publishing -----------------------------------------------------------------
 
-    def publish_rows(self, ids: Sequence[int]) -> bool:
-        """Publish committed outbox rows now; on failure leave them to the relay."""
-        if self.pool is None or self.producer is None:
-            return False
-        try:
-            with self.pool.connection() as conn:
-                rows = recorder.rows_by_id(conn, ids)
-                send_records(self.producer, [(r.topic, r.record) for r in rows])
-                recorder.mark_published(conn, [r.id for r in rows])
-            return True
-        except Exception as exc:
-            metrics.PUBLISH_FAILURES.labels(self.name).inc()
-            log.warning("publish after commit failed; the outbox relay will send it", extra={"reason": str(exc)})
-            return False
+    def publish_rows(self, rows: Sequence[recorder.OutboxRow]) -> None:
+        """Hand committed outbox rows to the background publisher (the relay covers a crash)."""
+        if self.publisher is not None:
+            self.publisher.submit(rows)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every committed output was handed to the broker (tests, shutdown)."""
+        return self.publisher.flush(timeout) if self.publisher is not None else True

@@ -39,9 +39,11 @@ def claim(conn: psycopg.Connection, consumer: str, event_id: str, event_type: st
     return row is not None
 
 
-def append_outbox(conn: psycopg.Connection, producer: str, items: Sequence[tuple[str, Envelope[Any]]]) -> list[int]:
-    """Write (topic, event) pairs to the outbox; returns their row ids in order."""
-    ids: list[int] = []
+def append_outbox(
+    conn: psycopg.Connection, producer: str, items: Sequence[tuple[str, Envelope[Any]]]
+) -> list[OutboxRow]:
+    """Write (topic, event) pairs to the outbox; returns the rows (with ids) in order."""
+    rows: list[OutboxRow] = []
     for topic, env in items:
         rec = to_kafka(env)
         headers = [[k, v.decode()] for k, v in rec.headers]
@@ -51,8 +53,8 @@ def append_outbox(conn: psycopg.Connection, producer: str, items: Sequence[tuple
             (env.meta.id, env.meta.type, producer, topic, rec.key, json.dumps(headers), rec.value),
         ).fetchone()
         assert row is not None
-        ids.append(int(row[0]))
-    return ids
+        rows.append(OutboxRow(id=int(row[0]), topic=topic, record=rec, event_id=env.meta.id))
+    return rows
 
 
 def _row(r: tuple[Any, ...]) -> OutboxRow:
@@ -67,11 +69,6 @@ def _row(r: tuple[Any, ...]) -> OutboxRow:
 
 
 _SELECT = "SELECT id, topic, record_key, headers, value, event_id FROM outbox"
-
-
-def rows_by_id(conn: psycopg.Connection, ids: Sequence[int]) -> list[OutboxRow]:
-    rows = conn.execute(_SELECT + " WHERE id = ANY(%s) AND published_at IS NULL ORDER BY id", (list(ids),)).fetchall()
-    return [_row(r) for r in rows]
 
 
 def lock_unpublished(conn: psycopg.Connection, *, older_than_s: float, limit: int) -> list[OutboxRow]:

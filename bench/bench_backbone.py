@@ -1,0 +1,228 @@
+"""Backbone benchmark (issue 2): throughput of one function process through the whole
+runtime over HTTP, next to a no-op func-python function in the same run; the in-process
+path (single and batched); end-to-end latency quote on the raw topic -> trade result.
+
+Run: ``make bench ARGS=backbone`` (or ``python -m bench backbone``). Starts its own
+embedded Postgres and Tansu in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+from kairos.bus.kafka import ensure_catalog_topics, ensure_topics, make_producer
+from kairos.catalog import load_catalog
+from kairos.catalog.model import DeliveryPolicy
+from kairos.contracts.codec import to_cloudevent, to_kafka
+from kairos.contracts.envelope import new_event
+from kairos.contracts.near_intents import RawNearIntentsQuote
+from kairos.delivery.kafka_source import KafkaSourceDelivery, KafkaSourceSpec
+from kairos.delivery.wiring import kafka_source_specs
+from kairos.localinfra.broker import start_embedded_broker
+from kairos.localinfra.ports import free_port, wait_for_port
+from kairos.localinfra.postgres import start_embedded_postgres
+from kairos.runtime.loader import load_func_module
+
+USDC = "nep141:17208628f84f5d6ad33f0da3bbbeb27ffcb398eac501a31bd6ad2011e36133a1"
+HERE = Path(__file__).resolve().parent
+POLICY = DeliveryPolicy(retry=5, backoff_policy="exponential", backoff_delay="PT0.2S", timeout="PT10S")
+
+
+def quote(i: int, tag: str):
+    qid = f"{tag}-{i}"
+    msg = {
+        "jsonrpc": "2.0",
+        "method": "subscribe",
+        "params": {
+            "subscription": "bench",
+            "quote_id": qid,
+            "defuse_asset_identifier_in": "nep141:wrap.near",
+            "defuse_asset_identifier_out": USDC,
+            "exact_amount_in": str((1 + i % 50) * 10**23),
+            "min_deadline_ms": 60000,
+        },
+    }
+    return new_event(
+        RawNearIntentsQuote(message=msg, received_at=datetime.now(UTC)),
+        source="/bench",
+        partition_key=qid,
+        venue="near_intents",
+    )
+
+
+def produce(bootstrap: str, topic: str, events) -> None:
+    producer = make_producer(bootstrap)
+    for e in events:
+        rec = to_kafka(e)
+        producer.send(topic, key=rec.key, value=rec.value, headers=list(rec.headers))
+    producer.flush()
+    producer.close()
+
+
+def serve(target: str, env: dict[str, str], logs: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    cmd = [sys.executable, "-m", "kairos.cli", "serve", target]
+    proc = subprocess.Popen(
+        cmd,
+        env={**os.environ, **env, "LISTEN_ADDRESS": f"127.0.0.1:{port}"},
+        stdout=(logs / f"{Path(target).name}.log").open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    wait_for_port("127.0.0.1", port, 30)
+    import httpx
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health/readiness", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def delivery_throughput(bootstrap: str, topic: str, sink: str, n: int, tag: str) -> float:
+    """Events/s of one KafkaSource (unordered, like normalize's) into ``sink``."""
+    spec = KafkaSourceSpec(
+        name=f"bench-{tag}",
+        topic=topic,
+        consumer_group=f"bench-{tag}",
+        sink_url=sink,
+        policy=POLICY,
+        ordering="unordered",
+        dead_letter_topic=None,
+    )
+    delivery = KafkaSourceDelivery(spec, bootstrap, profile="tansu")
+    produce(bootstrap, topic, [quote(i, tag) for i in range(n)])
+    thread = threading.Thread(target=delivery.run, daemon=True)
+    thread.start()
+    while delivery.stats.delivered < 1:
+        time.sleep(0.001)
+    start, first = time.perf_counter(), delivery.stats.delivered
+    while delivery.stats.delivered < n:
+        time.sleep(0.005)
+    rate = (n - first) / (time.perf_counter() - start)
+    delivery.stop.set()
+    thread.join(10)
+    return rate
+
+
+def in_process(env: dict[str, str], n: int, batch: int) -> float:
+    fn = load_func_module("normalize-near-intents").new()
+    fn.start(env)
+    fn.wait_ready(60)
+    events = [to_cloudevent(quote(i, f"inproc{batch}")) for i in range(n)]
+    start = time.perf_counter()
+    if batch == 1:
+        for ce in events:
+            fn.process(ce)
+    else:
+        for i in range(0, n, batch):
+            fn.process_batch(events[i : i + batch])
+    rate = n / (time.perf_counter() - start)
+    fn.stop()
+    return rate
+
+
+def e2e_latency(env: dict[str, str], bootstrap: str, db: str, logs: Path, n: int, rate: float) -> list[float]:
+    procs, sinks = [], {}
+    for name in ("normalize-near-intents", "reactor", "executor", "trade-results"):
+        proc, url = serve(name, {**env, **load_catalog().function(name).env}, logs)
+        procs.append(proc)
+        sinks[name] = url
+    deliveries = [KafkaSourceDelivery(s, bootstrap, profile="tansu") for s in kafka_source_specs(load_catalog(), sinks)]
+    threads = [threading.Thread(target=d.run, daemon=True) for d in deliveries]
+    for t in threads:
+        t.start()
+    time.sleep(3)  # let every consumer group settle before measuring
+    producer = make_producer(bootstrap)
+    sent: dict[str, float] = {}
+    for i in range(n):
+        ev = quote(i, "e2e")
+        rec = to_kafka(ev)
+        sent[ev.meta.id] = time.time()
+        producer.send("raw.near_intents.quote", key=rec.key, value=rec.value, headers=list(rec.headers)).get(10)
+        time.sleep(1 / rate)
+    deadline = time.monotonic() + 60
+    rows: list[tuple[str, datetime]] = []
+    while time.monotonic() < deadline:
+        with psycopg.connect(db) as conn:
+            rows = conn.execute("SELECT correlation_id, recorded_at FROM trade_results").fetchall()
+        if sum(1 for cid, _ in rows if cid in sent) >= n:
+            break
+        time.sleep(0.2)
+    for d in deliveries:
+        d.stop.set()
+    for p in procs:
+        p.terminate()
+    producer.close()
+    return sorted((rec.timestamp() - sent[cid]) * 1000 for cid, rec in rows if cid in sent)
+
+
+def pct(values: list[float], p: float) -> float:
+    return statistics.quantiles(values, n=100)[int(p) - 1] if len(values) > 1 else values[0]
+
+
+def main(argv: list[str]) -> int:
+    n = int(os.environ.get("BENCH_EVENTS", "3000"))
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        os.chmod(root, 0o755)
+        pg = start_embedded_postgres(root / "pg")
+        broker = start_embedded_broker()
+        try:
+            ensure_catalog_topics(broker.bootstrap)
+            ensure_topics(broker.bootstrap, [("bench.noop", 6, {})])
+            env = {
+                "DATABASE_URL": pg.url,
+                "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
+                "KAIROS_KAFKA_PROFILE": "tansu",
+                "LOG_LEVEL": "WARNING",
+            }
+            noop, noop_url = serve(str(HERE / "noop_function"), env, root)
+            norm, norm_url = serve("normalize-near-intents", env, root)
+            noop_rate = delivery_throughput(broker.bootstrap, "bench.noop", noop_url, n, "noop")
+            norm_rate = delivery_throughput(broker.bootstrap, "raw.near_intents.quote", norm_url, n, "normalize")
+            noop.terminate()
+            norm.terminate()
+            single = in_process(env, min(n, 2000), 1)
+            batched = in_process(env, n, 100)
+            broker.stop()
+            # A fresh broker and database: the latency run must not queue behind earlier phases.
+            broker = start_embedded_broker()
+            ensure_catalog_topics(broker.bootstrap)
+            with psycopg.connect(pg.url, autocommit=True) as conn:
+                conn.execute("CREATE DATABASE bench_e2e")
+            e2e_db = pg.url.replace("/kairos", "/bench_e2e", 1)
+            e2e_env = {**env, "DATABASE_URL": e2e_db, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap}
+            lat = e2e_latency(e2e_env, broker.bootstrap, e2e_db, root, int(os.environ.get("BENCH_E2E", "300")), 30)
+        finally:
+            broker.stop()
+            pg.stop()
+    print(f"HTTP path, no-op func-python function via local KafkaSource: {noop_rate:8.0f} events/s")
+    print(
+        f"HTTP path, normalize-near-intents (inbox+outbox+commit+publish): {norm_rate:8.0f} events/s "
+        f"({norm_rate / noop_rate:.2f} x no-op)"
+    )
+    print(f"in-process, one transaction per event:   {single:8.0f} events/s")
+    print(f"in-process, batches of 100 (process_batch): {batched:8.0f} events/s")
+    if lat:
+        print(
+            f"end-to-end raw quote -> trade result committed ({len(lat)} quotes at 30/s): "
+            f"p50 {pct(lat, 50):.1f} ms, p99 {pct(lat, 99):.1f} ms, max {max(lat):.1f} ms"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

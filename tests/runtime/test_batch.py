@@ -1,0 +1,23 @@
+"""process_batch: many events in one transaction (replay/backfill), each in its own savepoint."""
+
+from __future__ import annotations
+
+import psycopg
+
+from kairos.contracts.codec import to_cloudevent
+from tests.kit import create_topics, in_process, read_topic, runtime_env
+from tests.runtime.test_function_runtime import quote_event
+
+
+def test_batch_handles_good_events_refuses_bad_ones_and_dedupes(database_url, kafka_bootstrap):
+    create_topics(kafka_bootstrap)
+    good = [quote_event(f"qb-{i}") for i in range(5)]
+    bad = quote_event("qb-bad", exact_amount_in="-1")
+    events = [*good[:2], bad, *good[2:], good[0]]  # a bad one in the middle, a duplicate at the end
+    with in_process("normalize-near-intents", runtime_env(database_url, kafka_bootstrap)) as fn:
+        outcomes = fn.process_batch([to_cloudevent(e) for e in events])
+    assert [o.status for o in outcomes] == [204, 204, 400, 204, 204, 204, 204]
+    assert outcomes[-1].duplicate and outcomes[2].code == "invalid_event"
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM inbox").fetchone() == (5,)
+    assert len(read_topic(kafka_bootstrap, "norm.swap_demand", 5)) == 5
