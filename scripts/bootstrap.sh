@@ -27,6 +27,7 @@ step_infra_up() {
   require_cmd terraform "Install Terraform >= ${TERRAFORM_MIN_VERSION}: https://developer.hashicorp.com/terraform/install"
   require_cmd ssh "Install an OpenSSH client."
   require_cmd curl "Install curl."
+  require_cmd kubectl "Install kubectl: https://kubernetes.io/docs/tasks/tools/"
   load_env_file
   require_var HCLOUD_TOKEN "Create an API token (read/write) in the Hetzner Cloud console: Security > API tokens."
   [[ -r "$TF_DIR/terraform.tfvars" ]] || die "$TF_DIR/terraform.tfvars is missing: copy terraform.tfvars.example and set operator_cidrs"
@@ -38,9 +39,16 @@ step_infra_up() {
   tf init -input=false -upgrade=false
   tf apply -input=false -auto-approve -var "kubeconfig_path=$KUBECONFIG"
 
-  local ip
+  local ip server_id
   ip="$(tf output -raw server_ipv4)"
+  server_id="$(tf output -raw server_id)"
   [[ -n "$ip" ]] || die "terraform has no server_ipv4 output"
+  # A rebuilt server keeps its IP but has a new host key: forget the old one (only in our
+  # private known_hosts) instead of failing on "host identification has changed".
+  if [[ "$(cat "$STATE_DIR/server-id" 2>/dev/null || true)" != "$server_id" ]]; then
+    ssh-keygen -R "$ip" -f "$STATE_DIR/known_hosts" >/dev/null 2>&1 || true
+    printf '%s\n' "$server_id" >"$STATE_DIR/server-id"
+  fi
   fetch_kubeconfig "$ip"
 }
 

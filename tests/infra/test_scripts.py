@@ -73,7 +73,7 @@ def test_missing_env_file_is_explained(tmp_path: Path) -> None:
     bin_dir.mkdir()
     (bin_dir / "terraform").write_text("#!/bin/sh\nexit 0\n")
     (bin_dir / "terraform").chmod(0o755)
-    for name in ("ssh", "curl"):
+    for name in ("ssh", "curl", "kubectl"):
         (bin_dir / name).symlink_to(bin_dir / "terraform")
     proc = _run_with_path(tmp_path, "infra-up", env={"KAIROS_ENV_FILE": str(tmp_path / "nope.env")})
     assert proc.returncode != 0

@@ -42,3 +42,8 @@ output "data_volume_id" {
   description = "Hetzner volume mounted at /var/lib/kairos on the server."
   value       = hcloud_volume.data.id
 }
+
+output "server_id" {
+  description = "ID of the k3s server; changes when it is rebuilt (the bootstrap then forgets its old SSH host key)."
+  value       = hcloud_server.server.id
+}
