@@ -140,9 +140,8 @@ class VenueServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, shutdown_timeout=0.5)
         await site.start()
-        server = site._server
-        if self.port == 0 and server is not None:
-            self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        if self.port == 0:
+            self.port = int(self._runner.addresses[0][1])
         log.info("venue simulator listening on http://%s:%s", self.host, self.port)
         return self.port
 
