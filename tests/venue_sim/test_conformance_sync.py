@@ -153,3 +153,19 @@ def test_closing_a_position_realises_pnl_into_the_wallet(sim: VenueSimHandle, ex
     expected = Decimal(100000) + Decimal("99.99") - fees
     assert Decimal(str(ex.fetch_balance()["USDT"]["total"])) == expected
     assert ex.fetch_positions([ETH]) == []
+
+
+def test_cancel_order_by_client_order_id_cancels_that_order(ex: Any) -> None:
+    ex.create_order(ETH, "limit", "buy", 0.1, 1000, params={"newClientOrderId": "kairos-cancel-me"})
+    cancelled = ex.cancel_order(None, ETH, params={"origClientOrderId": "kairos-cancel-me"})
+    assert cancelled["status"] == "canceled" and cancelled["clientOrderId"] == "kairos-cancel-me"
+
+
+def test_venue_truth_log_records_order_fill_and_position_events(sim: VenueSimHandle, ex: Any) -> None:
+    ex.create_order(SOL, "market", "buy", 2, params={"newClientOrderId": "kairos-log-1"})
+    kinds = [e["kind"] for e in sim.control.events()]
+    assert kinds.count("fill") == 1 and "position" in kinds
+    orders = [e for e in sim.control.events(kind="order") if e["client_order_id"] == "kairos-log-1"]
+    assert [e["status"] for e in orders] == ["NEW", "FILLED"]
+    (order,) = sim.control.orders(sim.api_key)["orders"]
+    assert order["status"] == "FILLED" and Decimal(order["executed_qty"]) == 2
