@@ -155,7 +155,7 @@ def _tp_checks(
     wanted = {t.level: t for t in targets.tps}
     checks = []
     for level, desired in wanted.items():
-        mine = tuple(o for o in tps if o.level == level)
+        mine = tuple(sorted((o for o in tps if o.level == level), key=lambda o: o.client_order_id))
         checks.append(TpCheck(level=level, desired=desired, orders=mine, state=_level_state(desired, mine)))
     extra = tuple(o for o in tps if o.level not in wanted)
     return tuple(checks), extra

@@ -1,0 +1,157 @@
+"""What a sync plans to do, as values: actions with deterministic command ids.
+
+An action becomes one ``cmd.*`` command to the executor (place -> ``cmd.execute_trade``,
+amend -> ``cmd.amend_order``, cancel -> ``cmd.cancel_order``, close -> a reduce-only market
+``cmd.execute_trade``) or one local effect (re-read the position, raise an alert). Its
+``command_id`` is a hash of (position, action, target state): planning the same state twice
+yields the same ids, so the executor's dedupe turns a repeated sync into a no-op.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from kairos.positions.events import stable_id
+from kairos.positions.model import OrderSide, ProtectiveKind
+
+
+class ActionKind(StrEnum):
+    PLACE = "place"
+    AMEND = "amend"
+    CANCEL = "cancel"
+    CLOSE_AT_MARKET = "close_at_market"
+    REREAD_POSITION = "reread_position"
+    ALERT = "alert"
+
+
+class Step(StrEnum):
+    """Seed 002's ordering: cancels first, then TP (persisted), then the checked SL step."""
+
+    CLEANUP = "cleanup"
+    TP = "tp"
+    SL = "sl"
+    SAFETY = "safety"  # re-reads, alerts and fallbacks
+
+
+ORDER_TYPES = {
+    ProtectiveKind.TP: "take_profit_market",
+    ProtectiveKind.SL: "stop_market",
+    ProtectiveKind.TRAILING: "trailing_stop_market",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One thing to do. Prices are on the tick grid and quantities on the step grid already."""
+
+    command_id: str
+    kind: ActionKind
+    step: Step
+    reason: str
+    target: ProtectiveKind | None = None
+    level: int | None = None
+    side: OrderSide | None = None  # order side (the position's exit side)
+    order_type: str | None = None  # cmd.execute_trade order_type for PLACE / CLOSE_AT_MARKET
+    quantity: Decimal | None = None
+    price: Decimal | None = None  # trigger (TP/SL) or activation price (trailing)
+    callback_rate: Decimal | None = None
+    client_order_id: str | None = None  # the order an AMEND or CANCEL addresses
+    reduce_only: bool = True
+
+
+def _id(*parts: object) -> str:
+    return stable_id(*parts, prefix="ps-", length=40)
+
+
+def place(
+    position_id: str,
+    kind: ProtectiveKind,
+    side: OrderSide,
+    quantity: Decimal,
+    price: Decimal | None,
+    *,
+    level: int | None = None,
+    callback_rate: Decimal | None = None,
+    attempt: int = 0,
+    reason: str,
+) -> Action:
+    """``attempt`` counts earlier orders for the same target that finished (cancelled, expired,
+    rejected): re-placing after one of those needs a fresh id, or the executor would dedupe it."""
+    return Action(
+        command_id=_id(position_id, "place", kind.value, level, price, quantity, callback_rate, attempt),
+        kind=ActionKind.PLACE,
+        step=Step.TP if kind is ProtectiveKind.TP else Step.SL,
+        reason=reason,
+        target=kind,
+        level=level,
+        side=side,
+        order_type=ORDER_TYPES[kind],
+        quantity=quantity,
+        price=price,
+        callback_rate=callback_rate,
+    )
+
+
+def amend(
+    position_id: str,
+    kind: ProtectiveKind,
+    client_order_id: str,
+    quantity: Decimal,
+    price: Decimal | None,
+    *,
+    level: int | None = None,
+    reason: str,
+) -> Action:
+    return Action(
+        command_id=_id(position_id, "amend", client_order_id, price, quantity),
+        kind=ActionKind.AMEND,
+        step=Step.TP if kind is ProtectiveKind.TP else Step.SL,
+        reason=reason,
+        target=kind,
+        level=level,
+        quantity=quantity,
+        price=price,
+        client_order_id=client_order_id,
+    )
+
+
+def cancel(
+    position_id: str, kind: ProtectiveKind, client_order_id: str, *, level: int | None = None, reason: str
+) -> Action:
+    return Action(
+        command_id=_id(position_id, "cancel", client_order_id),
+        kind=ActionKind.CANCEL,
+        step=Step.CLEANUP,
+        reason=reason,
+        target=kind,
+        level=level,
+        client_order_id=client_order_id,
+    )
+
+
+def close_at_market(
+    position_id: str, side: OrderSide, quantity: Decimal, revision: int, *, reason: str, level: int | None = None
+) -> Action:
+    """Reduce-only market exit; keyed by the position revision so one state closes once."""
+    return Action(
+        command_id=_id(position_id, "close", level, quantity, revision),
+        kind=ActionKind.CLOSE_AT_MARKET,
+        step=Step.SAFETY,
+        reason=reason,
+        level=level,
+        side=side,
+        order_type="market",
+        quantity=quantity,
+    )
+
+
+def reread(position_id: str, revision: int, *, reason: str) -> Action:
+    return Action(command_id=_id(position_id, "reread", revision), kind=ActionKind.REREAD_POSITION,
+                  step=Step.SAFETY, reason=reason)
+
+
+def alert(position_id: str, revision: int, code: str, *, reason: str) -> Action:
+    return Action(command_id=_id(position_id, "alert", code, revision), kind=ActionKind.ALERT,
+                  step=Step.SAFETY, reason=f"{code}: {reason}")
