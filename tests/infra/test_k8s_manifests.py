@@ -199,3 +199,14 @@ def test_generated_knative_manifests_validate_when_present(shared_brief: Path) -
     for path in files:
         errors.extend(f"{path.relative_to(REPO)}: {e}" for e in _validate(load_yaml_docs(path), crds))
     assert errors == []
+
+
+def test_every_secret_the_catalog_names_has_a_template() -> None:
+    path = REPO / "shared" / "kairos" / "catalog" / "catalog.yaml"
+    if not path.exists():
+        pytest.skip("no catalog yet (shared/kairos/catalog/catalog.yaml)")
+    catalog = yaml.safe_load(path.read_text())
+    named = {s for f in catalog["functions"] for s in f.get("secrets", [])}
+    templated = {d["metadata"]["name"] for p in (APP / "secrets").glob("*.yaml") for d in load_yaml_docs(p)}
+    generated = {"kairos-pg-app"}  # CloudNativePG creates it
+    assert named <= templated | generated, f"Secrets without a template in k8s/app/secrets: {named - templated}"
