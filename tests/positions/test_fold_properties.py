@@ -29,7 +29,7 @@ def cash_flow(fills: list[Fill], mark: Decimal) -> Decimal:
     return cash + net * mark
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.lists(raw_fill, min_size=1, max_size=25))
 def test_fold_quantity_equals_signed_sum_of_fills(raw: list[tuple[str, Decimal, Decimal, Decimal]]) -> None:
     fills = build(raw, "q")
@@ -40,7 +40,7 @@ def test_fold_quantity_equals_signed_sum_of_fills(raw: list[tuple[str, Decimal, 
     assert len(current) <= 1  # one-way mode: one open position per slot at most
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.lists(raw_fill, min_size=1, max_size=25), price)
 def test_fold_realised_plus_unrealised_equals_cash_flow_pnl(
     raw: list[tuple[str, Decimal, Decimal, Decimal]], mark: Decimal
@@ -51,7 +51,7 @@ def test_fold_realised_plus_unrealised_equals_cash_flow_pnl(
     assert abs(total - cash_flow(fills, mark)) <= TOLERANCE
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     st.lists(raw_fill, min_size=1, max_size=12),
     st.lists(raw_fill, min_size=1, max_size=12),
@@ -72,7 +72,7 @@ def test_fold_interleaving_of_distinct_positions_is_irrelevant(
     assert interleaved == sequential
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.lists(raw_fill, min_size=1, max_size=15), st.data())
 def test_fold_replaying_fills_changes_nothing(
     raw: list[tuple[str, Decimal, Decimal, Decimal]], data: st.DataObject
@@ -87,7 +87,7 @@ def test_fold_replaying_fills_changes_nothing(
     assert twice == once and events_twice == events_once
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.lists(raw_fill, min_size=1, max_size=15))
 def test_apply_fill_twice_in_a_row_is_a_noop(raw: list[tuple[str, Decimal, Decimal, Decimal]]) -> None:
     position = None
@@ -98,7 +98,7 @@ def test_apply_fill_twice_in_a_row_is_a_noop(raw: list[tuple[str, Decimal, Decim
         position = first.position
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.lists(raw_fill, min_size=1, max_size=25))
 def test_fold_average_entry_stays_within_entry_prices(raw: list[tuple[str, Decimal, Decimal, Decimal]]) -> None:
     fills = build(raw, "e")
