@@ -8,6 +8,8 @@ isolation ask ``new_database`` for a database of their own on the same server.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,19 +23,27 @@ SHARED_BRIEF = REPO_ROOT.parent / "shared"
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL of a real Postgres server's ``kairos`` database."""
+def postgres_url() -> Iterator[str]:
+    """URL of a real Postgres server's ``kairos`` database.
+
+    The data directory lives outside pytest's temporary folders: pytest prunes old
+    ``pytest-N`` folders, which would pull the directory from under a server that a
+    concurrent session still runs.
+    """
     given = os.environ.get("DATABASE_URL")
     if given:
         yield given
         return
     from kairos.localinfra.postgres import start_embedded_postgres
 
-    pg = start_embedded_postgres(tmp_path_factory.mktemp("pg") / "data")
+    root = Path(tempfile.mkdtemp(prefix="kairos-test-pg-"))
+    root.chmod(0o755)
+    pg = start_embedded_postgres(root / "data")
     try:
         yield pg.url
     finally:
         pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
