@@ -64,6 +64,9 @@ CORE_KINDS = frozenset(
     }
 )
 
+# libyaml's loader when PyYAML was built with it: the CRD files are large.
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
@@ -124,7 +127,7 @@ def _crd_schemas(crd_dir: Path, strict: bool) -> dict[tuple[str, str], dict[str,
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for path in sorted(crd_dir.rglob("*.y*ml")):
         with path.open(encoding="utf-8") as fh:
-            for crd in yaml.safe_load_all(fh):
+            for crd in yaml.load_all(fh, Loader=_YAML_LOADER):
                 if not isinstance(crd, dict) or crd.get("kind") != "CustomResourceDefinition":
                     continue
                 spec = crd["spec"]
