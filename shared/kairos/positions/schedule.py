@@ -1,0 +1,95 @@
+"""The position scheduler's arithmetic: which ``sync_position`` commands, in what order, when.
+
+Seed 000's scheduler ticks every minute and spreads one sync per open position evenly over
+the interval instead of firing a burst; seed 002 puts unprotected positions first and treats
+those unprotected for more than 10 s as emergencies that bypass the spreading. Command ids are
+stable per (position, slot): a cron tick delivered twice, or two scheduler replicas, emit the
+same ids and the consumer's inbox drops the copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import IntEnum
+
+from kairos.positions.events import stable_id
+
+EMERGENCY_AFTER = timedelta(seconds=10)
+DEFAULT_INTERVAL = timedelta(minutes=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class Priority(IntEnum):
+    """Lower runs first."""
+
+    EMERGENCY = 0  # unprotected for more than EMERGENCY_AFTER
+    UNPROTECTED = 1
+    ROUTINE = 2
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleEntry:
+    """One open position as the detection query returns it."""
+
+    position_id: str
+    unprotected_since: datetime | None = None  # None: protected
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledSync:
+    position_id: str
+    command_id: str
+    due_at: datetime
+    priority: Priority
+    slot: datetime
+
+
+def priority(entry: ScheduleEntry, now: datetime) -> Priority:
+    if entry.unprotected_since is None:
+        return Priority.ROUTINE
+    return Priority.EMERGENCY if now - entry.unprotected_since > EMERGENCY_AFTER else Priority.UNPROTECTED
+
+
+def slot_start(tick: datetime, interval: timedelta = DEFAULT_INTERVAL) -> datetime:
+    """The interval boundary at or before ``tick``: a late or repeated cron tick maps to the same slot."""
+    elapsed = (tick - EPOCH) // interval
+    return EPOCH + elapsed * interval
+
+
+def sync_command_id(position_id: str, slot: datetime) -> str:
+    return stable_id("sync_position", position_id, slot.isoformat(), prefix="sync-")
+
+
+def immediate_sync_command_id(position_id: str, cause_event_id: str) -> str:
+    """For syncs triggered by an event (a fill, a TP/SL order event): one per cause."""
+    return stable_id("sync_position_now", position_id, cause_event_id, prefix="sync-")
+
+
+def schedule(
+    entries: Iterable[ScheduleEntry], tick: datetime, interval: timedelta = DEFAULT_INTERVAL
+) -> list[ScheduledSync]:
+    """One sync per position for the slot of ``tick``, emergencies due at once, the rest evenly spread.
+
+    Order: emergencies (longest unprotected first), then unprotected, then routine; ties by
+    position id, so the plan is the same on every replica. A position listed twice is synced once.
+    """
+    slot = slot_start(tick, interval)
+    unique = {e.position_id: e for e in entries}.values()
+
+    def rank(e: ScheduleEntry) -> tuple[int, float, str]:
+        age = (tick - e.unprotected_since).total_seconds() if e.unprotected_since is not None else 0.0
+        return priority(e, tick), -age, e.position_id
+
+    ordered = sorted(unique, key=rank)
+    urgent = [e for e in ordered if priority(e, tick) is Priority.EMERGENCY]
+    rest = [e for e in ordered if priority(e, tick) is not Priority.EMERGENCY]
+    start = max(slot, tick)  # a late tick still spreads over what is left of its slot, never in the past
+    span = slot + interval - start
+    out = [ScheduledSync(e.position_id, sync_command_id(e.position_id, slot), start, Priority.EMERGENCY, slot)
+           for e in urgent]
+    for i, e in enumerate(rest):
+        due = start + span * i / len(rest)
+        out.append(ScheduledSync(e.position_id, sync_command_id(e.position_id, slot), due, priority(e, tick), slot))
+    return out
