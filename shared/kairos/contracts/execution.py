@@ -29,3 +29,56 @@ class TradeResult(Contract):
     reason: str | None = None
     executed_at: UtcDatetime
     mode: Literal["paper", "live", "shadow"] = "paper"
+    # added in v1 without breaking it (optional): how to find the order at the venue
+    client_order_id: str | None = None
+    venue_order_id: str | None = None
+
+
+OrderStateName = Literal[
+    "NEW", "SUBMITTED", "UNKNOWN", "OPEN", "PARTIALLY_FILLED", "CANCELING", "FILLED", "CANCELED", "REJECTED", "EXPIRED"
+]
+
+
+@register("kairos.exec.order_event", 1)
+class OrderEvent(Contract):
+    """One transition of one order (``order_events`` row): every state change is published."""
+
+    command_id: str
+    client_order_id: str
+    account: str
+    venue: str
+    symbol: str
+    side: Literal["buy", "sell"]
+    order_type: str
+    seq: int
+    from_state: OrderStateName
+    trigger: str
+    to_state: OrderStateName
+    venue_order_id: str | None = None
+    filled_quantity: Amount = Decimal("0")
+    average_price: Amount | None = None
+    reason: str | None = None
+    actor: str
+    mode: Literal["live", "shadow"]
+    occurred_at: UtcDatetime
+
+
+@register("kairos.exec.fill", 1)
+class OrderFill(Contract):
+    """One execution at the venue, published exactly once per venue trade id."""
+
+    command_id: str
+    client_order_id: str
+    account: str
+    venue: str
+    symbol: str
+    side: Literal["buy", "sell"]
+    venue_order_id: str | None = None
+    venue_trade_id: str
+    quantity: Amount
+    price: Amount
+    fee: Amount = Decimal("0")
+    fee_asset: str | None = None
+    is_maker: bool | None = None
+    traded_at: UtcDatetime
+    mode: Literal["live", "shadow"]

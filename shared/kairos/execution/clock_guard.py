@@ -1,0 +1,84 @@
+"""The clock guard's I/O: ask each account's venue for its time and store the offset.
+
+Only the public ``/time`` endpoint is used: the guard holds no keys. One reading per
+account (``venue_clock.venue_key`` = account), because the executor checks the offset of
+the account it is about to trade on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import psycopg
+from kairos.contracts.ops import Alert
+from kairos.execution import accounts, clock
+
+log = logging.getLogger(__name__)
+
+
+def _public_client(base_url: str | None, timeout_ms: int) -> Any:
+    import ccxt
+    from kairos.venue_sim.ccxt_client import make_binanceusdm
+
+    if base_url:
+        return make_binanceusdm(base_url, "", "", config={"timeout": timeout_ms})
+    return ccxt.binanceusdm({"timeout": timeout_ms})
+
+
+def check_all(conn: psycopg.Connection, *, timeout_ms: int = 3000) -> list[Alert]:
+    """Measure and store every LIVE account's venue offset; alerts for > 1 s and failures."""
+    alerts: list[Alert] = []
+    for acct in accounts.all_accounts(conn):
+        if acct.mode != "live":
+            continue
+        try:
+            ex = _public_client(acct.base_url, timeout_ms)
+            before = int(time.time() * 1000)
+            venue_ms = int(ex.fetch_time())
+            after = int(time.time() * 1000)
+        except Exception as exc:  # a failed measurement changes nothing stored
+            log.warning("venue time unavailable", extra={"account": acct.account, "reason": str(exc)})
+            alerts.append(
+                Alert(
+                    severity="warning",
+                    code="CLOCK_UNMEASURED",
+                    component="clock-guard",
+                    message=f"cannot read the venue time of {acct.account}: {type(exc).__name__}",
+                    action="check venue connectivity",
+                    details={"account": acct.account},
+                )
+            )
+            continue
+        reading = clock.measure(before, venue_ms, after)
+        clock.store(conn, acct.account, reading)
+        lvl = clock.level(reading.offset_ms)
+        log.info(
+            "venue clock measured",
+            extra={
+                "account": acct.account,
+                "offset_ms": str(reading.offset_ms),
+                "rtt_ms": str(reading.rtt_ms),
+                "level": lvl,
+            },
+        )
+        if lvl != "ok":
+            blocked = lvl == "critical"
+            alerts.append(
+                Alert(
+                    severity="critical" if blocked else "warning",
+                    code="CLOCK_DRIFT",
+                    component="clock-guard",
+                    message=f"venue clock offset of {acct.account} is {reading.offset_ms} ms"
+                    + ("; new entries are refused" if blocked else ""),
+                    action="check NTP on the nodes and the venue's status" if blocked else "watch the offset",
+                    details={
+                        "account": acct.account,
+                        "offset_ms": str(reading.offset_ms),
+                        "rtt_ms": str(reading.rtt_ms),
+                        "entries_blocked": blocked,
+                    },
+                )
+            )
+    return alerts

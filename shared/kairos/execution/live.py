@@ -1,0 +1,330 @@
+"""LIVE adapter: a Binance USD-M account through ccxt's async client.
+
+ccxt async needs an event loop; the executor's handlers are blocking threads. Every
+adapter therefore runs its coroutines on one background loop (``_LoopThread``) and
+blocks the calling thread on the result. ccxt's exceptions are translated here, at the
+boundary, into the venue port's classes (``kairos.execution.venue``): the rest of the
+code never imports ccxt.
+
+Writes (create, cancel) that fail with a network error, a timeout or a 5xx raise
+``OutcomeUnknown``: the request may have been executed. Reads that fail raise
+``VenueUnavailable``: a failed query is not an answer. 429/418 back off for the venue's
+``Retry-After`` inside the adapter, up to ``max_backoff_s``, then raise ``RateLimited``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import ccxt.async_support as accxt
+from ccxt.base import errors as cx
+from kairos.execution.vault import Credentials
+from kairos.execution.venue import (
+    DuplicateClientId,
+    OrderNotFound,
+    OrderRejected,
+    OrderRequest,
+    OutcomeUnknown,
+    RateLimited,
+    VenueOrder,
+    VenueStatus,
+    VenueTrade,
+    VenueUnavailable,
+)
+from kairos.venue_sim.ccxt_client import make_binanceusdm
+
+log = logging.getLogger(__name__)
+R = TypeVar("R")
+
+_TYPES = {
+    "market": "market",
+    "limit": "limit",
+    "stop_market": "STOP_MARKET",
+    "take_profit_market": "TAKE_PROFIT_MARKET",
+    "trailing_stop_market": "TRAILING_STOP_MARKET",
+}
+
+
+class _LoopThread:
+    """One asyncio loop in a daemon thread, shared by every LIVE adapter of the process."""
+
+    _lock = threading.Lock()
+    _instance: _LoopThread | None = None
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, name="kairos-venue-loop", daemon=True).start()
+
+    @classmethod
+    def get(cls) -> _LoopThread:
+        with cls._lock:
+            if cls._instance is None:
+                cls._instance = _LoopThread()
+            return cls._instance
+
+    def run(self, coro: Coroutine[Any, Any, R], timeout: float) -> R:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+
+def _binance_code(exc: Exception) -> str | None:
+    text = str(exc)
+    start = text.find("{")
+    if start < 0:
+        return None
+    try:
+        return str(json.loads(text[start:]).get("code"))
+    except (ValueError, AttributeError):
+        return None
+
+
+def _dec(value: Any) -> Decimal:
+    return Decimal(str(value)) if value not in (None, "") else Decimal("0")
+
+
+class LiveCcxtAdapter:
+    """LIVE: orders really go to the venue (here: the simulator, or Binance itself)."""
+
+    mode = "live"
+
+    def __init__(
+        self,
+        base_url: str | None,
+        creds: Credentials,
+        *,
+        timeout_ms: int = 3000,
+        max_backoff_s: float = 10.0,
+    ) -> None:
+        self._loop = _LoopThread.get()
+        self._timeout_s = timeout_ms / 1000
+        self._max_backoff_s = max_backoff_s
+        self._markets_loaded = False
+
+        async def build() -> Any:
+            if base_url:
+                return make_binanceusdm(
+                    base_url, creds.api_key, creds.secret, async_=True, config={"timeout": timeout_ms}
+                )
+            return accxt.binanceusdm(
+                {"apiKey": creds.api_key, "secret": creds.secret, "timeout": timeout_ms, "enableRateLimit": True}
+            )
+
+        self._ex = self._loop.run(build(), 10)
+
+    # --- plumbing --------------------------------------------------------------------
+
+    def _call(self, make: Callable[[], Awaitable[R]], *, write: bool, what: str) -> R:
+        """Run one ccxt call, backing off on rate limits; translate every ccxt exception."""
+        waited = 0.0
+        while True:
+            try:
+                return self._loop.run(self._with_markets(make), self._timeout_s * 2 + 5)
+            except (cx.DDoSProtection, cx.RateLimitExceeded) as exc:
+                retry_after = self._retry_after()
+                if waited + retry_after > self._max_backoff_s:
+                    raise RateLimited(
+                        f"{what}: venue rate limit, retry after {retry_after:.1f}s", retry_after
+                    ) from None
+                log.warning(
+                    "venue rate limit, backing off",
+                    extra={"what": what, "retry_after_s": retry_after, "reason": type(exc).__name__},
+                )
+                time.sleep(retry_after)
+                waited += retry_after
+            except cx.OrderNotFound:
+                raise OrderNotFound(what) from None
+            except cx.InvalidOrder as exc:
+                code = _binance_code(exc)
+                if code == "-4116":
+                    raise DuplicateClientId(f"{what}: duplicate client order id", code) from None
+                raise OrderRejected(f"{what}: {exc}", code) from None
+            except (cx.InsufficientFunds, cx.BadRequest, cx.BadSymbol) as exc:
+                raise OrderRejected(f"{what}: {exc}", _binance_code(exc)) from None
+            except (cx.AuthenticationError, cx.PermissionDenied, cx.InvalidNonce, cx.AccountSuspended) as exc:
+                # not executed: the venue refused to read the request (keys, clock)
+                raise VenueUnavailable(
+                    f"{what}: {type(exc).__name__}: {exc}; check the account keys and the clock guard"
+                ) from None
+            except (cx.NetworkError, cx.ExchangeError, TimeoutError) as exc:
+                reason = f"{what}: {type(exc).__name__}: {exc}"
+                if write:
+                    raise OutcomeUnknown(reason + " (the request may have been executed)") from None
+                raise VenueUnavailable(reason) from None
+
+    async def _with_markets(self, make: Callable[[], Awaitable[R]]) -> R:
+        if not self._markets_loaded:
+            await self._ex.load_markets()
+            self._markets_loaded = True
+        return await make()
+
+    def _retry_after(self) -> float:
+        headers = getattr(self._ex, "last_response_headers", None) or {}
+        raw = headers.get("Retry-After") or headers.get("retry-after")
+        try:
+            return max(0.05, min(float(raw), 60.0)) if raw else 1.0
+        except ValueError:
+            return 1.0
+
+    # --- the port ----------------------------------------------------------------------
+
+    def submit(self, req: OrderRequest) -> VenueOrder:
+        params: dict[str, Any] = {}
+        if req.reduce_only:
+            params["reduceOnly"] = True
+        if req.time_in_force and req.order_type == "limit":
+            params["timeInForce"] = req.time_in_force
+        if req.conditional:
+            params["clientAlgoId"] = req.client_order_id
+            if req.stop_price is not None:
+                params["stopPrice"] = str(req.stop_price)
+            if req.activation_price is not None:
+                params["activationPrice"] = str(req.activation_price)
+            if req.callback_rate is not None:
+                params["callbackRate"] = str(req.callback_rate)
+        else:
+            params["newClientOrderId"] = req.client_order_id
+        price = str(req.limit_price) if req.order_type == "limit" else None
+        raw = self._call(
+            lambda: self._ex.create_order(
+                req.symbol, _TYPES[req.order_type], req.side, str(req.quantity), price, params
+            ),
+            write=True,
+            what=f"create {req.client_order_id}",
+        )
+        info = raw["info"]
+        if req.conditional:
+            return self._from_algo(req.symbol, info, with_trades=False)
+        order = self._from_plain(info)
+        if order.filled_quantity > 0:
+            return self._with_trades(req.symbol, order)
+        return order
+
+    def fetch(self, symbol: str, client_order_id: str, *, conditional: bool) -> VenueOrder:
+        what = f"fetch {client_order_id}"
+        if conditional:
+            raw = self._call(
+                lambda: self._ex.fetch_order(None, symbol, {"trigger": True, "clientAlgoId": client_order_id}),
+                write=False,
+                what=what,
+            )
+            return self._from_algo(symbol, raw["info"], with_trades=True)
+        raw = self._call(
+            lambda: self._ex.fetch_order(None, symbol, {"origClientOrderId": client_order_id}), write=False, what=what
+        )
+        return self._with_trades(symbol, self._from_plain(raw["info"]))
+
+    def cancel(self, symbol: str, client_order_id: str, *, conditional: bool) -> VenueOrder:
+        what = f"cancel {client_order_id}"
+        if conditional:
+            self._call(
+                lambda: self._ex.cancel_order(None, symbol, {"trigger": True, "clientAlgoId": client_order_id}),
+                write=True,
+                what=what,
+            )
+        else:
+            self._call(
+                lambda: self._ex.cancel_order(None, symbol, {"origClientOrderId": client_order_id}),
+                write=True,
+                what=what,
+            )
+        return self.fetch(symbol, client_order_id, conditional=conditional)
+
+    def open_client_ids(self, symbol: str) -> set[str]:
+        plain = self._call(lambda: self._ex.fetch_open_orders(symbol), write=False, what=f"open orders {symbol}")
+        algos = self._call(
+            lambda: self._ex.fetch_open_orders(symbol, None, None, {"trigger": True}),
+            write=False,
+            what=f"open algo orders {symbol}",
+        )
+        ids = {str(o["info"].get("clientOrderId") or "") for o in plain}
+        ids |= {str(o["info"].get("clientAlgoId") or "") for o in algos}
+        return {i for i in ids if i}
+
+    def server_time_ms(self) -> int:
+        return int(self._call(lambda: self._ex.fetch_time(), write=False, what="server time"))
+
+    def close(self) -> None:
+        try:
+            self._loop.run(self._ex.close(), 10)
+        except Exception as exc:  # closing is best effort; the process may be stopping
+            log.debug("closing ccxt failed", extra={"reason": str(exc)})
+
+    # --- parsing (Binance JSON, decimals from strings, never ccxt's floats) -------------
+
+    @staticmethod
+    def _from_plain(info: dict[str, Any]) -> VenueOrder:
+        avg = _dec(info.get("avgPrice"))
+        return VenueOrder(
+            client_order_id=str(info.get("clientOrderId")),
+            venue_order_id=str(info.get("orderId")),
+            status=VenueStatus(info["status"]),
+            filled_quantity=_dec(info.get("executedQty")),
+            average_price=avg if avg > 0 else None,
+            raw_status=str(info["status"]),
+        )
+
+    def _with_trades(self, symbol: str, order: VenueOrder) -> VenueOrder:
+        if order.filled_quantity <= 0:
+            return order
+        rows = self._call(
+            lambda: self._ex.fetch_my_trades(symbol, None, None, {"orderId": order.venue_order_id}),
+            write=False,
+            what=f"trades of {order.client_order_id}",
+        )
+        trades = tuple(
+            VenueTrade(
+                trade_id=str(t["info"]["id"]),
+                quantity=_dec(t["info"]["qty"]),
+                price=_dec(t["info"]["price"]),
+                fee=_dec(t["info"].get("commission")),
+                fee_asset=t["info"].get("commissionAsset"),
+                is_maker=t["info"].get("maker"),
+                time=datetime.fromtimestamp(int(t["info"]["time"]) / 1000, UTC),
+            )
+            for t in rows
+            if str(t["info"].get("orderId")) == order.venue_order_id
+        )
+        return VenueOrder(
+            order.client_order_id,
+            order.venue_order_id,
+            order.status,
+            order.filled_quantity,
+            order.average_price,
+            trades,
+            order.raw_status,
+        )
+
+    def _from_algo(self, symbol: str, info: dict[str, Any], *, with_trades: bool) -> VenueOrder:
+        """An algo (conditional) order; once triggered its fills are the child order's."""
+        cid, algo_id, status = str(info.get("clientAlgoId")), str(info.get("algoId")), str(info.get("algoStatus"))
+        child = info.get("actualOrderId")
+        if status in ("TRIGGERED", "FINISHED") and child:
+            raw = self._call(lambda: self._ex.fetch_order(str(child), symbol), write=False, what=f"child of {cid}")
+            inner = self._from_plain(raw["info"])
+            inner = self._with_trades(symbol, inner) if with_trades else inner
+            return VenueOrder(
+                cid,
+                algo_id,
+                inner.status,
+                inner.filled_quantity,
+                inner.average_price,
+                inner.trades,
+                f"{status}/{inner.raw_status}",
+            )
+        mapped = {
+            "NEW": VenueStatus.NEW,
+            "TRIGGERED": VenueStatus.NEW,
+            "CANCELED": VenueStatus.CANCELED,
+            "EXPIRED": VenueStatus.EXPIRED,
+            "REJECTED": VenueStatus.REJECTED,
+        }.get(status)
+        if mapped is None:
+            raise VenueUnavailable(f"algo order {cid} has a status we do not know: {status}")
+        return VenueOrder(cid, algo_id, mapped, raw_status=status)

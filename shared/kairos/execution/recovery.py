@@ -1,0 +1,115 @@
+"""Crash recovery: an executor starts RECOVERING and accepts nothing until every in-flight
+order was reconciled with the venue; then HEALTHY and a ``RECOVERY_COMPLETE`` alert.
+
+While RECOVERING the function's readiness answers 503 and every delivery is answered 503
+(retried later), so no new order can race the reconciliation. A venue that cannot be
+asked keeps us RECOVERING (a failed query is not an answer) and we try again.
+
+When recovery found orders in flight (the previous process died with work open),
+strategies are stopped (``strategy_control`` scope ``all``) until an operator resumes
+them; a clean start of another instance (scale-out) does not stop trading.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from kairos.contracts.envelope import new_event, stable_id
+from kairos.contracts.ops import Alert
+from kairos.execution import outbox
+from kairos.execution.reconcile import ReconcileReport
+from kairos.execution.wiring import ExecutionRuntime
+
+log = logging.getLogger(__name__)
+
+
+class Recovery:
+    def __init__(
+        self, function: str, runtime: ExecutionRuntime, publish: Callable[[list[int]], None], retry_s: float = 2.0
+    ) -> None:
+        self.function = function
+        self.rt = runtime
+        self.publish = publish
+        self.retry_s = retry_s
+        self.state = "RECOVERING"
+        self.report: ReconcileReport | None = None
+        self.done = threading.Event()
+        self._stop = threading.Event()
+
+    def readiness(self) -> tuple[bool, str]:
+        return (True, "HEALTHY") if self.done.is_set() else (False, "RECOVERING: reconciling in-flight orders")
+
+    def start(self) -> None:
+        """Finish at once when nothing is in flight (the common clean start); otherwise
+        reconcile in the background while readiness answers 503."""
+        if self._in_flight() == 0:
+            self.run()
+            return
+        threading.Thread(target=self.run, name=f"{self.function}-recovery", daemon=True).start()
+
+    def _in_flight(self) -> int:
+        with self.rt.pool.connection() as conn:
+            r = conn.execute(
+                "SELECT count(*) FROM orders WHERE state NOT IN ('FILLED','CANCELED','REJECTED','EXPIRED')"
+                " AND created_at > now() - interval '24 hours'"
+            ).fetchone()
+        return int(r[0]) if r else 0
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        started = time.monotonic()
+        in_flight = -1
+        while not self._stop.is_set():
+            try:
+                if in_flight < 0:
+                    in_flight = self._in_flight()
+                report = self.rt.reconciler.run()
+                self.publish(report.outbox_ids)
+                if report.query_failures == 0:
+                    self.report = report
+                    break
+                log.warning("recovery incomplete, retrying", extra={"failed": report.query_failures})
+            except Exception:
+                log.exception("recovery run failed, retrying")
+            time.sleep(self.retry_s)
+        if self._stop.is_set():
+            return
+        assert self.report is not None
+        elapsed = time.monotonic() - started
+        with self.rt.pool.connection() as conn, conn.transaction():
+            if in_flight:
+                conn.execute(
+                    "INSERT INTO strategy_control (scope, stopped, reason, updated_by) VALUES ('all', true, %s, %s)"
+                    " ON CONFLICT (scope) DO UPDATE SET stopped = true, reason = EXCLUDED.reason,"
+                    " updated_by = EXCLUDED.updated_by, updated_at = now()",
+                    (f"executor recovered with {in_flight} in-flight orders; review, then resume", self.function),
+                )
+            alert = Alert(
+                severity="warning" if in_flight else "info",
+                code="RECOVERY_COMPLETE",
+                component=self.function,
+                message=f"recovery reconciled {self.report.checked} in-flight orders in {elapsed:.1f}s",
+                action="strategies stay stopped until an operator resumes them" if in_flight else None,
+                details={
+                    "in_flight": in_flight,
+                    "corrected": self.report.corrected,
+                    "run_id": self.report.run_id,
+                    "strategies_stopped": bool(in_flight),
+                },
+            )
+            env = new_event(
+                alert,
+                source=f"/kairos/{self.function}",
+                partition_key=self.function,
+                event_id=stable_id("kairos.recovery", self.function, self.report.run_id),
+            )
+            ids = [outbox.insert(conn, self.function, "ops.alert", env)]
+        self.publish(ids)
+        self.state = "HEALTHY"
+        self.done.set()
+        log.info("recovery complete: HEALTHY", extra={"in_flight": in_flight, "elapsed_s": round(elapsed, 3)})

@@ -1,0 +1,385 @@
+"""Postgres persistence of orders: the projection, its append-only events, fills, audit.
+
+Every function here runs in the caller's transaction and writes the events it causes to
+the outbox in that same transaction (``Emitter``), so a transition and its publication
+are one atomic fact. Event ids are derived from the order (client order id + sequence,
+venue trade id, command id), not from whoever noticed the change: the executor, the
+reconciler and recovery can all observe the same venue fact, and it is still published
+once, because the ``order_events`` / ``fills`` row that gates it is inserted once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from kairos.catalog import Function, load_catalog
+from kairos.contracts.codec import KafkaRecord, envelope_from_json, envelope_to_json, from_kafka
+from kairos.contracts.commands import ExecuteTrade
+from kairos.contracts.envelope import Envelope, new_event, stable_id
+from kairos.contracts.execution import OrderEvent, OrderFill, TradeResult
+from kairos.execution import outbox
+from kairos.execution.states import FINAL, OrderState, Trigger, next_state
+from kairos.execution.venue import CONDITIONAL_TYPES, OrderRequest, VenueTrade
+from psycopg.rows import dict_row
+from pydantic import BaseModel
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    id: int
+    command_id: str
+    client_order_id: str
+    account: str
+    venue: str
+    mode: str
+    symbol: str
+    side: str
+    order_type: str
+    quantity: Decimal
+    limit_price: Decimal | None
+    stop_price: Decimal | None
+    activation_price: Decimal | None
+    callback_rate: Decimal | None
+    reduce_only: bool
+    time_in_force: str | None
+    intent: str
+    strategy_id: str
+    expires_at: datetime | None
+    state: OrderState
+    seq: int
+    venue_order_id: str | None
+    reason: str | None
+    misses: int
+    first_missed_at: datetime | None
+    created_at: datetime
+    command_event: str
+
+    @property
+    def conditional(self) -> bool:
+        return self.order_type in CONDITIONAL_TYPES
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL
+
+    def request(self) -> OrderRequest:
+        return OrderRequest(
+            client_order_id=self.client_order_id,
+            symbol=self.symbol,
+            side=self.side,
+            order_type=self.order_type,
+            quantity=self.quantity,
+            limit_price=self.limit_price,
+            stop_price=self.stop_price,
+            activation_price=self.activation_price,
+            callback_rate=self.callback_rate,
+            reduce_only=self.reduce_only,
+            time_in_force=self.time_in_force,
+        )
+
+
+_COLUMNS = [f.name for f in fields(OrderRow)]
+_SELECT = (
+    "SELECT "
+    + ", ".join(c if c != "command_event" else "command_event::text AS command_event" for c in _COLUMNS)
+    + " FROM orders"
+)
+
+
+def _row(r: dict[str, Any]) -> OrderRow:
+    r = dict(r)
+    r["state"] = OrderState(r["state"])
+    return OrderRow(**r)
+
+
+@dataclass(frozen=True)
+class Emitter:
+    """Who writes outputs (function name = outbox producer, CloudEvent source) and where to."""
+
+    function: str
+
+    @property
+    def source(self) -> str:
+        return f"/kairos/{self.function}"
+
+    @property
+    def spec(self) -> Function:
+        return load_catalog().function(self.function)
+
+    def write(self, conn: psycopg.Connection, order: OrderRow, data: BaseModel, event_id: str) -> list[int]:
+        cause = envelope_from_json(order.command_event)
+        env = new_event(
+            data,
+            source=self.source,
+            partition_key=f"{order.account}|{order.symbol}",
+            event_id=event_id,
+            venue=order.venue,
+            correlation_id=cause.meta.correlation_id,
+            causation_id=cause.meta.id,
+            subject=order.client_order_id,
+        )
+        topic = load_catalog().output_topic(self.spec, env.meta.type)
+        return [outbox.insert(conn, self.function, topic, env)]
+
+
+# --- orders --------------------------------------------------------------------------
+
+
+def insert_order(
+    conn: psycopg.Connection,
+    cmd: ExecuteTrade,
+    command: Envelope[Any],
+    *,
+    client_order_id: str,
+    mode: str,
+    replaces: str | None = None,
+) -> OrderRow:
+    """Insert the order in NEW (idempotent on command id) and return the stored row."""
+    conn.execute(
+        "INSERT INTO orders (command_id, client_order_id, account, venue, mode, symbol, side, order_type, quantity,"
+        " limit_price, stop_price, activation_price, callback_rate, reduce_only, time_in_force, intent, strategy_id,"
+        " expires_at, replaces_command_id, command_event, state)"
+        " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,'NEW')"
+        " ON CONFLICT (command_id) DO NOTHING",
+        (
+            cmd.command_id,
+            client_order_id,
+            cmd.account,
+            cmd.venue,
+            mode,
+            cmd.symbol,
+            cmd.side,
+            cmd.order_type,
+            cmd.quantity,
+            cmd.limit_price,
+            cmd.stop_price,
+            cmd.activation_price,
+            cmd.callback_rate,
+            cmd.reduce_only,
+            cmd.time_in_force,
+            cmd.intent,
+            cmd.strategy_id,
+            cmd.expires_at,
+            replaces,
+            envelope_to_json(command),
+        ),
+    )
+    row = by_command(conn, cmd.command_id)
+    assert row is not None
+    return row
+
+
+def by_command(conn: psycopg.Connection, command_id: str, *, lock: bool = False) -> OrderRow | None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        r = cur.execute(_SELECT + " WHERE command_id = %s" + (" FOR UPDATE" if lock else ""), (command_id,)).fetchone()
+    return _row(r) if r else None
+
+
+def by_id(conn: psycopg.Connection, order_id: int, *, lock: bool = False) -> OrderRow:
+    with conn.cursor(row_factory=dict_row) as cur:
+        r = cur.execute(_SELECT + " WHERE id = %s" + (" FOR UPDATE" if lock else ""), (order_id,)).fetchone()
+    assert r is not None, f"order {order_id} vanished"
+    return _row(r)
+
+
+def in_flight(conn: psycopg.Connection, *, hours: int = 24, accounts: list[str] | None = None) -> list[OrderRow]:
+    """Non-final orders of the last ``hours`` (the reconciliation window), oldest first."""
+    where = (
+        " WHERE state NOT IN ('FILLED','CANCELED','REJECTED','EXPIRED')"
+        " AND created_at > now() - make_interval(hours => %s)"
+    )
+    args: list[Any] = [hours]
+    if accounts is not None:
+        where += " AND account = ANY(%s)"
+        args.append(accounts)
+    with conn.cursor(row_factory=dict_row) as cur:
+        return [_row(r) for r in cur.execute(_SELECT + where + " ORDER BY id", args).fetchall()]
+
+
+def fill_totals(conn: psycopg.Connection, order_id: int) -> tuple[Decimal, Decimal | None, Decimal]:
+    r = conn.execute(
+        "SELECT filled_quantity, average_price, fee FROM order_fill_totals WHERE order_id = %s", (order_id,)
+    ).fetchone()
+    if r is None:
+        return Decimal("0"), None, Decimal("0")
+    return Decimal(r[0]), Decimal(r[1]).quantize(Decimal("0.00000001")), Decimal(r[2])
+
+
+# --- transitions ------------------------------------------------------------------------
+
+
+_RESULT_STATUS = {
+    OrderState.FILLED: "filled",
+    OrderState.CANCELED: "canceled",
+    OrderState.REJECTED: "rejected",
+    OrderState.EXPIRED: "expired",
+}
+
+
+def transition(
+    conn: psycopg.Connection,
+    order: OrderRow,
+    trigger: Trigger,
+    *,
+    actor: str,
+    emitter: Emitter,
+    reason: str | None = None,
+    venue_order_id: str | None = None,
+    venue_status: str | None = None,
+) -> tuple[OrderRow, list[int]]:
+    """Apply ``trigger`` to the (locked, current) ``order``: one ``order_events`` row, the
+    new projection, an ``exec.order_event`` and, on a final state, the ``exec.trade_result``.
+
+    Raises IllegalTransition when the table does not allow it (Postgres would refuse too).
+    """
+    to = next_state(order.state, trigger)
+    seq = order.seq + 1
+    event_id = stable_id("kairos.exec.order_event", order.client_order_id, seq)
+    conn.execute(
+        "INSERT INTO order_events (order_id, seq, event_id, from_state, trigger, to_state, reason, venue_status, actor)"
+        " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+        (order.id, seq, event_id, order.state, trigger, to, reason, venue_status, actor),
+    )
+    conn.execute(
+        "UPDATE orders SET state = %s, seq = %s, venue_order_id = coalesce(%s, venue_order_id),"
+        " venue_status = coalesce(%s, venue_status), reason = coalesce(%s, reason), updated_at = now(),"
+        " misses = 0, first_missed_at = NULL WHERE id = %s",
+        (to, seq, venue_order_id, venue_status, reason, order.id),
+    )
+    new = by_id(conn, order.id)
+    filled, avg, fee = fill_totals(conn, order.id)
+    now = datetime.now(UTC)
+    ids = emitter.write(
+        conn,
+        new,
+        OrderEvent(
+            command_id=new.command_id,
+            client_order_id=new.client_order_id,
+            account=new.account,
+            venue=new.venue,
+            symbol=new.symbol,
+            side=new.side,
+            order_type=new.order_type,
+            seq=seq,
+            from_state=order.state,
+            trigger=trigger,
+            to_state=to,
+            venue_order_id=new.venue_order_id,
+            filled_quantity=filled,
+            average_price=avg,
+            reason=reason,
+            actor=actor,
+            mode=new.mode,
+            occurred_at=now,
+        ),  # type: ignore[arg-type]
+        event_id,
+    )
+    if to in FINAL:
+        ids += emitter.write(conn, new, trade_result(new, filled, avg, fee, now), result_event_id(new.command_id))
+    return new, ids
+
+
+def result_event_id(command_id: str) -> str:
+    return stable_id("kairos.exec.trade_result", command_id)
+
+
+def trade_result(order: OrderRow, filled: Decimal, avg: Decimal | None, fee: Decimal, now: datetime) -> TradeResult:
+    status = _RESULT_STATUS[order.state]
+    if status in ("canceled", "expired") and filled > 0:
+        status = "partially_filled"
+    return TradeResult(
+        command_id=order.command_id,
+        account=order.account,
+        venue=order.venue,
+        symbol=order.symbol,
+        side=order.side,
+        status=status,
+        requested_quantity=order.quantity,
+        filled_quantity=filled,  # type: ignore[arg-type]
+        average_price=avg,
+        fee=fee,
+        fee_asset="USDT" if filled > 0 else None,
+        reason=order.reason,
+        executed_at=now,
+        mode=order.mode,
+        client_order_id=order.client_order_id,
+        venue_order_id=order.venue_order_id,  # type: ignore[arg-type]
+    )
+
+
+def stored_result(conn: psycopg.Connection, command_id: str) -> Envelope[Any] | None:
+    """The trade result already written for a command (to answer a redelivery identically)."""
+    r = conn.execute(
+        "SELECT record_key, headers, value FROM outbox WHERE event_id = %s ORDER BY id LIMIT 1",
+        (result_event_id(command_id),),
+    ).fetchone()
+    if r is None:
+        return None
+    key, headers, value = r
+    hdrs = tuple((str(k), str(v).encode()) for k, v in headers)
+    return from_kafka(KafkaRecord(key=bytes(key) if key is not None else None, value=bytes(value), headers=hdrs))
+
+
+def record_fills(
+    conn: psycopg.Connection, order: OrderRow, trades: tuple[VenueTrade, ...], *, emitter: Emitter
+) -> tuple[int, list[int]]:
+    """Insert trades not seen before (unique by venue trade id); one ``exec.fill`` per new one."""
+    new, ids = 0, []
+    for t in trades:
+        r = conn.execute(
+            "INSERT INTO fills (order_id, account, venue, venue_trade_id, quantity, price, fee, fee_asset, is_maker,"
+            " traded_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING RETURNING id",
+            (
+                order.id,
+                order.account,
+                order.venue,
+                t.trade_id,
+                t.quantity,
+                t.price,
+                t.fee,
+                t.fee_asset,
+                t.is_maker,
+                t.time,
+            ),
+        ).fetchone()
+        if r is None:
+            continue
+        new += 1
+        data = OrderFill(
+            command_id=order.command_id,
+            client_order_id=order.client_order_id,
+            account=order.account,
+            venue=order.venue,
+            symbol=order.symbol,
+            side=order.side,
+            venue_order_id=order.venue_order_id,  # type: ignore[arg-type]
+            venue_trade_id=t.trade_id,
+            quantity=t.quantity,
+            price=t.price,
+            fee=t.fee,
+            fee_asset=t.fee_asset,
+            is_maker=t.is_maker,
+            traded_at=t.time,
+            mode=order.mode,  # type: ignore[arg-type]
+        )
+        ids += emitter.write(conn, order, data, stable_id("kairos.exec.fill", order.venue, order.account, t.trade_id))
+    return new, ids
+
+
+def audit(
+    conn: psycopg.Connection,
+    run_id: str,
+    account: str,
+    action: str,
+    details: dict[str, Any],
+    order_id: int | None = None,
+) -> None:
+    conn.execute(
+        "INSERT INTO reconciliation_audit (run_id, order_id, account, action, details) VALUES (%s,%s,%s,%s,%s)",
+        (run_id, order_id, account, action, json.dumps(details, default=str)),
+    )

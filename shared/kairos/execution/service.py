@@ -1,0 +1,381 @@
+"""The executor's order flow: commit the order, then call the venue, then record the answer.
+
+Sequence for one ``cmd.execute_trade`` (LIVE or SHADOW account):
+
+1. ``INSERT orders ... ON CONFLICT (command_id) DO NOTHING`` in its own transaction on the
+   service's own pool, committed at once: the order row with its deterministic client
+   order id exists BEFORE anything is sent. The delivery's inbox transaction stays open
+   meanwhile and commits only after the order reached a recorded outcome.
+2. A session advisory lock on the client order id serialises every executor instance and
+   every redelivery of the command (and cancels/amends of the order): exactly one of them
+   drives the order at a time; the others find the outcome it recorded.
+3. ``NEW -> SUBMITTED`` is committed, then the venue is called (outside any transaction).
+4. The answer is recorded in one transaction: fills (unique by venue trade id), the
+   transition(s), and their events in the outbox. A timeout, reset or 5xx is recorded as
+   ``SUBMITTED -> UNKNOWN``; the order is then looked up by client order id. A duplicate
+   client id is resolved by fetching the existing order.
+5. An order found in SUBMITTED or UNKNOWN (a previous attempt crashed or timed out) is
+   first looked up at the venue; it is re-sent only when the venue positively does not
+   know it AND the venue's receive window has passed since our last attempt (a request
+   older than the window can no longer be executed, so "not found" is final).
+
+Cancel and amend follow the same lock-commit-call-record rhythm. The pure decisions live
+in ``states.py`` and ``clock.py``; this module does the I/O.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from kairos.contracts.commands import AmendOrder, CancelOrder, ExecuteTrade
+from kairos.contracts.envelope import Envelope
+from kairos.errors import TransientError
+from kairos.execution import clock
+from kairos.execution import repository as repo
+from kairos.execution.accounts import AccountBook
+from kairos.execution.client_ids import client_order_id
+from kairos.execution.states import OrderState, Trigger, triggers_for_venue
+from kairos.execution.venue import (
+    DuplicateClientId,
+    OrderNotFound,
+    OrderRejected,
+    OutcomeUnknown,
+    VenueAdapter,
+    VenueError,
+    VenueOrder,
+)
+from psycopg_pool import ConnectionPool
+
+log = logging.getLogger(__name__)
+S, T = OrderState, Trigger
+
+
+class OutcomePending(TransientError):
+    """The order's venue outcome is not known yet: the delivery is retried (never failed)."""
+
+    code = "order_outcome_pending"
+
+
+class TargetNotKnown(TransientError):
+    code = "target_not_known"
+
+
+@dataclass
+class ServiceSettings:
+    actor: str = "executor"
+    resend_grace_s: float = 6.0  # > the venue receive window used by the adapter (5 s)
+    resolve_attempts: int = 3
+    resolve_pause_s: float = 0.2
+    clock_block_ms: Decimal = clock.BLOCK_MS
+
+
+class ExecutionService:
+    """Drives orders of LIVE and SHADOW accounts. Returns outbox ids to publish."""
+
+    def __init__(
+        self, pool: ConnectionPool, book: AccountBook, emitter: repo.Emitter, settings: ServiceSettings | None = None
+    ) -> None:
+        self.pool = pool
+        self.book = book
+        self.emitter = emitter
+        self.settings = settings or ServiceSettings()
+
+    # --- locking ---------------------------------------------------------------------
+
+    @contextmanager
+    def _locked(self, cid: str) -> Iterator[psycopg.Connection]:
+        with self.pool.connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (cid,))
+            try:
+                yield conn
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (cid,))
+
+    # --- commands --------------------------------------------------------------------
+
+    def execute(self, cmd: ExecuteTrade, command: Envelope[Any]) -> list[int]:
+        """Place the command's order exactly once; raises TransientError while the outcome is open."""
+        acct, adapter = self.book.get(cmd.account)
+        cid = client_order_id(cmd.command_id)
+        with self.pool.connection() as conn, conn.transaction():
+            repo.insert_order(conn, cmd, command, client_order_id=cid, mode=acct.mode)
+        with self._locked(cid) as conn:
+            order = repo.by_command(conn, cmd.command_id)
+            assert order is not None
+            return self._drive(conn, order, adapter)
+
+    def _drive(self, conn: psycopg.Connection, order: repo.OrderRow, adapter: VenueAdapter) -> list[int]:
+        if order.state in (S.OPEN, S.PARTIALLY_FILLED, S.CANCELING) or order.final:
+            return []  # acknowledged by the venue already; reconciliation follows it from here
+        ids: list[int] = []
+        if order.state is S.NEW:
+            refusal = self._pre_trade_refusal(conn, order)
+            if refusal:
+                with conn.transaction():
+                    order = repo.by_id(conn, order.id, lock=True)
+                    _o, out = repo.transition(
+                        conn, order, T.REJECT, actor=self.settings.actor, emitter=self.emitter, reason=refusal
+                    )
+                log.warning(
+                    "order refused before sending", extra={"client_order_id": order.client_order_id, "reason": refusal}
+                )
+                return out
+            order, out = self._move(conn, order, T.SUBMIT)
+            ids += out
+        else:  # SUBMITTED or UNKNOWN: a previous attempt may have reached the venue
+            found = self._lookup(order, adapter)
+            if found is not None:
+                return ids + self.apply(conn, order, found)
+            waited = (datetime.now(UTC) - self._last_attempt(conn, order)).total_seconds()
+            if waited < self.settings.resend_grace_s:
+                raise OutcomePending(
+                    f"order {order.client_order_id} is {order.state} and unknown at the venue; re-send allowed in "
+                    f"{self.settings.resend_grace_s - waited:.1f}s (receive window)"
+                )
+            if order.state is S.UNKNOWN:
+                order, out = self._move(conn, order, T.SUBMIT, reason="venue does not know it: re-send")
+                ids += out
+            log.info(
+                "re-sending an order the venue positively does not know",
+                extra={"client_order_id": order.client_order_id},
+            )
+        return ids + self._send(conn, order, adapter)
+
+    def _send(self, conn: psycopg.Connection, order: repo.OrderRow, adapter: VenueAdapter) -> list[int]:
+        try:
+            answer = adapter.submit(order.request())
+        except DuplicateClientId:
+            answer = self._fetch_or_pending(order, adapter)
+        except OrderRejected as exc:
+            with conn.transaction():
+                order = repo.by_id(conn, order.id, lock=True)
+                if order.state is not S.SUBMITTED:
+                    return []
+                _o, out = repo.transition(
+                    conn, order, T.REJECT, actor=self.settings.actor, emitter=self.emitter, reason=exc.reason[:500]
+                )
+            return out
+        except OutcomeUnknown as exc:
+            order, out = self._move(conn, order, T.TIMEOUT, reason=str(exc)[:500])
+            for attempt in range(self.settings.resolve_attempts):
+                time.sleep(self.settings.resolve_pause_s * (attempt + 1))
+                found = self._lookup(order, adapter)
+                if found is not None:
+                    return out + self.apply(conn, order, found)
+            raise OutcomePending(
+                f"order {order.client_order_id}: {exc}; outcome unknown, will ask the venue again"
+            ) from None
+        return self.apply(conn, order, answer)
+
+    def _lookup(self, order: repo.OrderRow, adapter: VenueAdapter) -> VenueOrder | None:
+        """The venue's order, None when it positively does not know it; a failed query raises."""
+        try:
+            return adapter.fetch(order.symbol, order.client_order_id, conditional=order.conditional)
+        except OrderNotFound:
+            return None
+        except VenueError as exc:
+            raise OutcomePending(f"cannot ask the venue about {order.client_order_id}: {exc}") from None
+
+    def _fetch_or_pending(self, order: repo.OrderRow, adapter: VenueAdapter) -> VenueOrder:
+        found = self._lookup(order, adapter)
+        if found is None:
+            raise OutcomePending(f"venue says {order.client_order_id} is a duplicate but cannot find it; retrying")
+        return found
+
+    def _move(
+        self, conn: psycopg.Connection, order: repo.OrderRow, trigger: Trigger, reason: str | None = None
+    ) -> tuple[repo.OrderRow, list[int]]:
+        with conn.transaction():
+            current = repo.by_id(conn, order.id, lock=True)
+            return repo.transition(
+                conn, current, trigger, actor=self.settings.actor, emitter=self.emitter, reason=reason
+            )
+
+    @staticmethod
+    def _last_attempt(conn: psycopg.Connection, order: repo.OrderRow) -> datetime:
+        r = conn.execute(
+            "SELECT max(at) FROM order_events WHERE order_id = %s AND trigger IN ('SUBMIT', 'TIMEOUT')", (order.id,)
+        ).fetchone()
+        return r[0] if r and r[0] else order.created_at
+
+    def _pre_trade_refusal(self, conn: psycopg.Connection, order: repo.OrderRow) -> str | None:
+        now = datetime.now(UTC)
+        if order.expires_at is not None and order.expires_at <= now:
+            return f"EXPIRED_BEFORE_SUBMIT: the command expired at {order.expires_at.isoformat()}"
+        if clock.is_entry(order.intent, order.reduce_only):
+            return clock.blocking_reason(
+                clock.latest(conn, order.account), now=now, block_ms=self.settings.clock_block_ms
+            )
+        return None
+
+    # --- applying the venue's truth ---------------------------------------------------
+
+    def apply(
+        self,
+        conn: psycopg.Connection,
+        order: repo.OrderRow,
+        venue: VenueOrder,
+        *,
+        actor: str | None = None,
+        run_id: str | None = None,
+    ) -> list[int]:
+        """Record the venue's fills and status on the order (venue authoritative); one transaction."""
+        actor = actor or self.settings.actor
+        with conn.transaction():
+            current = repo.by_id(conn, order.id, lock=True)
+            if current.venue_order_id is None and venue.venue_order_id:
+                conn.execute("UPDATE orders SET venue_order_id = %s WHERE id = %s", (venue.venue_order_id, order.id))
+                current = repo.by_id(conn, order.id)
+            new_fills, ids = repo.record_fills(conn, current, venue.trades, emitter=self.emitter)
+            expired = current.expires_at is not None and current.expires_at <= datetime.now(UTC)
+            triggers = triggers_for_venue(current.state, venue.status, new_fills=new_fills > 0, expired=expired)
+            if run_id and new_fills:
+                repo.audit(conn, run_id, current.account, "fill", {"new_fills": new_fills}, current.id)
+            if not triggers and current.final and _final_disagrees(current.state, venue.status):
+                log.error(
+                    "venue and database disagree on a final order",
+                    extra={"client_order_id": current.client_order_id, "db": current.state, "venue": venue.status},
+                )
+                if run_id:
+                    repo.audit(
+                        conn,
+                        run_id,
+                        current.account,
+                        "conflict",
+                        {"db": current.state, "venue": venue.status},
+                        current.id,
+                    )
+            for trig in triggers:
+                before = current.state
+                current, out = repo.transition(
+                    conn,
+                    current,
+                    trig,
+                    actor=actor,
+                    emitter=self.emitter,
+                    venue_order_id=venue.venue_order_id,
+                    venue_status=venue.raw_status,
+                )
+                ids += out
+                if run_id:
+                    repo.audit(
+                        conn,
+                        run_id,
+                        current.account,
+                        "transition",
+                        {"from": before, "trigger": trig, "to": current.state, "venue": venue.raw_status},
+                        current.id,
+                    )
+        return ids
+
+    # --- cancel and amend ---------------------------------------------------------------
+
+    def cancel(self, cmd: CancelOrder) -> list[int]:
+        """Cancel the target order (idempotent: a final target is left as it is)."""
+        target = self._target(cmd.target_command_id)
+        _acct, adapter = self.book.get(target.account)
+        with self._locked(target.client_order_id) as conn:
+            return self._cancel_locked(conn, repo.by_id(conn, target.id), adapter, reason=cmd.reason or "canceled")
+
+    def _cancel_locked(
+        self, conn: psycopg.Connection, order: repo.OrderRow, adapter: VenueAdapter, reason: str
+    ) -> list[int]:
+        if order.final:
+            return []
+        if order.state is S.NEW:  # never sent: nothing to ask the venue
+            return self._move(conn, order, T.REJECT, reason=f"canceled before submission: {reason}")[1]
+        ids: list[int] = []
+        if order.state in (S.SUBMITTED, S.UNKNOWN):
+            found = self._lookup(order, adapter)
+            if found is None:
+                raise OutcomePending(f"cannot cancel {order.client_order_id} yet: its submission is unresolved")
+            ids += self.apply(conn, order, found)
+            order = repo.by_id(conn, order.id)
+            if order.final:
+                return ids
+        if order.state in (S.OPEN, S.PARTIALLY_FILLED):
+            order, out = self._move(conn, order, T.REQUEST_CANCEL, reason=reason)
+            ids += out
+        try:
+            answer = adapter.cancel(order.symbol, order.client_order_id, conditional=order.conditional)
+        except OrderNotFound:  # unknown or already closed at the venue: its own record says which
+            answer = self._fetch_or_pending(order, adapter)
+        except VenueError as exc:
+            found = self._lookup(order, adapter)
+            if found is None or found.status in ("NEW", "PARTIALLY_FILLED"):
+                raise OutcomePending(f"cancel of {order.client_order_id} not confirmed: {exc}") from None
+            answer = found
+        return ids + self.apply(conn, order, answer)
+
+    def amend(self, cmd: AmendOrder, command: Envelope[Any]) -> list[int]:
+        """Cancel-replace: cancel the target, then place the replacement under the amend's own
+        command id (its own client order id); a target that filled first is not replaced."""
+        target = self._target(cmd.target_command_id)
+        _acct, adapter = self.book.get(target.account)
+        ids: list[int] = []
+        with self._locked(target.client_order_id) as conn:
+            ids += self._cancel_locked(
+                conn, repo.by_id(conn, target.id), adapter, reason=f"amended by {cmd.command_id}"
+            )
+            target = repo.by_id(conn, target.id)
+        filled, _avg, _fee = self._totals(target.id)
+        remaining = (cmd.quantity or target.quantity) - (filled if cmd.quantity is None else Decimal(0))
+        replacement = ExecuteTrade(
+            command_id=cmd.command_id,
+            account=target.account,
+            venue=target.venue,
+            symbol=target.symbol,
+            side=target.side,
+            order_type=target.order_type,
+            quantity=remaining if remaining > 0 else target.quantity,  # type: ignore[arg-type]
+            limit_price=cmd.limit_price or target.limit_price,
+            stop_price=cmd.stop_price or target.stop_price,
+            reduce_only=target.reduce_only,
+            time_in_force=target.time_in_force,
+            strategy_id=target.strategy_id,  # type: ignore[arg-type]
+            intent=target.intent,
+            expires_at=target.expires_at,
+            activation_price=target.activation_price,  # type: ignore[arg-type]
+            callback_rate=target.callback_rate,
+        )
+        acct, _ = self.book.get(target.account)
+        cid = client_order_id(cmd.command_id)
+        with self.pool.connection() as conn, conn.transaction():
+            repo.insert_order(
+                conn, replacement, command, client_order_id=cid, mode=acct.mode, replaces=target.command_id
+            )
+        with self._locked(cid) as conn:
+            order = repo.by_command(conn, cmd.command_id)
+            assert order is not None
+            if order.state is S.NEW and (target.state is S.FILLED or remaining <= 0):
+                return ids + self._move(conn, order, T.REJECT, reason="AMEND_TARGET_FILLED: nothing left to replace")[1]
+            return ids + self._drive(conn, order, adapter)
+
+    def _target(self, command_id: str) -> repo.OrderRow:
+        with self.pool.connection() as conn:
+            target = repo.by_command(conn, command_id)
+        if target is None:
+            raise TargetNotKnown(f"no order for command {command_id} yet (the command may still be on its way)")
+        return target
+
+    def _totals(self, order_id: int) -> tuple[Decimal, Decimal | None, Decimal]:
+        with self.pool.connection() as conn:
+            return repo.fill_totals(conn, order_id)
+
+
+def _final_disagrees(state: OrderState, venue_status: str) -> bool:
+    expected = {
+        S.FILLED: {"FILLED"},
+        S.CANCELED: {"CANCELED"},
+        S.EXPIRED: {"EXPIRED", "CANCELED"},
+        S.REJECTED: {"REJECTED"},
+    }
+    return venue_status not in expected.get(state, set()) and venue_status not in ("NEW",)
