@@ -81,7 +81,7 @@ resource "hcloud_firewall" "nodes" {
   }
 
   rule {
-    description = "Ping, for diagnosis"
+    description = "ICMP: path-MTU discovery and ping (no port is opened)"
     direction   = "in"
     protocol    = "icmp"
     source_ips  = ["0.0.0.0/0", "::/0"]
