@@ -96,3 +96,19 @@ def test_quantities_accept_int_or_string_and_check_the_format(shared_brief: Path
     assert validate_manifest(doc, _crds(shared_brief)) == []
     doc["spec"]["resources"]["requests"]["memory"] = "1 GB"
     assert any("memory" in e for e in validate_manifest(doc, _crds(shared_brief)))
+
+
+def test_core_kind_errors_are_all_collected(shared_brief: Path) -> None:
+    doc = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d"},
+        "spec": {
+            "replica": 1,
+            "selector": {"matchLabels": {"app": "d"}},
+            "template": {"spec": {"containers": [{"name": "c", "imagee": "x"}]}},
+        },
+    }
+    errors = validate_manifest(doc, _crds(shared_brief))
+    assert len(errors) == 2
+    assert any("replica" in e for e in errors) and any("imagee" in e for e in errors)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -179,16 +180,47 @@ def _convert(node: Any, strict: bool) -> None:
 
 
 def _core_errors(doc: dict[str, Any], kubernetes_version: str, strict: bool) -> list[str]:
+    """Every error against Kubernetes' schema (kubernetes-validate's own API stops at the first)."""
     import kubernetes_validate  # imported lazily: only core kinds need it
 
-    try:
+    validator = _core_validator(doc["apiVersion"], doc["kind"], kubernetes_version, strict)
+    if validator is not None:
+        found = sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+        return [f"{_where(err)}: {err.message}" for err in found]
+    try:  # schema files not where we expect them: let the library look them up
         kubernetes_validate.validate(doc, kubernetes_version, strict=strict)
     except kubernetes_validate.SchemaNotFoundError:
         kind = f"{doc['apiVersion']} {doc['kind']}"
         return [f"no schema for {kind} (no CRD in the CRD folder, not a core kind)"]
-    except kubernetes_validate.ValidationError as err:  # reports the first error only
+    except kubernetes_validate.ValidationError as err:
         return [f"{_where(err)}: {err.message}"]
     return []
+
+
+@functools.lru_cache(maxsize=64)
+def _core_validator(api_version: str, kind: str, kubernetes_version: str, strict: bool) -> Any:
+    """A validator over the schema kubernetes-validate ships for this kind, or None."""
+    import importlib.resources
+
+    from kubernetes_validate import utils
+    from referencing import Registry, Resource
+
+    wanted = tuple(int(x) for x in utils.major_minor(kubernetes_version.lstrip("v")).split("."))
+    available = [v for v in utils.all_versions() if tuple(int(x) for x in v.split(".")[:2]) <= wanted]
+    if not available:
+        return None
+    folder = f"v{available[-1]}-local" + ("-strict" if strict else "")
+    # rbac.authorization.k8s.io/v1 -> rbac-v1, apps/v1 -> apps-v1, v1 -> v1 (the library's naming)
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    root = importlib.resources.files("kubernetes_validate").joinpath("kubernetes-json-schema", folder)
+    schema_file = root.joinpath(f"{kind.lower()}-{group_version}.json")
+    if not schema_file.is_file():
+        return None
+    schema = json.loads(schema_file.read_text())
+    definitions = json.loads(root.joinpath("_definitions.json").read_text())
+    # Both documents carry their own ids; the schema's $refs point into the definitions.
+    registry: Registry = Resource.from_contents(definitions) @ (Resource.from_contents(schema) @ Registry())
+    return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
 # --- helpers -----------------------------------------------------------------------------
