@@ -107,3 +107,11 @@ def test_scripts_and_terraform_read_the_file() -> None:
     dockerfile = (SCRIPTS / "function.Dockerfile").read_text()
     assert re.search(r"^ARG PYTHON_BASE_IMAGE$", dockerfile, re.M), "base image is a build arg without default"
     assert "PYTHON_BASE_IMAGE=$PYTHON_BASE_IMAGE" in bootstrap
+
+
+def test_validator_default_kubernetes_version_follows_k3s() -> None:
+    from kairos.deploy import DEFAULT_KUBERNETES_VERSION
+
+    from tests.infra.helpers import kubernetes_minor
+
+    assert kubernetes_minor() == DEFAULT_KUBERNETES_VERSION, "update kairos.deploy.validate with K3S_VERSION"
