@@ -11,8 +11,9 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from kairos.contracts.types import Amount, Contract, PositiveAmount, UtcDatetime
 from pydantic import Field, model_validator
+
+from kairos.contracts.types import Amount, Contract, PositiveAmount, UtcDatetime
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
