@@ -11,7 +11,9 @@
 #                Postgres (k8s/platform), and wait until all are ready
 #   build        build and push one image per function (scripts/function.Dockerfile)
 #   deploy       app layer (k8s/app) + generated Knative manifests (k8s/knative) -> rollout
-# Other steps: status, infra-down (asks for confirmation; FORCE=1 skips the question).
+# Other steps: status; render (prints the Knative manifests deploy would apply, with
+# their image references, no cluster needed); infra-down (asks for confirmation; FORCE=1
+# skips the question).
 #
 # Settings: scripts/hetzner/bootstrap-secrets.env (see its .example; KAIROS_ENV_FILE
 # overrides the path) and infra/terraform/hetzner/terraform.tfvars. State (kubeconfig,
@@ -189,7 +191,7 @@ image_tag() {
 
 functions_list() {
   local dir
-  for dir in "$KAIROS_ROOT"/functions/*/; do
+  for dir in "$FUNCTIONS_DIR"/*/; do
     [[ -d "$dir" ]] && basename "$dir"
   done
 }
@@ -243,20 +245,40 @@ render_knative() {
   local out="$STATE_DIR/render" tag="$1" fn
   rm -rf "$out"
   mkdir -p "$out/overlay"
-  cp -R "$KAIROS_ROOT/k8s/knative" "$out/knative"
+  cp -R "$KNATIVE_DIR" "$out/knative"
   if [[ ! -f "$out/knative/kustomization.yaml" ]]; then
     {
       printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n'
-      (cd "$out/knative" && find . -name '*.yaml' -type f | sort | sed 's#^\./#  - #')
+      (cd "$out/knative" && find . -name '*.yaml' -type f ! -name kustomization.yaml | sort | sed 's#^\./#  - #')
     } >"$out/knative/kustomization.yaml"
   fi
   {
-    printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../knative\nimages:\n'
-    while read -r fn; do
-      printf '  - name: kairos-%s\n    newName: %s/kairos-%s\n    newTag: "%s"\n' "$fn" "$REGISTRY" "$fn" "$tag"
-    done < <(functions_list)
+    printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../knative\n'
+    if [[ -n "$(functions_list)" ]]; then
+      printf 'images:\n'
+      while read -r fn; do
+        printf '  - name: kairos-%s\n    newName: %s/kairos-%s\n    newTag: "%s"\n' "$fn" "$REGISTRY" "$fn" "$tag"
+      done < <(functions_list)
+    fi
   } >"$out/overlay/kustomization.yaml"
   kubectl kustomize "$out/overlay"
+}
+
+require_knative_manifests() {
+  [[ -n "$(find "$KNATIVE_DIR" -name '*.yaml' -print -quit 2>/dev/null)" ]] ||
+    die "$KNATIVE_DIR has no manifests: run 'make manifests' first"
+}
+
+# What `deploy` would apply for the generated manifests, printed; needs no cluster.
+step_render() {
+  require_cmd kubectl "Install kubectl (its built-in kustomize renders the manifests)."
+  load_env_file
+  require_var REGISTRY "Image prefix the build step pushes to."
+  require_knative_manifests
+  local tag="${IMAGE_TAG:-}"
+  [[ -n "$tag" ]] || tag="$(cat "$STATE_DIR/image-tag" 2>/dev/null || true)"
+  [[ -n "$tag" ]] || die "no image tag: run the build step first, or set IMAGE_TAG"
+  render_knative "$tag"
 }
 
 step_deploy() {
@@ -265,8 +287,7 @@ step_deploy() {
   load_env_file
   require_var REGISTRY "Image prefix the build step pushed to."
   [[ -r "$STATE_DIR/image-tag" ]] || die "no $STATE_DIR/image-tag: run the build step first"
-  [[ -n "$(find "$KAIROS_ROOT/k8s/knative" -name '*.yaml' -print -quit 2>/dev/null)" ]] ||
-    die "k8s/knative/ has no manifests: run 'make manifests' first"
+  require_knative_manifests
   local tag
   tag="$(cat "$STATE_DIR/image-tag")"
   log "app layer (k8s/app)"
@@ -315,9 +336,10 @@ main() {
       build) step_build ;;
       deploy) step_deploy ;;
       status) step_status ;;
+      render) step_render ;;
       infra-down) step_infra_down ;;
-      -h | --help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' && return 0 ;;
-      *) die "unknown step '$s' (infra-up, secrets, platform-up, build, deploy, status, infra-down)" ;;
+      -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" && return 0 ;;
+      *) die "unknown step '$s' (infra-up, secrets, platform-up, build, deploy, status, render, infra-down)" ;;
     esac
   done
 }

@@ -6,8 +6,11 @@ STATE_DIR="${KAIROS_STATE_DIR:-$KAIROS_ROOT/.state/hetzner}"
 TF_DIR="$KAIROS_ROOT/infra/terraform/hetzner"
 VERSIONS_FILE="$KAIROS_ROOT/k8s/platform/versions.conf"
 ENV_FILE="${KAIROS_ENV_FILE:-$KAIROS_ROOT/scripts/hetzner/bootstrap-secrets.env}"
+# Generated Knative manifests and function sources (overridable for tests).
+KNATIVE_DIR="${KAIROS_KNATIVE_DIR:-$KAIROS_ROOT/k8s/knative}"
+FUNCTIONS_DIR="${KAIROS_FUNCTIONS_DIR:-$KAIROS_ROOT/functions}"
 export KUBECONFIG="${KAIROS_KUBECONFIG:-$STATE_DIR/kubeconfig.yaml}"
-export KAIROS_ROOT STATE_DIR TF_DIR VERSIONS_FILE ENV_FILE
+export KAIROS_ROOT STATE_DIR TF_DIR VERSIONS_FILE ENV_FILE KNATIVE_DIR FUNCTIONS_DIR
 
 if [[ -t 2 ]]; then
   _c_info=$'\033[1;34m' _c_warn=$'\033[1;33m' _c_err=$'\033[1;31m' _c_off=$'\033[0m'

@@ -47,7 +47,7 @@ def _run_with_path(tmp_path: Path, *args: str, env: dict[str, str] | None = None
     """Run bootstrap.sh with a PATH that has only the basics, so prerequisites are missing."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
-    for name in ("dirname", "cat", "sed", "git", "id"):
+    for name in ("dirname", "cat", "sed", "awk", "git", "id"):
         found = tool(name)
         if found and not (bin_dir / name).exists():
             (bin_dir / name).symlink_to(found)
@@ -197,3 +197,47 @@ def test_build_context_excludes_local_state_and_secrets() -> None:
     allowed = {r[1:].rstrip("/") for r in rules if r.startswith("!")}
     assert allowed == {"pyproject.toml", "README.md", "shared", "functions"}
     assert "**/*.env" in rules
+
+
+@pytest.mark.parametrize("with_kustomization", [False, True])
+def test_render_points_generated_manifests_at_the_pushed_images(tmp_path: Path, with_kustomization: bool) -> None:
+    """`bootstrap.sh render` = what deploy applies: kairos-<fn> -> $REGISTRY/kairos-<fn>:<tag>."""
+    kubectl = tool("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed (its kustomize renders the manifests)")
+    knative, functions = tmp_path / "knative", tmp_path / "functions"
+    knative.mkdir()
+    for fn in ("executor", "reactor"):
+        (functions / fn).mkdir(parents=True)
+        (knative / f"{fn}.yaml").write_text(
+            "apiVersion: serving.knative.dev/v1\nkind: Service\n"
+            f"metadata:\n  name: {fn}\n  namespace: kairos\n"
+            f"spec:\n  template:\n    spec:\n      containers:\n        - image: kairos-{fn}\n"
+        )
+    if with_kustomization:
+        (knative / "kustomization.yaml").write_text("resources:\n  - executor.yaml\n  - reactor.yaml\n")
+    env_file = tmp_path / "s.env"
+    env_file.write_text("REGISTRY=registry.example.com/kairos\n")
+    proc = subprocess.run(
+        [str(SCRIPTS / "bootstrap.sh"), "render"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **os.environ,
+            "KAIROS_KNATIVE_DIR": str(knative),
+            "KAIROS_FUNCTIONS_DIR": str(functions),
+            "KAIROS_ENV_FILE": str(env_file),
+            "KAIROS_STATE_DIR": str(tmp_path / "state"),
+            "IMAGE_TAG": "0123abcd",
+        },
+    )
+    assert proc.returncode == 0, proc.stderr
+    images = {
+        d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]["image"]
+        for d in yaml.safe_load_all(proc.stdout)
+    }
+    assert images == {
+        "executor": "registry.example.com/kairos/kairos-executor:0123abcd",
+        "reactor": "registry.example.com/kairos/kairos-reactor:0123abcd",
+    }
