@@ -21,6 +21,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fake-solver-bus": ("kairos.venues.near_intents.fake_bus", "run the local NEAR Intents solver bus"),
     "ingest-near-intents": ("kairos.venues.near_intents.ingest", "run the NEAR Intents websocket ingest"),
     "venue-sim": ("kairos.venue_sim.cli", "run the simulated Binance USD-M futures venue"),
+    "dev": ("kairos.dev.runner", "run the whole system locally with a live view (what make run calls)"),
+    "invoke": ("kairos.dev.invoke", "send one CloudEvent to a function and show what it emitted"),
+    "status": ("kairos.dev.status", "health of every function, topic lag, dead letters, outbox backlog"),
+    "dlq": ("kairos.dev.dlq", "list, show and replay dead letters"),
 }
 
 

@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 
 from kairos.catalog import load_catalog
@@ -29,6 +30,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", action="append", default=[], help="deliver to these functions only")
     parser.add_argument("--no-cron", action="store_true", help="do not run PingSources")
     parser.add_argument("--stats-file", type=Path, help="write delivery counters here (JSON) every second")
+    parser.add_argument("--stats-interval", type=float, default=1.0, help="seconds between two stats-file writes")
+
+
+def write_stats(path: Path, runners: list[KafkaSourceDelivery | PingSourceDelivery]) -> None:
+    """Replace ``path`` atomically, so a reader never sees half a file."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"written_at": time.time(), "deliveries": [r.stats.snapshot() for r in runners]}))
+    tmp.replace(path)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,11 +58,11 @@ def run(args: argparse.Namespace) -> int:
     threads = [threading.Thread(target=r.run, name=r.stats.name, daemon=True) for r in runners]
     for t in threads:
         t.start()
-    while not stop.wait(1.0):
+    while not stop.wait(args.stats_interval):
         if args.stats_file:
-            tmp = args.stats_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps([r.stats.snapshot() for r in runners]))
-            tmp.replace(args.stats_file)
+            write_stats(args.stats_file, runners)
+    if args.stats_file:
+        write_stats(args.stats_file, runners)
     for r in runners:
         r.stop.set()
     for t in threads:

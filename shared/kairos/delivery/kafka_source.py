@@ -198,6 +198,7 @@ class KafkaSourceDelivery:
         try:
             while not self.stop.is_set():
                 batches = consumer.poll(timeout_ms=100)
+                self._track_highwater(consumer)
                 if not batches:
                     continue
                 offsets = self._deliver_batches(pool, batches)
@@ -207,6 +208,20 @@ class KafkaSourceDelivery:
             pool.shutdown(wait=True)
             consumer.close(autocommit=False)
             log.info("kafka source stopped", extra={"subscription": self.spec.name})
+
+    def _track_highwater(self, consumer: Any) -> None:
+        """Remember each assigned partition's high watermark (from fetch answers) for lag."""
+        for tp in consumer.assignment():
+            hw = consumer.highwater(tp)
+            if hw is None:
+                continue
+            if not self.stats.knows_committed(tp.topic, tp.partition):
+                try:
+                    done = consumer.committed(tp)
+                except KafkaError:
+                    continue  # asked again on the next poll
+                self.stats.commit(tp.topic, tp.partition, done or 0)
+            self.stats.seen_highwater(tp.topic, tp.partition, hw)
 
     def _deliver_batches(
         self, pool: ThreadPoolExecutor, batches: dict[TopicPartition, list[Any]]

@@ -1,4 +1,10 @@
-"""Counters of one delivery (subscription or cron), read by ``kairos dev``'s live view."""
+"""Counters of one delivery (subscription or cron), read by ``kairos dev``'s live view.
+
+Besides the counters it keeps, per partition, the committed offset and the high
+watermark the consumer last saw in a fetch answer, so ``lag`` (records not yet
+answered) is known without asking the broker for end offsets, which Tansu reports
+unreliably.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ class DeliveryStats:
     failed: int = 0
     in_flight: int = 0
     committed: dict[str, int] = field(default_factory=dict)  # "topic:partition" -> next offset
+    highwater: dict[str, int] = field(default_factory=dict)  # "topic:partition" -> broker's end offset
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, **deltas: int) -> None:
@@ -27,8 +34,24 @@ class DeliveryStats:
         with self._lock:
             self.committed[f"{topic}:{partition}"] = offset
 
+    def seen_highwater(self, topic: str, partition: int, offset: int) -> None:
+        with self._lock:
+            self.highwater[f"{topic}:{partition}"] = offset
+
+    def knows_committed(self, topic: str, partition: int) -> bool:
+        with self._lock:
+            return f"{topic}:{partition}" in self.committed
+
+    def lag(self) -> dict[str, int]:
+        """Per partition: records the broker holds that were not committed yet."""
+        with self._lock:
+            return {tp: max(hw - self.committed.get(tp, 0), 0) for tp, hw in self.highwater.items()}
+
     def snapshot(self) -> dict[str, object]:
+        lag = self.lag()
         with self._lock:
             data = {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
             data["committed"] = dict(self.committed)
+            data["highwater"] = dict(self.highwater)
+        data["lag"] = lag
         return data

@@ -1,0 +1,276 @@
+"""``kairos dlq list|show|replay``: inspect dead letters and send fixed ones back.
+
+A dead letter is the event exactly as the delivery sent it, plus Knative's
+``knativeerrorcode``, ``knativeerrordata`` (base64 of the function's answer, which for a
+Kairos function is ``{"error": {"code", "reason"}}``) and ``knativeerrordest``. Replay
+removes those attributes, optionally replaces the data with a fixed payload, and
+publishes the event to the topic it was originally consumed from, which the catalog
+names: the dead-letter topic belongs to one function, and that function's subscription
+carrying the event's type is the original topic. The event keeps its id: it was refused,
+so no inbox row exists for it, and a replay that is itself replayed stays idempotent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cloudevents.core.v1.event import CloudEvent
+from kafka.errors import KafkaError
+
+from kairos.catalog import Catalog, load_catalog
+from kairos.contracts.codec import (
+    KNATIVE_KAFKA_EVENT_TYPE,
+    KafkaRecord,
+    cloudevent_to_kafka,
+    is_cloudevent_record,
+    kafka_to_cloudevent,
+)
+from kairos.dev.state import RunInfo, StateDir, default_state_dir, read_live_run_info
+from kairos.dev.topics import read_topics
+from kairos.errors import ConfigError, InvalidEvent
+
+ERROR_ATTRIBUTES = ("knativeerrorcode", "knativeerrordata", "knativeerrordest")
+
+
+@dataclass
+class DeadLetter:
+    """One record of a ``dlq.*`` topic, decoded."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    event: CloudEvent | None
+    raw: bytes
+
+    @property
+    def ref(self) -> str:
+        return f"{self.topic}:{self.partition}:{self.offset}"
+
+    def attr(self, name: str) -> str:
+        if self.event is None:
+            return ""
+        value = self.event.get_attributes().get(name)
+        return "" if value is None else str(value)
+
+    @property
+    def event_id(self) -> str:
+        return self.attr("id")
+
+    def error_body(self) -> Any:
+        text = self.attr("knativeerrordata")
+        if not text:
+            return None
+        try:
+            body = base64.b64decode(text)
+        except ValueError:
+            return text
+        try:
+            return json.loads(body)
+        except ValueError:
+            return body.decode(errors="replace")
+
+    def reason(self) -> str:
+        body = self.error_body()
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            err = body["error"]
+            return f"{err.get('code', '')}: {err.get('reason', '')}"
+        return "" if body is None else str(body)
+
+
+def dead_letter_topics(catalog: Catalog, function: str | None = None) -> list[str]:
+    if function:
+        dlq = catalog.function(function).dead_letter_topic
+        if not dlq:
+            raise ConfigError(f"function {function} has no dead-letter topic in the catalog")
+        return [dlq]
+    return [t.name for t in catalog.topics if t.dead_letter]
+
+
+def read_dead_letters(info: RunInfo, topics: list[str]) -> list[DeadLetter]:
+    out = []
+    for rec in read_topics(info.kafka_bootstrap, topics, profile=info.kafka_profile):
+        record = KafkaRecord(key=rec.key, value=rec.value or b"", headers=tuple((k, v or b"") for k, v in rec.headers))
+        event = None
+        if is_cloudevent_record(record):
+            try:
+                event = kafka_to_cloudevent(record)
+            except InvalidEvent:
+                event = None
+        out.append(DeadLetter(rec.topic, rec.partition, rec.offset, rec.key, event, record.value))
+    return out
+
+
+def original_topic(catalog: Catalog, letter: DeadLetter) -> str:
+    """The topic the dead-lettered event was consumed from, per the catalog.
+
+    Raises ConfigError when the catalog cannot tell (say which topic with --topic).
+    """
+    owners = [fn for fn in catalog.functions if fn.dead_letter_topic == letter.topic]
+    if len(owners) != 1:
+        raise ConfigError(f"no single function dead-letters to {letter.topic}; give --topic")
+    fn = owners[0]
+    if len(fn.subscriptions) == 1:
+        return fn.subscriptions[0].topic
+    event_type = letter.attr("type")
+    matching = [s.topic for s in fn.subscriptions if event_type in catalog.topic(s.topic).types]
+    if len(matching) != 1:
+        raise ConfigError(
+            f"{fn.name} subscribes to {[s.topic for s in fn.subscriptions]}; none or several carry {event_type}: "
+            "give --topic"
+        )
+    return matching[0]
+
+
+def fixed_record(letter: DeadLetter, data: Any | None) -> KafkaRecord:
+    """The record to publish: the original event without the error attributes, data fixed."""
+    if letter.event is None:
+        raise ConfigError(f"{letter.ref} is not a CloudEvent record; it cannot be replayed")
+    attrs = {k: v for k, v in letter.event.get_attributes().items() if k not in ERROR_ATTRIBUTES}
+    if attrs.get("type") == KNATIVE_KAFKA_EVENT_TYPE:
+        # the original record was not a CloudEvent: send its value (or the fix) back as it came
+        value = json.dumps(data).encode() if data is not None else _as_bytes(letter.event.get_data())
+        key = str(attrs["key"]).encode() if attrs.get("key") else letter.key
+        return KafkaRecord(key=key, value=value, headers=())
+    return cloudevent_to_kafka(CloudEvent(attributes=attrs, data=letter.event.get_data() if data is None else data))
+
+
+def _as_bytes(data: Any) -> bytes:
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, str):
+        return data.encode()
+    return json.dumps(data).encode()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--state-dir", type=Path, default=None)
+    sub = parser.add_subparsers(dest="action", required=True)
+    ls = sub.add_parser("list", help="every dead letter: ref, event id, type, error")
+    ls.add_argument("--function", help="only this function's dead letters")
+    ls.add_argument("--json", action="store_true")
+    show = sub.add_parser("show", help="one dead letter in full")
+    show.add_argument("ref", help="topic:partition:offset or event id")
+    show.add_argument("--data-only", action="store_true", help="print only the data (to edit and replay)")
+    replay = sub.add_parser("replay", help="publish dead letters to their original topic again")
+    replay.add_argument("refs", nargs="*", help="topic:partition:offset or event id")
+    replay.add_argument("--all", action="store_true", help="every dead letter (of --function, if given)")
+    replay.add_argument("--function", help="with --all: only this function's dead letters")
+    replay.add_argument("--data", help="fixed payload (JSON or @file) replacing the event's data")
+    replay.add_argument("--topic", help="publish here instead of the catalog's original topic")
+    replay.add_argument("--dry-run", action="store_true", help="say what would be published")
+
+
+def find(letters: list[DeadLetter], ref: str) -> DeadLetter:
+    for letter in letters:
+        if ref in (letter.ref, letter.event_id):
+            return letter
+    raise ConfigError(f"no dead letter {ref!r}; see 'kairos dlq list'")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        info = read_live_run_info(StateDir(args.state_dir or default_state_dir()))
+        catalog = load_catalog()
+        if args.action == "list":
+            return cmd_list(info, catalog, args)
+        if args.action == "show":
+            return cmd_show(info, catalog, args)
+        return cmd_replay(info, catalog, args)
+    except ConfigError as exc:
+        print(f"kairos dlq: {exc}", file=sys.stderr)
+        return 2
+    except KafkaError as exc:
+        print(f"kairos dlq: the broker does not answer ({exc}); is kairos dev still running?", file=sys.stderr)
+        return 2
+
+
+def cmd_list(info: RunInfo, catalog: Catalog, args: argparse.Namespace) -> int:
+    letters = read_dead_letters(info, dead_letter_topics(catalog, args.function))
+    if args.json:
+        print(json.dumps([_summary(x) for x in letters]))
+        return 0
+    if not letters:
+        print("no dead letters")
+    for x in letters:
+        print(f"{x.ref}  {x.event_id}  {x.attr('type')}  HTTP {x.attr('knativeerrorcode')}  {x.reason()[:150]}")
+    return 0
+
+
+def _summary(x: DeadLetter) -> dict[str, Any]:
+    return {
+        "ref": x.ref,
+        "id": x.event_id,
+        "type": x.attr("type"),
+        "code": x.attr("knativeerrorcode"),
+        "reason": x.reason(),
+        "dest": x.attr("knativeerrordest"),
+    }
+
+
+def cmd_show(info: RunInfo, catalog: Catalog, args: argparse.Namespace) -> int:
+    letter = find(read_dead_letters(info, dead_letter_topics(catalog)), args.ref)
+    attrs = letter.event.get_attributes() if letter.event else {}
+    data = letter.event.get_data() if letter.event else letter.raw
+    if isinstance(data, bytes):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            data = data.decode(errors="replace")
+    if args.data_only:
+        print(json.dumps(data, indent=2, default=str))
+        return 0
+    try:
+        original = original_topic(catalog, letter)
+    except ConfigError as exc:
+        original = f"unknown ({exc})"
+    out = {
+        "ref": letter.ref,
+        "original_topic": original,
+        "attributes": {k: str(v) for k, v in attrs.items()},
+        "error": letter.error_body(),
+        "data": data,
+    }
+    print(json.dumps(out, indent=2, default=str))
+    return 0
+
+
+def cmd_replay(info: RunInfo, catalog: Catalog, args: argparse.Namespace) -> int:
+    from kairos.bus.kafka import make_producer, send_records
+    from kairos.dev.invoke import load_data
+
+    letters = read_dead_letters(info, dead_letter_topics(catalog, args.function if args.all else None))
+    if args.all:
+        chosen = letters
+    elif args.refs:
+        chosen = [find(letters, ref) for ref in args.refs]
+    else:
+        raise ConfigError("name the dead letters to replay (see 'kairos dlq list') or give --all")
+    data = load_data(args.data) if args.data else None
+    plan = [(args.topic or original_topic(catalog, x), fixed_record(x, data), x) for x in chosen]
+    for topic, _record, x in plan:
+        print(f"{'would replay' if args.dry_run else 'replaying'} {x.ref} ({x.event_id}) -> {topic}")
+    if args.dry_run or not plan:
+        return 0
+    producer = make_producer(info.kafka_bootstrap, client_id="kairos-dlq-replay")
+    try:
+        send_records(producer, [(topic, record) for topic, record, _x in plan])
+    finally:
+        producer.close(timeout=5)
+    _remember(Path(info.state_dir), [x.ref for _t, _r, x in plan])
+    print(f"replayed {len(plan)} dead letter(s)")
+    return 0
+
+
+def _remember(state_dir: Path, refs: list[str]) -> None:
+    """Append replayed refs to a log in the state folder (an audit trail for the operator)."""
+    with (state_dir / "dlq-replayed.log").open("a") as fh:
+        for ref in refs:
+            fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {ref}\n")

@@ -1,0 +1,371 @@
+"""``kairos dev`` (what ``make run`` calls): the whole system on one machine, Knative-style.
+
+Start order: the processes that depend on nothing (fake solver bus, venue simulator)
+while Postgres and Tansu boot; then topics and migrations; then every function and the
+deliveries; once every function is ready, the sources, so that no event arrives before
+someone can take it. Stop order on SIGINT/SIGTERM is the reverse, with a drain in the
+middle: sources stop, deliveries run until every subscription's lag and the outbox
+backlog are zero (Tansu keeps topics in memory only, so whatever is still on a topic at
+stop is lost), then deliveries, functions, venue, broker and Postgres stop. A second
+signal skips the drain and reports what was left undelivered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from kairos.catalog import load_catalog
+from kairos.dev import build
+from kairos.dev.monitor import Monitor
+from kairos.dev.state import ProcessInfo, RunInfo, StateDir, default_state_dir, pid_alive, read_run_info
+from kairos.dev.supervisor import EventLog, ManagedProcess, stop_all
+from kairos.dev.view import PlainView, Snapshot
+from kairos.errors import ConfigError
+from kairos.runtime import logs
+
+log = logging.getLogger(__name__)
+
+
+class Interrupted(Exception):
+    """A stop was requested while the system was still starting."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--state-dir", type=Path, default=None, help="state folder (default: .state at the repo root)")
+    parser.add_argument("--only", action="append", default=[], metavar="FUNCTION", help="run these functions only")
+    parser.add_argument("--reset", action="store_true", help="wipe the state folder (asks first) before starting")
+    parser.add_argument("--yes", action="store_true", help="do not ask before --reset")
+    parser.add_argument("--plain", action="store_true", help="one line per second even on a terminal")
+    parser.add_argument("--no-sources", action="store_true", help="start no source (nothing flows in by itself)")
+    parser.add_argument("--near-intents-url", help="real solver bus websocket URL (default: a local fake bus)")
+    parser.add_argument("--rate", type=float, default=5.0, help="fake solver bus quotes per second")
+    parser.add_argument("--seed", type=int, default=7, help="seed of the fake bus and the venue simulator")
+    parser.add_argument("--malformed-every", type=int, default=0, help="every Nth fake quote is invalid (dead letters)")
+    parser.add_argument("--no-venue-sim", action="store_true", help="do not start the simulated Binance venue")
+    parser.add_argument("--drain-timeout", type=float, default=60.0, help="seconds the stop may spend draining")
+    parser.add_argument("--ready-timeout", type=float, default=120.0, help="seconds functions get to become ready")
+
+
+class DevRunner:
+    """One run of the local system, from start to a clean stop."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.state = StateDir((args.state_dir or default_state_dir()).resolve())
+        self.catalog = load_catalog()
+        self.only = set(args.only)
+        self.events = EventLog()
+        self.procs: list[ManagedProcess] = []
+        self.pg: Any = None
+        self.broker: Any = None
+        self.signals = 0
+        self.info = RunInfo(runner_pid=os.getpid(), phase="starting", state_dir=str(self.state.root))
+        self.view: Any = PlainView(sys.stdout)
+        self.monitor: Monitor | None = None
+
+    # --- signals ----------------------------------------------------------------------
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self.signals += 1
+
+    def _check_interrupt(self) -> None:
+        if self.signals:
+            raise Interrupted
+
+    def _sleep(self, seconds: float) -> None:
+        """Sleep, waking early when a signal arrives."""
+        deadline = time.monotonic() + seconds
+        seen = self.signals
+        while time.monotonic() < deadline and self.signals == seen:
+            time.sleep(0.05)
+
+    # --- bookkeeping ------------------------------------------------------------------
+
+    def by_kind(self, *kinds: str) -> list[ManagedProcess]:
+        return [p for p in self.procs if p.kind in kinds]
+
+    def save(self) -> None:
+        for p in self.procs:
+            self.info.processes[p.name] = ProcessInfo(
+                p.name, p.kind, p.pid, p.url, str(p.log_path), p.restarts, p.create_time
+            )
+        self.info.write(self.state.run_file)
+
+    def _record_infra(self, name: str, kind: str, pid: int | None, url: str) -> None:
+        create = psutil.Process(pid).create_time() if pid and psutil.pid_exists(pid) else None
+        self.info.processes[name] = ProcessInfo(name, kind, pid, url, None, 0, create)
+
+    def message(self, text: str) -> None:
+        self.view.message(text)
+        log.info(text)
+
+    # --- start ------------------------------------------------------------------------
+
+    def refuse_if_running(self) -> None:
+        """One runner per state folder; leftovers of a runner that died are cleaned up."""
+        if not self.state.run_file.exists():
+            return
+        try:
+            old = read_run_info(self.state)
+        except ConfigError:
+            return
+        if old.phase != "stopped" and pid_alive(old.runner_pid):
+            raise ConfigError(
+                f"kairos dev already runs from {self.state.root} (pid {old.runner_pid}): stop it with Ctrl-C, "
+                "or give another --state-dir"
+            )
+        for proc in old.processes.values():
+            if proc.kind != "postgres" and pid_alive(proc.pid, proc.create_time):
+                assert proc.pid is not None
+                log.warning("stopping a leftover process of a previous run", extra={"child": proc.name})
+                try:
+                    psutil.Process(proc.pid).terminate()
+                    psutil.Process(proc.pid).wait(5)
+                except psutil.Error:
+                    pass
+
+    def start(self) -> None:
+        started = psutil.Process().create_time()
+        self.state.prepare()
+        self.refuse_if_running()
+        self.info.stats_file = str(self.state.stats_file)
+        self.info.only = sorted(self.only)
+        self.state.stats_file.unlink(missing_ok=True)
+        self.save()
+        bus_url = self.args.near_intents_url
+        if not self.args.no_sources and not bus_url:
+            bus, bus_url = build.fake_bus_process(self.state, self.args.rate, self.args.seed, self.args.malformed_every)
+            self.procs.append(bus)
+            bus.start()
+        venue_env: dict[str, str] = {}
+        if not self.args.no_venue_sim and build.venue_sim_available():
+            venue, venue_env = build.venue_sim_process(self.state, self.args.seed)
+            self.procs.append(venue)
+            venue.start()
+            self.info.venue = venue_env
+        database_url, bootstrap = self._infra()
+        profile = os.environ.get("KAIROS_KAFKA_PROFILE", "tansu")
+        self.info.database_url, self.info.kafka_bootstrap, self.info.kafka_profile = database_url, bootstrap, profile
+        infra = build.Infra(database_url, bootstrap, profile, venue_env, build.local_secrets(self.state))
+        functions = build.function_processes(self.catalog, self.state, infra, self.only)
+        missing = [n for n in build.missing_projects(self.catalog) if not self.only or n in self.only]
+        if missing:
+            self.message(
+                f"kairos dev: the catalog declares {', '.join(missing)} but functions/<name>/function/func.py "
+                "does not exist; not started (their subscriptions are not delivered)"
+            )
+        if not functions:
+            raise ConfigError(f"--only {sorted(self.only)} names no function of the catalog")
+        deliveries = build.delivery_process(self.state, infra, functions)
+        for p in [*functions, deliveries]:
+            self.procs.append(p)
+            p.start()
+        self.save()
+        self.monitor = Monitor(self.state, self.procs, self.events, database_url)
+        self._wait_ready(functions)
+        self.info.ready_seconds = round(time.time() - started, 2)
+        if not self.args.no_sources:
+            sources = build.source_processes(self.catalog, self.state, infra, bus_url)
+            for p in sources:
+                self.procs.append(p)
+                p.start()
+        self.info.phase = "running"
+        self.save()
+        self.message(
+            f"kairos dev: {len(functions)} functions ready {self.info.ready_seconds:.1f}s after start; "
+            f"Postgres {database_url}; Kafka {bootstrap}; state {self.state.root}; logs {self.state.logs}"
+        )
+
+    def _infra(self) -> tuple[str, str]:
+        """Postgres and broker: given by the environment, else embedded (booted in parallel)."""
+        from kairos.bus.kafka import ensure_catalog_topics
+        from kairos.localinfra.broker import start_embedded_broker
+        from kairos.localinfra.postgres import start_embedded_postgres
+        from kairos.runtime.db import migrate
+
+        given_db = os.environ.get("DATABASE_URL")
+        given_kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            pg_f = None if given_db else pool.submit(start_embedded_postgres, self.state.postgres)
+            br_f = None if given_kafka else pool.submit(start_embedded_broker, None, self.state.log("tansu"))
+            if pg_f is not None:
+                self.pg = pg_f.result()
+            if br_f is not None:
+                self.broker = br_f.result()
+        database_url = given_db or self.pg.url
+        bootstrap = given_kafka or self.broker.bootstrap
+        if self.pg is not None:
+            self._record_infra("postgres", "postgres", self.pg._server.get_pid(), database_url)
+        if self.broker is not None:
+            self._record_infra("tansu", "broker", self.broker.process.pid, bootstrap)
+        self._check_interrupt()
+        ensure_catalog_topics(bootstrap)
+        migrate(database_url)
+        return database_url, bootstrap
+
+    def _wait_ready(self, functions: list[ManagedProcess]) -> None:
+        deadline = time.monotonic() + self.args.ready_timeout
+        with httpx.Client() as client:
+            while True:
+                self._check_interrupt()
+                for p in self.procs:
+                    p.check(time.monotonic(), self.events)
+                waiting = [f for f in functions if not f.is_ready(client)]
+                if not waiting:
+                    return
+                if time.monotonic() > deadline:
+                    names = ", ".join(f"{f.name} (log {f.log_path})" for f in waiting)
+                    raise ConfigError(f"functions not ready after {self.args.ready_timeout:.0f}s: {names}")
+                time.sleep(0.1)
+
+    # --- run ----------------------------------------------------------------------------
+
+    def tick(self, phase: str, note: str = "") -> Snapshot:
+        assert self.monitor is not None
+        changed = False
+        for p in self.procs:
+            before = p.restarts
+            p.check(time.monotonic(), self.events)
+            changed |= p.restarts != before
+        if changed:
+            self.save()
+        snap = self.monitor.snapshot(phase, time.time() - self.info.started_at, note)
+        self.view.show(snap)
+        return snap
+
+    def watch(self) -> None:
+        while not self.signals:
+            self.tick("running")
+            self._sleep(1.0)
+
+    # --- stop ---------------------------------------------------------------------------
+
+    def drain(self) -> dict[str, int]:
+        """Let deliveries finish; returns what is left (empty when fully drained)."""
+        from kairos.dev.drain import Drain
+
+        assert self.monitor is not None
+        self.info.phase = "draining"
+        self.save()
+        self.message("kairos dev: stopping sources, then draining (Ctrl-C again to stop at once)")
+        stop_all(self.by_kind("source"), timeout=10)
+        signals_at_start = self.signals
+        names = [p.name for p in self.by_kind("function")]
+        drain = Drain(build.subscription_partitions(self.catalog, names), time.time(), self.args.drain_timeout)
+        outbox_relay = next((p for p in self.by_kind("function") if p.name == "outbox-relay"), None)
+        while True:
+            snap = self.tick("draining", drain.note())
+            if self.signals > signals_at_start:
+                self.message("kairos dev: second interrupt, stopping at once")
+                return drain.left(snap)
+            if drain.done(snap, self.monitor.stats_written_at):
+                return {}
+            if drain.should_kick_relay(snap) and outbox_relay is not None and outbox_relay.url:
+                drain.kick_relay(outbox_relay.url)
+            if drain.timed_out():
+                self.message(f"kairos dev: drain timed out after {self.args.drain_timeout:.0f}s")
+                return drain.left(snap)
+            self._sleep(0.25)
+
+    def shutdown(self, *, drain: bool) -> None:
+        drained = drain and self.monitor is not None
+        left = self.drain() if drained else (self.monitor.left_now() if self.monitor is not None else {})
+        self.info.phase = "stopping"
+        self.save()
+        quick = self.signals > 1
+        stop_all(self.by_kind("source"), timeout=3 if quick else 10)
+        stop_all(self.by_kind("delivery"), timeout=3 if quick else 15)
+        stop_all(self.by_kind("function"), timeout=3 if quick else 15)
+        stop_all(self.by_kind("venue"), timeout=3 if quick else 10)
+        if self.monitor is not None:
+            self.monitor.close()
+        if self.broker is not None:
+            self.broker.stop()
+        if self.pg is not None:
+            self.pg.stop()
+        self.info.left_undelivered = left
+        self.info.phase = "stopped"
+        self.save()
+        if left:
+            what = ", ".join(f"{k}: {v}" for k, v in sorted(left.items()))
+            self.message(
+                f"kairos dev: stopped; left undelivered: {what}. Records still on topics are lost with the "
+                "in-memory broker; unpublished outbox rows stay in Postgres and the outbox-relay sends them next run."
+            )
+        elif drained:
+            self.message("kairos dev: stopped cleanly; every subscription drained and the outbox is empty")
+        else:
+            self.message("kairos dev: stopped")
+
+
+def confirm_reset(state: StateDir, yes: bool) -> bool:
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        print(
+            f"kairos dev: --reset would delete {state.root}; add --yes to confirm without a terminal", file=sys.stderr
+        )
+        return False
+    answer = input(f"Delete {state.root} (Postgres data, logs)? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def run(args: argparse.Namespace) -> int:
+    runner = DevRunner(args)
+    runner.state.prepare()
+    logs.configure(service="dev")
+    _log_to_file(runner.state.log("dev"))
+    if args.reset:
+        try:
+            runner.refuse_if_running()
+        except ConfigError as exc:
+            print(f"kairos dev: {exc}", file=sys.stderr)
+            return 1
+        if not confirm_reset(runner.state, args.yes):
+            return 1
+        runner.state.wipe()
+        runner.state.prepare()
+        _log_to_file(runner.state.log("dev"))
+        print(f"kairos dev: wiped {runner.state.root}")
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, runner._on_signal)
+    use_rich = sys.stdout.isatty() and not args.plain
+    if use_rich:
+        from kairos.dev.richview import RichView
+
+        runner.view = RichView()
+    try:
+        runner.start()
+        runner.watch()
+        runner.shutdown(drain=True)
+        return 0
+    except Interrupted:
+        runner.message("kairos dev: interrupted during start-up; stopping")
+        runner.shutdown(drain=False)
+        return 0
+    except Exception as exc:
+        log.exception("kairos dev failed")
+        runner.message(f"kairos dev: {exc}")
+        runner.shutdown(drain=False)
+        return 1
+    finally:
+        if use_rich:
+            runner.view.close()
+
+
+def _log_to_file(path: Path) -> None:
+    """The runner's JSON log goes to a file: stdout belongs to the view."""
+    for handler in logging.getLogger().handlers:
+        if getattr(handler, "_kairos", False) and isinstance(handler, logging.StreamHandler):
+            handler.setStream(path.open("a"))  # lives as long as the process
