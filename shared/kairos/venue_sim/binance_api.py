@@ -116,7 +116,14 @@ class BinanceApi:
                 result = fn(params, api_key, request)
             except VenueError as exc:
                 request[BINANCE_CODE] = exc.code
-                log.info("binance error %s %s: %s %s", request.method, request.path, exc.code, exc.msg)
+                log.info(
+                    "venue_sim.rejected method=%s path=%s code=%s msg=%r",
+                    request.method,
+                    request.path,
+                    exc.code,
+                    exc.msg,
+                    extra={"method": request.method, "path": request.path, "binance_code": exc.code},
+                )
                 return web.json_response({"code": exc.code, "msg": exc.msg}, status=exc.http_status)
             return web.json_response(result, dumps=json_dumps)
 

@@ -21,8 +21,6 @@ from kairos.venue_sim.pricepath import BUNDLED_CANDLES
 from kairos.venue_sim.server import AuditLog, VenueServer
 from kairos.venue_sim.venue import AccountSeed, Venue, VenueConfig
 
-log = logging.getLogger(__name__)
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")

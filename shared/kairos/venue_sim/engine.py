@@ -55,6 +55,7 @@ class Engine:
         self._event_seq = 0
         self.last: dict[str, Decimal] = {s: m.initial_price for s, m in specs.items()}
         self.mark: dict[str, Decimal] = dict(self.last)
+        self.prev_mark: dict[str, Decimal] = dict(self.last)  # mark before the current tick
         self.now = 0
         self._next_order_id = 8_000_000_001
         self._next_algo_id = 1_000_001
@@ -256,6 +257,7 @@ class Engine:
         """Advance ``symbol`` to a new price tick and match everything it makes fillable."""
         self.now = max(self.now, now)
         self.last[symbol] = last
+        self.prev_mark[symbol] = self.mark[symbol]
         self.mark[symbol] = mark if mark is not None else last
         self._consumed.pop((symbol, Side.BUY), None)
         self._consumed.pop((symbol, Side.SELL), None)

@@ -84,9 +84,10 @@ def liquidate_crossed(eng: Engine, symbol: str) -> list[Order]:
 
     As on Binance, the account's open orders in that symbol are cancelled first, then the
     liquidation engine closes the whole position with a market order whose client order
-    id starts ``autoclose-``. It fills at the liquidation price (between the previous and
-    the current mark), so what is left is the position's maintenance margin minus the
-    taker fee; no separate clearance fee is charged.
+    id starts ``autoclose-``. It fills at the liquidation price when this tick's mark move
+    crossed it (what is left is then the maintenance margin minus the taker fee; no
+    clearance fee), else at the previous mark: a position already beyond its liquidation
+    price (a gap, or a flip by a fill) never fills outside the prices the market visited.
     """
     from kairos.venue_sim import algo as algos
 
@@ -108,6 +109,8 @@ def liquidate_crossed(eng: Engine, symbol: str) -> list[Order]:
         eng._rested.add(order.order_id)
         eng._log("liquidation", account=acct.api_key, symbol=symbol, amount=pos.amount, liquidation_price=lp,
                  mark=mark, order_id=order.order_id)  # fmt: skip
-        book_fill(eng, order, lp, qty, maker=False)
+        prev = eng.prev_mark[symbol]
+        price = min(lp, prev) if pos.amount > 0 else max(lp, prev)
+        book_fill(eng, order, price, qty, maker=False)
         done.append(order)
     return done

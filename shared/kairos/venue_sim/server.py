@@ -95,7 +95,13 @@ def fault_middleware(faults: FaultState, audit: AuditLog) -> Any:
             code=request.get(BINANCE_CODE), faults=names, ms=round((time.perf_counter() - started) * 1000, 3),
         )  # fmt: skip
         if lost_ms:
-            log.info("fault lost_response: %s %s executed, answer withheld", request.method, request.path)
+            log.info(
+                "venue_sim.fault kind=lost_response method=%s path=%s hold_ms=%s (executed, answer withheld)",
+                request.method,
+                request.path,
+                lost_ms,
+                extra={"fault": "lost_response", "method": request.method, "path": request.path},
+            )
             await asyncio.sleep(lost_ms / 1000)
             if request.transport is not None:
                 request.transport.close()
@@ -142,7 +148,13 @@ class VenueServer:
         await site.start()
         if self.port == 0:
             self.port = int(self._runner.addresses[0][1])
-        log.info("venue simulator listening on http://%s:%s", self.host, self.port)
+        log.info(
+            "venue_sim.listening url=http://%s:%s seed=%s",
+            self.host,
+            self.port,
+            self.venue.config.seed,
+            extra={"host": self.host, "port": self.port},
+        )
         return self.port
 
     async def stop(self) -> None:

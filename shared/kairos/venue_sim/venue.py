@@ -10,7 +10,6 @@ the market never makes ccxt's signatures stale.
 from __future__ import annotations
 
 import bisect
-import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -20,8 +19,6 @@ from pathlib import Path
 from kairos.venue_sim.engine import Engine
 from kairos.venue_sim.markets import DEFAULT_MARKETS, MarketSpec, markets_by_symbol
 from kairos.venue_sim.pricepath import PricePath, build_paths
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
