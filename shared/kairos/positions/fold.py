@@ -111,7 +111,7 @@ def apply_fill(current: Position | None, fill: Fill, defaults: OpenDefaults = Op
     """
     if current is not None and fill.venue_trade_id in current.applied_trade_ids:
         return FoldResult(position=current, duplicate=True)
-    if current is not None and current.key != fill.key:
+    if current is not None and not _same_slot(current.key, fill):
         raise FoldError(f"fill {fill.venue_trade_id} is for {fill.key.text()}, not {current.key.text()}")
     if current is None or current.status is PositionStatus.CLOSED:
         if fill.reduce_only or (fill.intent is not FillIntent.ENTRY and fill.tag is not None):
@@ -124,6 +124,11 @@ def apply_fill(current: Position | None, fill: Fill, defaults: OpenDefaults = Op
     if fill.reduce_only or current.key.hedge_side is not None:
         raise FoldError(f"fill {fill.venue_trade_id} of {fill.quantity} exceeds the position's {current.quantity}")
     return _flip(current, fill, defaults)
+
+
+def _same_slot(key: PositionKey, fill: Fill) -> bool:
+    return (key.account, key.venue, key.symbol, key.hedge_side) == (
+        fill.account, fill.venue, fill.symbol, fill.position_side)
 
 
 def _open(fill: Fill, quantity: Decimal, fee: Decimal, defaults: OpenDefaults) -> FoldResult:
