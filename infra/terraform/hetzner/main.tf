@@ -14,6 +14,16 @@ locals {
   server_private_ip = cidrhost(var.private_subnet_cidr, 10)
   agent_private_ips = [for i in range(var.agent_count) : cidrhost(var.private_subnet_cidr, 20 + i)]
 
+  # Which network zone each location belongs to (the subnet must be in the servers' zone).
+  location_zone = {
+    fsn1 = "eu-central"
+    nbg1 = "eu-central"
+    hel1 = "eu-central"
+    ash  = "us-east"
+    hil  = "us-west"
+    sin  = "ap-southeast"
+  }
+
   labels = {
     app         = "kairos"
     cluster     = var.cluster_name
@@ -39,6 +49,13 @@ resource "hcloud_network_subnet" "nodes" {
   type         = "cloud"
   network_zone = var.network_zone
   ip_range     = var.private_subnet_cidr
+
+  lifecycle {
+    precondition {
+      condition     = local.location_zone[var.location] == var.network_zone
+      error_message = "network_zone must be the zone of location (${var.location} is in ${local.location_zone[var.location]})."
+    }
+  }
 }
 
 # Hetzner firewalls filter the public interfaces only; node-to-node traffic (k3s, flannel,
