@@ -171,3 +171,22 @@ def test_terraform_fmt_is_clean() -> None:
         [terraform, "fmt", "-check", "-diff", "-recursive", str(TF_DIR)], capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_references_resolve_without_terraform_validate() -> None:
+    """`terraform validate` needs the providers (no network here): check names ourselves."""
+    text = "\n".join(p.read_text() for p in TF_FILES)
+    templates = "\n".join(p.read_text() for p in (TF_DIR / "templates").glob("*.tftpl"))
+    declared_vars = set(_variables())
+    used_vars = set(re.findall(r"\bvar\.([a-z_0-9]+)", text))
+    assert used_vars <= declared_vars, f"undeclared variables: {used_vars - declared_vars}"
+    assert declared_vars <= used_vars, f"unused variables: {declared_vars - used_vars}"
+    locals_block = re.search(r"^locals \{\n(.*?)^\}", (TF_DIR / "main.tf").read_text(), re.M | re.S)
+    assert locals_block
+    declared_locals = set(re.findall(r"^  ([a-z_0-9]+)\s*=", locals_block[1], re.M))
+    used_locals = set(re.findall(r"\blocal\.([a-z_0-9]+)", text))
+    assert used_locals <= declared_locals, f"undefined locals: {used_locals - declared_locals}"
+    resources = {(m[0], m[1]) for m in re.findall(r'^resource "([a-z_0-9]+)" "([a-z_0-9]+)"', text, re.M)}
+    refs = set(re.findall(r"\b((?:hcloud|random)_[a-z_]+)\.([a-z_0-9]+)\b", text))
+    assert refs <= resources, f"references to undeclared resources: {refs - resources}"
+    assert "var." not in templates, "templates get values only through templatefile()"
