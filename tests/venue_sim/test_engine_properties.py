@@ -76,7 +76,7 @@ def replay(actions: list[tuple]) -> tuple[Engine, list[Decimal]]:  # type: ignor
     return eng, path
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(action, min_size=20, max_size=80))
 def test_position_and_wallet_fold_exactly_from_the_fill_and_funding_logs(actions: list[tuple]) -> None:  # type: ignore[type-arg]
     eng, _ = replay(actions)
@@ -94,7 +94,7 @@ def test_position_and_wallet_fold_exactly_from_the_fill_and_funding_logs(actions
     assert acct.wallet == acct.initial_wallet + realized - sum((f.commission for f in eng.fills), Decimal(0)) + funding
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(action, min_size=20, max_size=80))
 def test_no_fill_outside_the_price_path_range_widened_by_book_depth(actions: list[tuple]) -> None:  # type: ignore[type-arg]
     eng, path = replay(actions)
@@ -103,7 +103,7 @@ def test_no_fill_outside_the_price_path_range_widened_by_book_depth(actions: lis
         assert low <= fill.price <= high, (fill, low, high)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(action, min_size=20, max_size=80))
 def test_orders_never_fill_beyond_their_size_and_reduce_only_never_grows_exposure(
     actions: list[tuple],  # type: ignore[type-arg]

@@ -159,7 +159,14 @@ def account_json(engine: Engine, api_key: str) -> JSON:
     pos_im = sum((margin.position_initial_margin(p, engine.mark[s]) for s, p in acct.positions.items()), ZERO)
     maint = sum((margin.maint_margin(p, engine.specs[s], engine.mark[s]) for s, p in acct.positions.items()), ZERO)
     avail = engine.available(api_key)
-    order_im = acct.wallet + upnl - pos_im - avail if avail > 0 else ZERO
+    order_im = sum(
+        (
+            margin.order_initial_margin(o, acct.position(o.symbol, engine.specs[o.symbol].default_leverage),
+                                        engine.mark[o.symbol])
+            for o in engine.open_orders(api_key)
+        ),
+        ZERO,
+    )  # fmt: skip
     m = {
         "walletBalance": dec(acct.wallet),
         "unrealizedProfit": dec(upnl),
