@@ -109,3 +109,27 @@ def drive(rt: ExecutionRuntime, env: Envelope[Any], timeout: float = 30.0) -> li
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.3)
+
+
+def deliver(fn: Any, env: Envelope[Any], timeout: float = 30.0) -> int:
+    """Deliver like KafkaSource: the same CloudEvent again after every 5xx; returns the final status."""
+    import time
+
+    from kairos.contracts.codec import to_cloudevent
+
+    deadline = time.monotonic() + timeout
+    while True:
+        outcome = fn.process(to_cloudevent(env))
+        if outcome.status < 500 or time.monotonic() > deadline:
+            return int(outcome.status)
+        time.sleep(0.2)
+
+
+def outbox_counts(database_url: str, event_type: str) -> tuple[int, int]:
+    """(rows, distinct event ids) of one type in the outbox."""
+    with psycopg.connect(database_url) as conn:
+        r = conn.execute(
+            "SELECT count(*), count(DISTINCT event_id) FROM outbox WHERE event_type = %s", (event_type,)
+        ).fetchone()
+    assert r is not None
+    return int(r[0]), int(r[1])
