@@ -265,7 +265,7 @@ book_entry = st.tuples(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(book_entry, max_size=6), st.sampled_from(["0", "0.3", "0.5", "0.9"]))
 def test_plan_converges_in_one_round_and_never_duplicates_stops(
     entries: list[tuple[str, str, str, OrderState]], closed: str

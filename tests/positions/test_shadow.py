@@ -76,7 +76,7 @@ def test_fill_price_rounds_against_the_order() -> None:
 prices = st.lists(st.integers(min_value=8000, max_value=13000).map(lambda n: D(n) / 100), min_size=1, max_size=40)
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(prices, st.sampled_from(["buy", "sell"]), st.sampled_from([TrailingMode.EMULATED, TrailingMode.NATIVE, None]),
        st.integers(min_value=0, max_value=50))
 def test_shadow_triggers_only_past_targets_and_refolds_to_the_same_position(

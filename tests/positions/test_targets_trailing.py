@@ -142,7 +142,7 @@ def test_trailing_waits_for_activation_then_triggers_at_callback_distance() -> N
 prices = st.lists(st.integers(min_value=1, max_value=100_000).map(lambda n: D(n) / 100), min_size=1, max_size=60)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(prices, st.sampled_from([LONG, SHORT]), st.integers(min_value=1, max_value=100).map(lambda n: D(n) / 10),
        st.one_of(st.none(), st.integers(min_value=1, max_value=100_000).map(lambda n: D(n) / 100)))
 def test_trailing_stop_is_monotonic_in_the_positions_favour(

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from kairos.positions.events import stable_id
-from kairos.positions.model import OrderSide, ProtectiveKind
+from kairos.positions.model import OrderSide, Position, ProtectiveKind
 
 
 class ActionKind(StrEnum):
@@ -155,3 +156,33 @@ def reread(position_id: str, revision: int, *, reason: str) -> Action:
 def alert(position_id: str, revision: int, code: str, *, reason: str) -> Action:
     return Action(command_id=_id(position_id, "alert", code, revision), kind=ActionKind.ALERT,
                   step=Step.SAFETY, reason=f"{code}: {reason}")
+
+
+def execute_trade_fields(action: Action, position: Position) -> dict[str, Any]:
+    """The ``cmd.execute_trade`` payload of a PLACE or CLOSE_AT_MARKET action.
+
+    Matches the backbone's ``ExecuteTrade`` today; a trailing order adds ``callback_rate`` and
+    ``activation_price``, which the execution service's extended contract (issue 5) carries.
+    Raises ValueError for actions that are not a new order (amend, cancel, re-read, alert).
+    """
+    if action.kind not in (ActionKind.PLACE, ActionKind.CLOSE_AT_MARKET) or action.side is None:
+        raise ValueError(f"{action.kind} is not a new order")
+    key = position.key
+    fields: dict[str, Any] = {
+        "command_id": action.command_id,
+        "account": key.account,
+        "venue": key.venue,
+        "symbol": key.symbol,
+        "side": action.side.value,
+        "order_type": action.order_type,
+        "quantity": action.quantity,
+        "reduce_only": True,
+        "strategy_id": position.strategy_id or "position-sync",
+        "intent": "protective" if action.kind is ActionKind.PLACE else "exit",
+    }
+    if action.target is ProtectiveKind.TRAILING:
+        fields["callback_rate"] = action.callback_rate
+        fields["activation_price"] = action.price
+    elif action.kind is ActionKind.PLACE:
+        fields["stop_price"] = action.price
+    return fields
