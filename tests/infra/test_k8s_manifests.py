@@ -5,6 +5,7 @@ Postgres), and they agree with the catalog when it is there."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -210,3 +211,25 @@ def test_every_secret_the_catalog_names_has_a_template() -> None:
     templated = {d["metadata"]["name"] for p in (APP / "secrets").glob("*.yaml") for d in load_yaml_docs(p)}
     generated = {"kairos-pg-app"}  # CloudNativePG creates it
     assert named <= templated | generated, f"Secrets without a template in k8s/app/secrets: {named - templated}"
+
+
+def test_generated_manifests_follow_the_deploy_contract_when_present() -> None:
+    """What scripts/bootstrap.sh deploy and the platform assume (docs/PLATFORM.md, app contract)."""
+    files = [p for p in sorted((REPO / "k8s" / "knative").rglob("*.yaml")) if p.name != "kustomization.yaml"]
+    docs = [d for p in files for d in load_yaml_docs(p)]
+    if not docs:
+        pytest.skip("k8s/knative/ has no generated manifests yet (make manifests)")
+    problems = []
+    for doc in docs:
+        name = f"{doc['kind']}/{doc['metadata']['name']}"
+        if doc["kind"] == "KafkaTopic":
+            if doc["metadata"].get("namespace") != "kafka":
+                problems.append(f"{name}: KafkaTopics live in namespace kafka (the Topic Operator's)")
+            if doc["metadata"].get("labels", {}).get("strimzi.io/cluster") != "kairos":
+                problems.append(f"{name}: needs label strimzi.io/cluster=kairos")
+        elif doc["kind"] == "Service" and doc["apiVersion"].startswith("serving.knative.dev/"):
+            for container in doc["spec"]["template"]["spec"]["containers"]:
+                image = container["image"]
+                if not re.fullmatch(r"kairos-[a-z0-9-]+", image):
+                    problems.append(f"{name}: image {image!r} is not kairos-<function> (deploy rewrites those)")
+    assert problems == []
