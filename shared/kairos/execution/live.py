@@ -44,6 +44,10 @@ from kairos.venue_sim.ccxt_client import make_binanceusdm
 log = logging.getLogger(__name__)
 R = TypeVar("R")
 
+# ccxt logs every request at DEBUG, headers included: the X-MBX-APIKEY header would put an
+# API key into our logs whenever LOG_LEVEL=DEBUG. Its logger never goes below INFO here.
+logging.getLogger("ccxt").setLevel(logging.INFO)
+
 _TYPES = {
     "market": "market",
     "limit": "limit",
@@ -122,7 +126,7 @@ class LiveCcxtAdapter:
 
     def _call(self, make: Callable[[], Awaitable[R]], *, write: bool, what: str) -> R:
         """Run one ccxt call, backing off on rate limits; translate every ccxt exception."""
-        waited = 0.0
+        waited, resynced = 0.0, False
         while True:
             try:
                 return self._loop.run(self._with_markets(make), self._timeout_s * 2 + 5)
@@ -138,6 +142,13 @@ class LiveCcxtAdapter:
                 )
                 time.sleep(retry_after)
                 waited += retry_after
+            except cx.InvalidNonce as exc:
+                # our clock and the venue's disagree: sign with the venue's time from now on
+                # (the clock guard decides separately whether entries may still be placed)
+                if resynced:
+                    raise VenueUnavailable(f"{what}: venue refuses our timestamp even after resync: {exc}") from None
+                self._loop.run(self._resync_clock(), self._timeout_s * 2 + 5)
+                resynced = True
             except cx.OrderNotFound:
                 raise OrderNotFound(what) from None
             except cx.InvalidOrder as exc:
@@ -147,7 +158,7 @@ class LiveCcxtAdapter:
                 raise OrderRejected(f"{what}: {exc}", code) from None
             except (cx.InsufficientFunds, cx.BadRequest, cx.BadSymbol) as exc:
                 raise OrderRejected(f"{what}: {exc}", _binance_code(exc)) from None
-            except (cx.AuthenticationError, cx.PermissionDenied, cx.InvalidNonce, cx.AccountSuspended) as exc:
+            except (cx.AuthenticationError, cx.PermissionDenied, cx.AccountSuspended) as exc:
                 # not executed: the venue refused to read the request (keys, clock)
                 raise VenueUnavailable(
                     f"{what}: {type(exc).__name__}: {exc}; check the account keys and the clock guard"
@@ -163,6 +174,14 @@ class LiveCcxtAdapter:
             await self._ex.load_markets()
             self._markets_loaded = True
         return await make()
+
+    async def _resync_clock(self) -> None:
+        self._ex.options["adjustForTimeDifference"] = True
+        await self._ex.load_time_difference()
+        log.warning(
+            "venue clock differs from ours; signing with the venue's time",
+            extra={"time_difference_ms": self._ex.options.get("timeDifference")},
+        )
 
     def _retry_after(self) -> float:
         headers = getattr(self._ex, "last_response_headers", None) or {}
