@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_serializer, model_validator
 
 from kairos.contracts.types import Amount, Contract, PositiveAmount, UtcDatetime
 
@@ -223,6 +223,10 @@ class Position(Contract):
     def unrealised_pnl(self, mark: Decimal) -> Decimal:
         """Gross PnL of the open quantity at ``mark`` (exit fees not yet paid are not guessed)."""
         return (mark - self.entry_price) * self.signed_quantity
+
+    @field_serializer("applied_trade_ids")
+    def _sorted_ids(self, ids: frozenset[str]) -> list[str]:
+        return sorted(ids)  # a set has no order; stored JSON should not depend on the hash seed
 
     def with_protection(self, protection: Protection) -> Position:
         """New settings: bumps ``revision`` so the next sync derives fresh commands."""
