@@ -221,7 +221,8 @@ def test_emulated_trail_moves_the_stop_up_and_never_back() -> None:
     book = execute(book, p)
     assert plan(pos, book, RULES, mark=D(108), checks=OK).noop
     lost_state = pos.model_copy(update={"trail": None})  # even if the trail state was lost: never loosen
-    assert plan(lost_state, book, RULES, mark=D(100), checks=OK).sl == ()
+    again = plan(lost_state, book, RULES, mark=D(100), checks=OK)
+    assert again.sl == () and again.diagnostics.protected
 
 
 def test_emulated_trail_crossed_closes_at_market_without_alert() -> None:

@@ -23,6 +23,7 @@ from enum import StrEnum
 
 from kairos.positions.model import ZERO, Position, PositionStatus, ProtectiveKind, ProtectiveOrder, VenueRules
 from kairos.positions.targets import DesiredTp, Targets, compute
+from kairos.positions.trailing import tighter
 
 
 class Phase(StrEnum):
@@ -102,7 +103,7 @@ def derive(
     sls = by_kind[ProtectiveKind.SL]
     stop = targets.stop
     sl_covers = stop is None or (len(sls) == 1 and sls[0].resting and sls[0].open_quantity >= targets.remaining)
-    sl_price_ok = stop is None or (len(sls) == 1 and sls[0].price == stop.price)
+    sl_price_ok = stop is None or (len(sls) == 1 and _stop_price_ok(position, sls[0].price, stop.price))
     trails = by_kind[ProtectiveKind.TRAILING]
     want = targets.trailing
     trailing_ok = (not trails) if want is None else (
@@ -133,6 +134,13 @@ def derive(
         leftovers=(),
     )
     return _with_phase(diagnostics, position, active)
+
+
+def _stop_price_ok(position: Position, resting: Decimal | None, wanted: Decimal) -> bool:
+    """Right price, or, with a trail configured, a tighter one: a trailed stop is never loosened."""
+    if resting == wanted:
+        return True
+    return position.protection.trailing is not None and tighter(position.side, resting, wanted) == resting
 
 
 def _with_phase(d: Diagnostics, position: Position, active: list[ProtectiveOrder]) -> Diagnostics:
