@@ -158,10 +158,12 @@ class ShadowAdapter:
         remaining = Decimal(body["qty"]) - sum((Decimal(t["qty"]) for t in body["trades"]), Decimal(0))
         maker = False
         if kind == "limit" and limit is not None:
-            marketable = (side is Side.BUY and limit >= last) or (side is Side.SELL and limit <= last)
-            fills = book.walk(spec, last, side, remaining, limit, Decimal(0)) if marketable else []
-            if not fills and ((side is Side.BUY and last <= limit) or (side is Side.SELL and last >= limit)):
-                fills, maker = [(limit, remaining)], True
+            reached = (side is Side.BUY and last <= limit) or (side is Side.SELL and last >= limit)
+            if body.get("rested"):  # as the simulator: a resting limit fills as maker at its price
+                fills, maker = ([(limit, remaining)] if reached else []), True
+            else:  # on arrival a marketable limit takes liquidity up to its price
+                fills = book.walk(spec, last, side, remaining, limit, Decimal(0))
+                body["rested"] = True
         else:
             fills = book.walk(spec, last, side, remaining, None, Decimal(0))
         now = int(time.time() * 1000)
