@@ -31,7 +31,7 @@ RULES = VenueRules(tick_size=Decimal("0.01"), step_size=Decimal("0.001"), min_qu
 _ids = count(1)
 
 
-def D(text: str | int) -> Decimal:
+def D(text: str | int | Decimal) -> Decimal:
     return Decimal(str(text))
 
 

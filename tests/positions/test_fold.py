@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from kairos.positions.events import PositionEventKind as K
 from kairos.positions.fold import TRANSITIONS, Effect, FoldError, OpenDefaults, adopt, apply_fill, next_status
-from kairos.positions.model import PositionKey, PositionSide, PositionStatus, ProtectiveKind
+from kairos.positions.model import Position, PositionKey, PositionSide, PositionStatus, ProtectiveKind
 
 from tests.positions.kit import ACCOUNT, SYMBOL, VENUE, D, at, exit_fill, fill, opened, protection
 
@@ -145,7 +145,8 @@ def test_replayed_fills_give_identical_ids_and_events() -> None:
     fills = [fill("buy", "1", "100", trade="a"), exit_fill("sell", "1", "101", trade="b")]
 
     def run() -> list[object]:
-        pos, out = None, []
+        pos: Position | None = None
+        out: list[object] = []
         for f in fills:
             r = apply_fill(pos, f)
             pos = r.position
