@@ -16,6 +16,7 @@ from collections.abc import Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "schemas": ("kairos.contracts.schema_cli", "write schemas/ from the pydantic models"),
     "catalog": ("kairos.catalog.cli", "print or check the topic/function/cron catalog"),
+    "manifests": ("kairos.deploy.manifests_cli", "write k8s/knative/ and functions' func.yaml from the catalog"),
     "serve": ("kairos.runtime.serve", "serve one function directory with func-python"),
     "deliver": ("kairos.delivery.cli", "run the local KafkaSource/PingSource deliveries"),
     "fake-solver-bus": ("kairos.venues.near_intents.fake_bus", "run the local NEAR Intents solver bus"),
