@@ -21,7 +21,7 @@ from kairos.positions.plan import (
     plan,
 )
 
-from tests.positions.kit import RULES, D, exit_fill, full_protection, opened, order, protection
+from tests.positions.kit import RULES, D, exit_fill, fill, full_protection, opened, order, protection
 
 ST = OrderState
 OK = VenueChecks(position_open=True, tp_filled=False, closable_quantity=D(1))
@@ -44,8 +44,9 @@ def execute(book: list[ProtectiveOrder], p: Plan) -> list[ProtectiveOrder]:
                    if o.client_order_id == a.client_order_id else o for o in out]
         elif a.kind is ActionKind.PLACE:
             assert a.target is not None and a.quantity is not None
-            out.append(ProtectiveOrder(kind=a.target, client_order_id=a.command_id, status=ST.OPEN, price=a.price,
-                                       quantity=a.quantity, level=a.level, callback_rate=a.callback_rate))
+            out.append(ProtectiveOrder(kind=a.target, client_order_id=a.command_id, command_id=a.command_id,
+                                       status=ST.OPEN, price=a.price, quantity=a.quantity, level=a.level,
+                                       callback_rate=a.callback_rate))
     return out
 
 
@@ -206,10 +207,42 @@ def test_wrong_tp_price_is_cancelled_and_replaced() -> None:
 def test_externally_cancelled_target_is_replaced_under_a_fresh_id() -> None:
     pos = opened()
     first = plan(pos, [], RULES).tp[0]
-    gone = ProtectiveOrder(kind=TP, client_order_id=first.command_id, status=ST.CANCELED, price=D(110),
-                           quantity=D("0.5"), level=0)
+    gone = ProtectiveOrder(kind=TP, client_order_id="c1", command_id=first.command_id, status=ST.CANCELED,
+                           price=D(110), quantity=D("0.5"), level=0)
     again = plan(pos, [gone], RULES).tp[0]
     assert again.kind is ActionKind.PLACE and again.command_id != first.command_id
+    twice = gone.model_copy(update={"client_order_id": "c2", "command_id": again.command_id})
+    third = plan(pos, [gone, twice], RULES).tp[0]
+    assert third.command_id not in (first.command_id, again.command_id)
+
+
+def test_placement_in_flight_is_planned_again_under_the_same_id() -> None:
+    pos = opened()
+    assert plan(pos, [], RULES).tp == plan(pos, [], RULES).tp
+
+
+def test_stop_amended_then_cancelled_at_the_venue_is_replaced_under_a_fresh_id() -> None:
+    pos = opened()
+    placed = plan(pos, [], RULES, checks=OK).sl[0]
+    moved = ProtectiveOrder(kind=SL, client_order_id="c", command_id=placed.command_id, status=ST.CANCELED,
+                            price=D(95), quantity=D(1))  # amended to 95 by hand, then cancelled
+    again = plan(pos, [*full_protection(pos)[:2], moved], RULES, checks=OK).sl[0]
+    assert again.kind is ActionKind.PLACE and again.command_id != placed.command_id
+
+
+def test_amends_back_and_forth_over_fills_get_new_ids_each_time() -> None:
+    pos = opened(qty="1")
+    book = full_protection(pos)
+    ids = []
+    for step in ("reduce", "increase", "reduce"):
+        f = exit_fill("sell", "0.5", "101") if step == "reduce" else fill("buy", "0.5", "100")
+        pos = apply_fill(pos, f).position
+        checks = VenueChecks(position_open=True, tp_filled=False, closable_quantity=pos.quantity)
+        p = plan(pos, book, RULES, checks=checks)
+        sl_amend = next(a for a in p.sl if a.kind is ActionKind.AMEND)
+        ids.append(sl_amend.command_id)
+        book = execute(book, p)
+    assert len(set(ids)) == 3
 
 
 def test_emulated_trail_moves_the_stop_up_and_never_back() -> None:

@@ -9,6 +9,7 @@ yields the same ids, so the executor's dedupe turns a repeated sync into a no-op
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -75,13 +76,21 @@ def place(
     *,
     level: int | None = None,
     callback_rate: Decimal | None = None,
-    attempt: int = 0,
+    used: Collection[str] = (),
     reason: str,
 ) -> Action:
-    """``attempt`` counts earlier orders for the same target that finished (cancelled, expired,
-    rejected): re-placing after one of those needs a fresh id, or the executor would dedupe it."""
+    """``used``: command ids of this position's *finished* orders (cancelled, expired, rejected,
+    filled). The id is the first of hash(target, attempt 0, 1, ...) not among them: a target
+    whose order finished gets a fresh id (the executor would dedupe the old one), while a
+    placement still in flight, whose order row is not visible yet, is planned under the same id
+    again and deduped by the executor."""
+    attempt = 0
+    command_id = _id(position_id, "place", kind.value, level, price, quantity, callback_rate, attempt)
+    while command_id in used:
+        attempt += 1
+        command_id = _id(position_id, "place", kind.value, level, price, quantity, callback_rate, attempt)
     return Action(
-        command_id=_id(position_id, "place", kind.value, level, price, quantity, callback_rate, attempt),
+        command_id=command_id,
         kind=ActionKind.PLACE,
         step=Step.TP if kind is ProtectiveKind.TP else Step.SL,
         reason=reason,
@@ -103,10 +112,13 @@ def amend(
     price: Decimal | None,
     *,
     level: int | None = None,
+    revision: int,
     reason: str,
 ) -> Action:
+    """Keyed by the position revision too: sizes can go A -> B -> A -> B over fills, and each
+    of those amends must be a new command; a repeated sync of one revision repeats the id."""
     return Action(
-        command_id=_id(position_id, "amend", client_order_id, price, quantity),
+        command_id=_id(position_id, "amend", client_order_id, price, quantity, revision),
         kind=ActionKind.AMEND,
         step=Step.TP if kind is ProtectiveKind.TP else Step.SL,
         reason=reason,

@@ -212,14 +212,9 @@ def _fallback(position: Position, qty: Decimal, config: PlanConfig, code: str, w
     return alert, act.close_at_market(pid, position.side.exit_side, qty, rev, reason=why)
 
 
-def _attempt(
-    orders: Sequence[ProtectiveOrder], kind: ProtectiveKind, level: int | None, price: Decimal | None, qty: Decimal
-) -> int:
-    """How many finished orders had exactly this target: a target re-placed after its order was
-    cancelled or expired at the venue gets a fresh id, while a target whose earlier order we
-    cancelled for being *different* keeps its id (so an in-flight placement is not doubled)."""
-    return sum(1 for o in orders
-               if o.kind is kind and o.level == level and not o.active and o.price == price and o.quantity == qty)
+def _used(orders: Sequence[ProtectiveOrder]) -> frozenset[str]:
+    """Command ids of finished orders: never to be reused for a new placement."""
+    return frozenset(o.command_id for o in orders if not o.active and o.command_id)
 
 
 def _cleanup(position: Position, d: Diagnostics) -> tuple[Action, ...]:
@@ -266,19 +261,19 @@ def _by_tightness(side: PositionSide, orders: Sequence[ProtectiveOrder]) -> list
 def _tp_step(
     position: Position, d: Diagnostics, orders: Sequence[ProtectiveOrder], mark: Decimal | None
 ) -> tuple[Action, ...]:
-    pid, side = position.position_id, position.side.exit_side
+    pid, side, rev = position.position_id, position.side.exit_side, position.revision
     amends: list[Action] = []
     places: list[Action] = []
     for check in d.tp_levels:
         want = check.desired
         if check.state is LevelState.WRONG_QUANTITY:
             amends.append(act.amend(pid, ProtectiveKind.TP, check.orders[0].client_order_id, want.quantity,
-                                    want.price, level=check.level, reason=f"TP {check.level} resized"))
+                                    want.price, level=check.level, revision=rev, reason=f"TP {check.level} resized"))
         elif check.state is LevelState.DUPLICATED:
             keep = check.orders[0]
             if keep.price != want.price or keep.open_quantity != want.quantity:
                 amends.append(act.amend(pid, ProtectiveKind.TP, keep.client_order_id, want.quantity, want.price,
-                                        level=check.level, reason=f"TP {check.level} kept, resized"))
+                                        level=check.level, revision=rev, reason=f"TP {check.level} kept, resized"))
         elif check.state in (LevelState.MISSING, LevelState.WRONG_PRICE):
             if mark is not None and _past_tp(position.side, mark, want.price):
                 # Mark already past the TP: the venue would refuse (-2021); take the profit now.
@@ -286,7 +281,7 @@ def _tp_step(
                                                   reason=f"mark {mark} beyond TP {check.level} at {want.price}"))
                 continue
             places.append(act.place(pid, ProtectiveKind.TP, side, want.quantity, want.price, level=check.level,
-                                    attempt=_attempt(orders, ProtectiveKind.TP, check.level, want.price, want.quantity),
+                                    used=_used(orders),
                                     reason=f"TP {check.level} {check.state.value}"))
     return tuple(amends + places)  # shrink before growing: reduce-only totals never exceed the position
 
@@ -298,8 +293,7 @@ def _sl_step(position: Position, d: Diagnostics, orders: Sequence[ProtectiveOrde
     if stop is not None and not any(o.pending for o in d.sl_orders):
         if not d.sl_orders:
             out.append(act.place(pid, ProtectiveKind.SL, side, stop.quantity, stop.price,
-                                 attempt=_attempt(orders, ProtectiveKind.SL, None, stop.price, stop.quantity),
-                                 reason="SL missing"))
+                                 used=_used(orders), reason="SL missing"))
         else:
             keep = _by_tightness(position.side, d.sl_orders)[0]
             price = stop.price
@@ -307,17 +301,16 @@ def _sl_step(position: Position, d: Diagnostics, orders: Sequence[ProtectiveOrde
                 price = tighter(position.side, price, keep.price) or price  # a trail never loosens
             if keep.price != price or keep.open_quantity != stop.quantity:
                 out.append(act.amend(pid, ProtectiveKind.SL, keep.client_order_id, stop.quantity, price,
-                                     reason=f"SL moved to {price} x {stop.quantity}"))
+                                     revision=position.revision, reason=f"SL moved to {price} x {stop.quantity}"))
     want = d.targets.trailing
     trails = _by_id(d.trailing_orders)
     if want is not None and not any(o.pending for o in trails):
         keep_t = trails[0] if trails else None
         if keep_t is None or keep_t.callback_rate != want.callback_rate:
-            attempt = _attempt(orders, ProtectiveKind.TRAILING, None, want.activation_price, want.quantity)
             out.append(act.place(pid, ProtectiveKind.TRAILING, side, want.quantity, want.activation_price,
-                                 callback_rate=want.callback_rate, attempt=attempt,
+                                 callback_rate=want.callback_rate, used=_used(orders),
                                  reason="trailing stop missing" if keep_t is None else "trailing callback changed"))
         elif keep_t.open_quantity != want.quantity:
             out.append(act.amend(pid, ProtectiveKind.TRAILING, keep_t.client_order_id, want.quantity, keep_t.price,
-                                 reason="trailing stop resized"))
+                                 revision=position.revision, reason="trailing stop resized"))
     return tuple(out)
