@@ -79,3 +79,35 @@ def test_every_function_directory_has_a_func_yaml_and_nothing_else_does() -> Non
     directories = {p.name for p in (REPO / "functions").iterdir() if (p / "function" / "func.py").is_file()}
     with_yaml = {p.parent.name for p in (REPO / "functions").glob("*/func.yaml")}
     assert with_yaml == directories == {fn.name for fn in CATALOG.functions}
+
+
+# The field sets of knative/func's schema/func_yaml-schema.json (every object there is closed).
+_FUNC_FIELDS: dict[str, set[str]] = {
+    "": {"specVersion", "name", "domain", "runtime", "registry", "image", "namespace", "created", "invoke"}
+    | {"build", "run", "deploy"},
+    "run": {"volumes", "envs", "startTimeout"},
+    "deploy": {"namespace", "image", "annotations", "options", "labels", "healthEndpoints"}
+    | {"serviceAccountName", "subscriptions"},
+    "deploy.options": {"scale", "resources"},
+    "deploy.options.scale": {"min", "max", "metric", "target", "utilization"},
+    "deploy.options.resources": {"requests", "limits"},
+    "deploy.options.resources.requests": {"cpu", "memory"},
+    "deploy.options.resources.limits": {"cpu", "memory", "concurrency"},
+    "deploy.healthEndpoints": {"liveness", "readiness"},
+}
+
+
+@pytest.mark.parametrize("fn", CATALOG.functions, ids=lambda f: f.name)
+def test_func_yaml_uses_only_fields_func_knows(fn: Any) -> None:
+    func = yaml.safe_load((REPO / "functions" / fn.name / "func.yaml").read_text())
+    for where, allowed in _FUNC_FIELDS.items():
+        node = func
+        for part in filter(None, where.split(".")):
+            node = node.get(part, {})
+        assert set(node) <= allowed, f"{where or '<root>'}: unknown {set(node) - allowed}"
+    assert func["invoke"] in ("http", "cloudevent")
+    assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", func["name"])
+    for entry in func["run"]["envs"]:
+        assert set(entry) <= {"name", "value"} and "value" in entry
+    for label in func["deploy"]["labels"]:
+        assert set(label) == {"key", "value"}
