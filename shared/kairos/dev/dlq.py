@@ -166,6 +166,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     replay.add_argument("--data", help="fixed payload (JSON or @file) replacing the event's data")
     replay.add_argument("--topic", help="publish here instead of the catalog's original topic")
     replay.add_argument("--dry-run", action="store_true", help="say what would be published")
+    for sub_parser in (ls, show, replay):  # accepted after the action too
+        sub_parser.add_argument("--state-dir", type=Path, default=argparse.SUPPRESS)
 
 
 def find(letters: list[DeadLetter], ref: str) -> DeadLetter:

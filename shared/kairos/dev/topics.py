@@ -1,7 +1,9 @@
 """Read whole topics from the beginning, without a consumer group.
 
-Tansu's end offsets are off by up to a batch, so "the end" is found by reading until
-the broker has had nothing new for a moment, not by asking for end offsets.
+Where "the end" is: the end offsets the broker reports when the read starts (a topic
+that is being written keeps growing; what was there when the operator asked is what
+they asked for), or, since Tansu's end offsets can be off by up to a batch, the moment
+the broker has had nothing new for ``idle`` seconds, whichever comes first.
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ from kairos.bus.kafka import consumer_settings
 
 
 def read_topics(
-    bootstrap: str, topics: Sequence[str], *, profile: str = "tansu", idle: float = 0.8, timeout: float = 20.0
+    bootstrap: str,
+    topics: Sequence[str],
+    *,
+    profile: str = "tansu",
+    idle: float = 0.8,
+    grace: float = 0.3,
+    timeout: float = 20.0,
 ) -> list[Any]:
     """Every record of ``topics`` (ConsumerRecords, in partition order)."""
     consumer = KafkaConsumer(
@@ -35,14 +43,20 @@ def read_topics(
             return []
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
         records: list[Any] = []
         deadline = time.monotonic() + timeout
         last_new = time.monotonic()
+        grace_until: float | None = None
         while time.monotonic() < deadline and time.monotonic() - last_new < idle:
             for batch in consumer.poll(timeout_ms=100).values():
                 if batch:
                     records.extend(batch)
                     last_new = time.monotonic()
+            if grace_until is None and all(consumer.position(tp) >= (ends.get(tp) or 0) for tp in tps):
+                grace_until = time.monotonic() + grace  # end offsets may be a batch short: read a bit more
+            if grace_until is not None and time.monotonic() >= grace_until:
+                break
         return records
     finally:
         consumer.close()

@@ -1,0 +1,99 @@
+"""A stop drains, and the next run finds its Postgres state.
+
+The broker here is the test's own Tansu (``KAFKA_BOOTSTRAP_SERVERS`` given, so the runner
+does not start one): it outlives the runner, so after the stop every topic can be read
+and compared with Postgres. Postgres is the runner's embedded one, in the state folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from kairos.dev.topics import read_topics
+from kairos.localinfra.postgres import start_embedded_postgres
+
+from tests.dev.devkit import DevSystem, clean_env, start_dev
+from tests.kit import record_envelopes, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class FirstRun:
+    state_dir: Path
+    system: DevSystem
+    exit_code: int
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Iterator[FirstRun]:
+    """Run 1: quotes flow at 30/s; SIGINT once at least 20 trade results exist."""
+    state_dir = tmp_path_factory.mktemp("drain") / "state"
+    env = clean_env(KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap)
+    dev = start_dev(state_dir, "--rate", "30", "--seed", "11", env=env)
+    try:
+        dev.wait_running()
+        wait_until(lambda: dev.count_results() >= 20, timeout=90, message="20 trade results")
+        code = dev.stop()
+    finally:
+        if dev.process.poll() is None:
+            dev.kill()
+    yield FirstRun(state_dir, dev, code)
+
+
+def ids_on(bootstrap: str, topic: str) -> tuple[set[str], set[str]]:
+    """(event ids, correlation ids) of every record of ``topic``."""
+    envs = record_envelopes(read_topics(bootstrap, [topic], idle=1.0))
+    return {e.meta.id for e in envs}, {e.meta.correlation_id for e in envs}
+
+
+def test_sigint_mid_flow_drains_every_ingested_quote_and_leaves_no_process(
+    first_run: FirstRun, kafka_bootstrap: str
+) -> None:
+    dev = first_run.system
+    assert first_run.exit_code == 0, dev.output()[-3000:]
+    assert "stopped cleanly; every subscription drained" in dev.output()
+    wait_until(lambda: not dev.leftovers(), timeout=10, message="every process of the run gone")
+
+    quotes, quote_corr = ids_on(kafka_bootstrap, "raw.near_intents.quote")
+    demands, demand_corr = ids_on(kafka_bootstrap, "norm.swap_demand")
+    commands, command_corr = ids_on(kafka_bootstrap, "cmd.execute_trade")
+    assert len(quotes) >= 20
+    pg = start_embedded_postgres(first_run.state_dir / "postgres")
+    try:
+        with psycopg.connect(pg.url) as conn:
+            handled = {
+                consumer: {
+                    row[0] for row in conn.execute("SELECT event_id FROM inbox WHERE consumer = %s", (consumer,))
+                }
+                for consumer in ("normalize-near-intents", "reactor", "executor")
+            }
+            result_corr = {row[0] for row in conn.execute("SELECT correlation_id FROM trade_results")}
+            backlog = conn.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetchone()
+    finally:
+        pg.stop()
+    # every quote ingested before the stop went through every hop
+    assert quotes <= handled["normalize-near-intents"]
+    assert demand_corr == quote_corr
+    assert demands <= handled["reactor"]
+    assert commands <= handled["executor"]
+    assert command_corr <= demand_corr
+    assert result_corr == command_corr, f"{len(command_corr - result_corr)} commands have no trade result"
+    assert backlog == (0,)
+
+
+def test_a_second_run_finds_the_previous_postgres_state(first_run: FirstRun, kafka_bootstrap: str) -> None:
+    env = clean_env(KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap)
+    dev = start_dev(first_run.state_dir, "--no-sources", env=env)
+    try:
+        dev.wait_running()
+        assert dev.count_results() >= 20
+        assert dev.stop() == 0
+    finally:
+        if dev.process.poll() is None:
+            dev.kill()
+    wait_until(lambda: not dev.leftovers(), timeout=10, message="every process of the second run gone")
