@@ -76,20 +76,21 @@ def schedule(
     position id, so the plan is the same on every replica. A position listed twice is synced once.
     """
     slot = slot_start(tick, interval)
-    unique = {e.position_id: e for e in entries}.values()
-
-    def rank(e: ScheduleEntry) -> tuple[int, float, str]:
+    ranked = []
+    for e in {e.position_id: e for e in entries}.values():
         age = (tick - e.unprotected_since).total_seconds() if e.unprotected_since is not None else 0.0
-        return priority(e, tick), -age, e.position_id
-
-    ordered = sorted(unique, key=rank)
-    urgent = [e for e in ordered if priority(e, tick) is Priority.EMERGENCY]
-    rest = [e for e in ordered if priority(e, tick) is not Priority.EMERGENCY]
+        ranked.append((priority(e, tick), -age, e.position_id))
+    ranked.sort()
     start = max(slot, tick)  # a late tick still spreads over what is left of its slot, never in the past
     span = slot + interval - start
-    out = [ScheduledSync(e.position_id, sync_command_id(e.position_id, slot), start, Priority.EMERGENCY, slot)
-           for e in urgent]
-    for i, e in enumerate(rest):
-        due = start + span * i / len(rest)
-        out.append(ScheduledSync(e.position_id, sync_command_id(e.position_id, slot), due, priority(e, tick), slot))
+    rest = sum(1 for p, _, _ in ranked if p is not Priority.EMERGENCY)
+    out: list[ScheduledSync] = []
+    n = 0
+    for prio, _, position_id in ranked:
+        if prio is Priority.EMERGENCY:
+            due = start
+        else:
+            due = start + span * n / rest
+            n += 1
+        out.append(ScheduledSync(position_id, sync_command_id(position_id, slot), due, prio, slot))
     return out
