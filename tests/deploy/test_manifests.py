@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,19 @@ CATALOG = load_catalog()
 
 
 def test_committed_manifests_equal_what_make_manifests_generates() -> None:
-    problems = drift(REPO, generate(CATALOG))
-    assert problems == [], "k8s/knative/ or a func.yaml is stale: run `make manifests`\n" + "\n".join(problems)
+    files = generate(CATALOG)
+    problems = drift(REPO, files)
+    details = []
+    for rel, text in files.items():  # the first differing file, as a diff, says what changed
+        path = REPO / rel
+        if path.is_file() and path.read_text() != text:
+            diff = difflib.unified_diff(
+                path.read_text().splitlines(), text.splitlines(), str(rel), "generated", lineterm=""
+            )
+            details = list(diff)[:40]
+            break
+    message = "k8s/knative/ or a func.yaml is stale: run `make manifests`\n" + "\n".join(problems + details)
+    assert problems == [], message
 
 
 @pytest.mark.parametrize("variant", ["base", "single-node overlay"])
