@@ -9,11 +9,12 @@ import pytest
 from kairos.contracts.commands import ExecuteTrade
 from kairos.positions.actions import ActionKind, execute_trade_fields
 from kairos.positions.diagnostics import Diagnostics, Phase
-from kairos.positions.model import Mode, Position, TrailingMode
+from kairos.positions.fold import OpenDefaults, apply_fill
+from kairos.positions.model import Mode, Position, PositionSide, TrailingMode
 from kairos.positions.orchestrator import SyncOutcome, TradingAdapter, sync_position
 from kairos.positions.plan import PlacementFailure, Rejection, VenueChecks, plan
 
-from tests.positions.kit import RULES, T0, D, full_protection, opened, protection
+from tests.positions.kit import RULES, T0, D, fill, full_protection, opened, protection
 
 
 class Recorder:
@@ -79,3 +80,10 @@ def test_trailing_action_carries_callback_and_activation_and_others_are_refused(
     assert cancel.kind is ActionKind.CANCEL
     with pytest.raises(ValueError, match="not a new order"):
         execute_trade_fields(cancel, pos)
+
+
+def test_hedge_mode_commands_carry_the_position_side() -> None:
+    pos = apply_fill(None, fill("sell", "1", "100", position_side=PositionSide.SHORT),
+                     OpenDefaults(protection=protection(tps=(("90", "1"),), sl="110"))).position
+    fields = execute_trade_fields(plan(pos, [], RULES).tp[0], pos)
+    assert fields["position_side"] == "SHORT" and fields["side"] == "buy" and fields["stop_price"] == D(90)

@@ -320,3 +320,16 @@ def test_plan_converges_in_one_round_and_never_duplicates_stops(
     assert len(active_sl) == 1 and active_sl[0].quantity == pos.quantity
     active_tp = sum((o.open_quantity for o in after if o.kind is TP and o.active), Decimal(0))
     assert active_tp <= pos.quantity
+
+
+def test_short_position_mirrors_the_long_plan() -> None:
+    pos = opened("sell", "1", "100", prot=protection(tps=(("90", "0.5"), ("80", "0.5")), sl="110"))
+    p = plan(pos, [], RULES)
+    assert summary(p.tp) == [("place", "TP", 0, D("0.5"), D(90)), ("place", "TP", 1, D("0.5"), D(80))]
+    assert summary(p.sl_deferred) == [("place", "SL", None, D(1), D(110))]
+    assert all(a.side is not None and a.side.value == "buy" for a in p.tp + p.sl_deferred)
+    tps = execute([], p)
+    book = execute(tps, plan(pos, tps, RULES, checks=OK))
+    assert plan(pos, book, RULES, checks=OK).noop and plan(pos, book, RULES, checks=OK).diagnostics.protected
+    assert [a.kind for a in plan(pos, [], RULES, mark=D(111), checks=OK).safety] == [
+        ActionKind.ALERT, ActionKind.CLOSE_AT_MARKET]

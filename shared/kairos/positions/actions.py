@@ -174,7 +174,8 @@ def execute_trade_fields(action: Action, position: Position) -> dict[str, Any]:
     """The ``cmd.execute_trade`` payload of a PLACE or CLOSE_AT_MARKET action.
 
     Matches the backbone's ``ExecuteTrade`` today; a trailing order adds ``callback_rate`` and
-    ``activation_price``, which the execution service's extended contract (issue 5) carries.
+    ``activation_price``, a hedge-mode position ``position_side``, which the execution
+    service's extended contract (issue 5) must carry.
     Raises ValueError for actions that are not a new order (amend, cancel, re-read, alert).
     """
     if action.kind not in (ActionKind.PLACE, ActionKind.CLOSE_AT_MARKET) or action.side is None:
@@ -192,6 +193,8 @@ def execute_trade_fields(action: Action, position: Position) -> dict[str, Any]:
         "strategy_id": position.strategy_id or "position-sync",
         "intent": "protective" if action.kind is ActionKind.PLACE else "exit",
     }
+    if key.hedge_side is not None:  # hedge mode: the venue needs to know which side's position
+        fields["position_side"] = key.hedge_side.value
     if action.target is ProtectiveKind.TRAILING:
         fields["callback_rate"] = action.callback_rate
         fields["activation_price"] = action.price
