@@ -59,14 +59,15 @@ def command(
     quantity: str = "0.010",
     command_id: str | None = None,
     account: str = ACCOUNT,
+    symbol: str = SYMBOL,
     **fields: Any,
 ) -> Envelope[ExecuteTrade]:
     cmd = ExecuteTrade(
         command_id=command_id or f"cmd-{uuid.uuid4().hex[:16]}", account=account, venue="binanceusdm",
-        symbol=SYMBOL, side=side, order_type=order_type, quantity=Decimal(quantity), strategy_id="s-test",  # type: ignore[arg-type]
+        symbol=symbol, side=side, order_type=order_type, quantity=Decimal(quantity), strategy_id="s-test",  # type: ignore[arg-type]
         **fields,
     )  # fmt: skip
-    return new_event(cmd, source="/tests/execution", partition_key=f"{account}|{SYMBOL}")
+    return new_event(cmd, source="/tests/execution", partition_key=f"{account}|{symbol}")
 
 
 def db_order(database_url: str, command_id: str) -> dict[str, Any]:
