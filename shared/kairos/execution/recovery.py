@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from kairos.catalog import load_catalog
 from kairos.contracts.envelope import new_event, stable_id
 from kairos.contracts.ops import Alert
 from kairos.execution import outbox
@@ -108,8 +109,13 @@ class Recovery:
                 partition_key=self.function,
                 event_id=stable_id("kairos.recovery", self.function, self.report.run_id),
             )
-            ids = [outbox.insert(conn, self.function, "ops.alert", env)]
+            ids = [outbox.insert(conn, self.function, _alert_topic(self.function), env)]
         self.publish(ids)
         self.state = "HEALTHY"
         self.done.set()
         log.info("recovery complete: HEALTHY", extra={"in_flight": in_flight, "elapsed_s": round(elapsed, 3)})
+
+
+def _alert_topic(function: str) -> str:
+    catalog = load_catalog()
+    return catalog.output_topic(catalog.function(function), "kairos.ops.alert")
