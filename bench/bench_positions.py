@@ -88,13 +88,16 @@ def book_for(pos: Position, state: int) -> list[ProtectiveOrder]:
     scale = Decimal(1) if state == 1 else Decimal(2)
     entry = pos.entry_price
     half = pos.quantity / 2 * scale
+    pid = pos.position_id
+
+    def view(kind: ProtectiveKind, name: str, price: Decimal, qty: Decimal, level: int | None) -> ProtectiveOrder:
+        return ProtectiveOrder(kind=kind, client_order_id=f"{pid}-{name}", command_id=f"c-{pid}-{name}",
+                               status=OrderState.OPEN, price=price.quantize(Decimal("0.01")), quantity=qty, level=level)
+
     return [
-        ProtectiveOrder(kind=ProtectiveKind.TP, client_order_id=f"{pos.position_id}-tp0", status=OrderState.OPEN,
-                        price=(entry * Decimal("1.02")).quantize(Decimal("0.01")), quantity=half, level=0),
-        ProtectiveOrder(kind=ProtectiveKind.TP, client_order_id=f"{pos.position_id}-tp1", status=OrderState.OPEN,
-                        price=(entry * Decimal("1.04")).quantize(Decimal("0.01")), quantity=half, level=1),
-        ProtectiveOrder(kind=ProtectiveKind.SL, client_order_id=f"{pos.position_id}-sl", status=OrderState.OPEN,
-                        price=(entry * Decimal("0.98")).quantize(Decimal("0.01")), quantity=pos.quantity * scale),
+        view(ProtectiveKind.TP, "tp0", entry * Decimal("1.02"), half, 0),
+        view(ProtectiveKind.TP, "tp1", entry * Decimal("1.04"), half, 1),
+        view(ProtectiveKind.SL, "sl", entry * Decimal("0.98"), pos.quantity * scale, None),
     ]
 
 

@@ -94,9 +94,11 @@ def order(
     filled: str = "0",
 ) -> ProtectiveOrder:
     kind = ProtectiveKind(kind)
+    cid = cid or f"c-{kind.value}-{level}-{next(_ids)}"
     return ProtectiveOrder(
         kind=kind,
-        client_order_id=cid or f"c-{kind.value}-{level}-{next(_ids)}",
+        client_order_id=cid,
+        command_id=f"cmd-{cid}",
         status=status,
         price=D(price) if price is not None else None,
         quantity=D(qty),

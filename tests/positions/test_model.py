@@ -46,8 +46,8 @@ def test_floats_are_refused_for_money() -> None:
 def test_side_helpers_and_order_views() -> None:
     assert PositionSide.LONG.exit_side is OrderSide.SELL and PositionSide.SHORT.exit_side is OrderSide.BUY
     assert OrderSide.BUY.sign == 1 and PositionSide.SHORT.sign == -1
-    o = ProtectiveOrder(kind=ProtectiveKind.SL, client_order_id="c", status=OrderState.UNKNOWN, price=D(1),
-                        quantity=D(2), filled_quantity=D("0.5"))
+    o = ProtectiveOrder(kind=ProtectiveKind.SL, client_order_id="c", command_id="cmd-c", status=OrderState.UNKNOWN,
+                        price=D(1), quantity=D(2), filled_quantity=D("0.5"))
     assert o.pending and o.active and not o.resting and o.open_quantity == D("1.5")
     assert not o.model_copy(update={"status": OrderState.EXPIRED}).active
 

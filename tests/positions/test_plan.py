@@ -310,8 +310,8 @@ def test_plan_converges_in_one_round_and_never_duplicates_stops(
     book = []
     for i, (what, price, qty, status) in enumerate(entries):
         kind, level = (SL, None) if what == "SL" else (TP, int(what[2:]))
-        book.append(ProtectiveOrder(kind=kind, client_order_id=f"x{i}", status=status, price=D(price),
-                                    quantity=D(qty), level=level))
+        book.append(ProtectiveOrder(kind=kind, client_order_id=f"x{i}", command_id=f"cmd-x{i}", status=status,
+                                    price=D(price), quantity=D(qty), level=level))
     checks = VenueChecks(position_open=True, tp_filled=False, closable_quantity=pos.quantity)
     first = plan(pos, book, RULES, checks=checks)
     after = execute(book, first)

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from kairos.positions.events import stable_id
-from kairos.positions.model import OrderSide, Position, ProtectiveKind
+from kairos.positions.model import OrderSide, Position, ProtectiveKind, ProtectiveOrder
 
 
 class ActionKind(StrEnum):
@@ -59,7 +59,8 @@ class Action:
     quantity: Decimal | None = None
     price: Decimal | None = None  # trigger (TP/SL) or activation price (trailing)
     callback_rate: Decimal | None = None
-    client_order_id: str | None = None  # the order an AMEND or CANCEL addresses
+    client_order_id: str | None = None  # the order an AMEND or CANCEL addresses...
+    target_command_id: str | None = None  # ...and the command that created it (what cmd.* names)
     reduce_only: bool = True
 
 
@@ -106,41 +107,39 @@ def place(
 
 def amend(
     position_id: str,
-    kind: ProtectiveKind,
-    client_order_id: str,
+    order: ProtectiveOrder,
     quantity: Decimal,
     price: Decimal | None,
     *,
-    level: int | None = None,
     revision: int,
     reason: str,
 ) -> Action:
     """Keyed by the position revision too: sizes can go A -> B -> A -> B over fills, and each
     of those amends must be a new command; a repeated sync of one revision repeats the id."""
     return Action(
-        command_id=_id(position_id, "amend", client_order_id, price, quantity, revision),
+        command_id=_id(position_id, "amend", order.client_order_id, price, quantity, revision),
         kind=ActionKind.AMEND,
-        step=Step.TP if kind is ProtectiveKind.TP else Step.SL,
+        step=Step.TP if order.kind is ProtectiveKind.TP else Step.SL,
         reason=reason,
-        target=kind,
-        level=level,
+        target=order.kind,
+        level=order.level,
         quantity=quantity,
         price=price,
-        client_order_id=client_order_id,
+        client_order_id=order.client_order_id,
+        target_command_id=order.command_id,
     )
 
 
-def cancel(
-    position_id: str, kind: ProtectiveKind, client_order_id: str, *, level: int | None = None, reason: str
-) -> Action:
+def cancel(position_id: str, order: ProtectiveOrder, *, reason: str) -> Action:
     return Action(
-        command_id=_id(position_id, "cancel", client_order_id),
+        command_id=_id(position_id, "cancel", order.client_order_id),
         kind=ActionKind.CANCEL,
         step=Step.CLEANUP,
         reason=reason,
-        target=kind,
-        level=level,
-        client_order_id=client_order_id,
+        target=order.kind,
+        level=order.level,
+        client_order_id=order.client_order_id,
+        target_command_id=order.command_id,
     )
 
 
@@ -173,9 +172,8 @@ def alert(position_id: str, revision: int, code: str, *, reason: str) -> Action:
 def execute_trade_fields(action: Action, position: Position) -> dict[str, Any]:
     """The ``cmd.execute_trade`` payload of a PLACE or CLOSE_AT_MARKET action.
 
-    Matches the backbone's ``ExecuteTrade`` today; a trailing order adds ``callback_rate`` and
-    ``activation_price``, a hedge-mode position ``position_side``, which the execution
-    service's extended contract (issue 5) must carry.
+    Matches ``ExecuteTrade`` (trailing orders carry ``callback_rate`` and ``activation_price``);
+    a hedge-mode position adds ``position_side``, which that contract does not carry yet.
     Raises ValueError for actions that are not a new order (amend, cancel, re-read, alert).
     """
     if action.kind not in (ActionKind.PLACE, ActionKind.CLOSE_AT_MARKET) or action.side is None:
@@ -192,6 +190,7 @@ def execute_trade_fields(action: Action, position: Position) -> dict[str, Any]:
         "reduce_only": True,
         "strategy_id": position.strategy_id or "position-sync",
         "intent": "protective" if action.kind is ActionKind.PLACE else "exit",
+        "client_tag": client_tag(position.position_id, action),
     }
     if key.hedge_side is not None:  # hedge mode: the venue needs to know which side's position
         fields["position_side"] = key.hedge_side.value
@@ -199,5 +198,50 @@ def execute_trade_fields(action: Action, position: Position) -> dict[str, Any]:
         fields["callback_rate"] = action.callback_rate
         fields["activation_price"] = action.price
     elif action.kind is ActionKind.PLACE:
+        fields["stop_price"] = action.price
+    return fields
+
+
+def client_tag(position_id: str, action: Action) -> str:
+    """``ExecuteTrade.client_tag``: which position, kind and TP level an order is for, so the
+    integration can link the execution service's orders back to protection (<= 64 chars)."""
+    kind = action.target.value if action.target is not None else "EXIT"
+    level = "" if action.level is None else str(action.level)
+    return f"{position_id}:{kind}:{level}"
+
+
+def cancel_order_fields(action: Action, position: Position) -> dict[str, Any]:
+    """The ``cmd.cancel_order`` payload of a CANCEL action (the order is named by the command
+    that created it). Raises ValueError for any other action."""
+    if action.kind is not ActionKind.CANCEL or action.target_command_id is None:
+        raise ValueError(f"{action.kind} is not a cancel of a known order")
+    key = position.key
+    return {
+        "command_id": action.command_id,
+        "target_command_id": action.target_command_id,
+        "account": key.account,
+        "venue": key.venue,
+        "symbol": key.symbol,
+        "strategy_id": position.strategy_id or "position-sync",
+        "reason": action.reason,
+    }
+
+
+def amend_order_fields(action: Action, position: Position) -> dict[str, Any]:
+    """The ``cmd.amend_order`` payload of an AMEND action: new quantity, and the new trigger
+    for TP/SL (a trailing order's activation is not amended). Raises ValueError otherwise."""
+    if action.kind is not ActionKind.AMEND or action.target_command_id is None:
+        raise ValueError(f"{action.kind} is not an amend of a known order")
+    key = position.key
+    fields: dict[str, Any] = {
+        "command_id": action.command_id,
+        "target_command_id": action.target_command_id,
+        "account": key.account,
+        "venue": key.venue,
+        "symbol": key.symbol,
+        "strategy_id": position.strategy_id or "position-sync",
+        "quantity": action.quantity,
+    }
+    if action.target is not ProtectiveKind.TRAILING:
         fields["stop_price"] = action.price
     return fields

@@ -274,7 +274,7 @@ class ProtectiveOrder(Contract):
 
     kind: ProtectiveKind
     client_order_id: str
-    command_id: str | None = None
+    command_id: str  # the command that created this order (placement, or an amend's replacement)
     status: OrderState
     price: Amount | None = None
     quantity: Amount

@@ -123,7 +123,7 @@ def plan(
     d = derive(position, orders, rules, mark)
     pid = position.position_id
     if not d.needs_protection:
-        cleanup = tuple(act.cancel(pid, o.kind, o.client_order_id, level=o.level, reason="position closed")
+        cleanup = tuple(act.cancel(pid, o, reason="position closed")
                         for o in d.leftovers)
         return Plan(position_id=pid, diagnostics=d, cleanup=cleanup)
     cleanup = _cleanup(position, d)
@@ -220,25 +220,25 @@ def _used(orders: Sequence[ProtectiveOrder]) -> frozenset[str]:
 def _cleanup(position: Position, d: Diagnostics) -> tuple[Action, ...]:
     """Cancels: TPs nobody wants, TPs at a wrong price or duplicated, duplicate or unwanted stops."""
     pid = position.position_id
-    out = [act.cancel(pid, o.kind, o.client_order_id, level=o.level, reason="TP level not wanted")
+    out = [act.cancel(pid, o, reason="TP level not wanted")
            for o in d.tp_extra if not o.pending]
     for check in d.tp_levels:
         if check.state is LevelState.WRONG_PRICE:
-            out.append(act.cancel(pid, ProtectiveKind.TP, check.orders[0].client_order_id, level=check.level,
+            out.append(act.cancel(pid, check.orders[0],
                                   reason=f"TP {check.level} at {check.orders[0].price}, wanted {check.desired.price}"))
         elif check.state is LevelState.DUPLICATED:
-            out.extend(act.cancel(pid, ProtectiveKind.TP, o.client_order_id, level=check.level,
+            out.extend(act.cancel(pid, o,
                                   reason=f"duplicate TP {check.level}") for o in _extras(check.orders))
     if not any(o.pending for o in d.sl_orders):
         doomed = d.sl_orders if d.targets.stop is None else _extras(_by_tightness(position.side, d.sl_orders))
-        out.extend(act.cancel(pid, ProtectiveKind.SL, o.client_order_id, reason="SL duplicated or not wanted")
+        out.extend(act.cancel(pid, o, reason="SL duplicated or not wanted")
                    for o in doomed)
     want = d.targets.trailing
     if not any(o.pending for o in d.trailing_orders):
         trails = _by_id(d.trailing_orders)
         doomed = trails if want is None or (trails[:1] and trails[0].callback_rate != want.callback_rate) \
             else _extras(trails)
-        out.extend(act.cancel(pid, ProtectiveKind.TRAILING, o.client_order_id,
+        out.extend(act.cancel(pid, o,
                               reason="trailing stop duplicated, changed or not wanted") for o in doomed)
     return tuple(out)
 
@@ -267,13 +267,13 @@ def _tp_step(
     for check in d.tp_levels:
         want = check.desired
         if check.state is LevelState.WRONG_QUANTITY:
-            amends.append(act.amend(pid, ProtectiveKind.TP, check.orders[0].client_order_id, want.quantity,
-                                    want.price, level=check.level, revision=rev, reason=f"TP {check.level} resized"))
+            amends.append(act.amend(pid, check.orders[0], want.quantity,
+                                    want.price, revision=rev, reason=f"TP {check.level} resized"))
         elif check.state is LevelState.DUPLICATED:
             keep = check.orders[0]
             if keep.price != want.price or keep.open_quantity != want.quantity:
-                amends.append(act.amend(pid, ProtectiveKind.TP, keep.client_order_id, want.quantity, want.price,
-                                        level=check.level, revision=rev, reason=f"TP {check.level} kept, resized"))
+                amends.append(act.amend(pid, keep, want.quantity, want.price,
+                                        revision=rev, reason=f"TP {check.level} kept, resized"))
         elif check.state in (LevelState.MISSING, LevelState.WRONG_PRICE):
             if mark is not None and _past_tp(position.side, mark, want.price):
                 # Mark already past the TP: the venue would refuse (-2021); take the profit now.
@@ -300,7 +300,7 @@ def _sl_step(position: Position, d: Diagnostics, orders: Sequence[ProtectiveOrde
             if position.protection.trailing is not None and keep.price is not None:
                 price = tighter(position.side, price, keep.price) or price  # a trail never loosens
             if keep.price != price or keep.open_quantity != stop.quantity:
-                out.append(act.amend(pid, ProtectiveKind.SL, keep.client_order_id, stop.quantity, price,
+                out.append(act.amend(pid, keep, stop.quantity, price,
                                      revision=position.revision, reason=f"SL moved to {price} x {stop.quantity}"))
     want = d.targets.trailing
     trails = _by_id(d.trailing_orders)
@@ -311,6 +311,6 @@ def _sl_step(position: Position, d: Diagnostics, orders: Sequence[ProtectiveOrde
                                  callback_rate=want.callback_rate, used=_used(orders),
                                  reason="trailing stop missing" if keep_t is None else "trailing callback changed"))
         elif keep_t.open_quantity != want.quantity:
-            out.append(act.amend(pid, ProtectiveKind.TRAILING, keep_t.client_order_id, want.quantity, keep_t.price,
+            out.append(act.amend(pid, keep_t, want.quantity, keep_t.price,
                                  revision=position.revision, reason="trailing stop resized"))
     return tuple(out)
