@@ -7,6 +7,8 @@ and compared with Postgres. Postgres is the runner's embedded one, in the state 
 
 from __future__ import annotations
 
+import signal
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,14 +88,23 @@ def test_sigint_mid_flow_drains_every_ingested_quote_and_leaves_no_process(
     assert backlog == (0,)
 
 
-def test_a_second_run_finds_the_previous_postgres_state(first_run: FirstRun, kafka_bootstrap: str) -> None:
+def test_a_second_run_finds_the_previous_postgres_state_and_a_double_ctrl_c_stops_at_once(
+    first_run: FirstRun, kafka_bootstrap: str
+) -> None:
     env = clean_env(KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap)
     dev = start_dev(first_run.state_dir, "--no-sources", env=env)
     try:
         dev.wait_running()
         assert dev.count_results() >= 20
-        assert dev.stop() == 0
+        dev.remember_pids()
+        dev.process.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+        dev.process.send_signal(signal.SIGINT)
+        assert dev.process.wait(60) == 0
     finally:
         if dev.process.poll() is None:
             dev.kill()
+    out = dev.output()
+    assert "second interrupt, stopping at once" in out, out[-2000:]
+    assert "stopped cleanly" not in out
     wait_until(lambda: not dev.leftovers(), timeout=10, message="every process of the second run gone")

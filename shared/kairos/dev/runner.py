@@ -73,6 +73,7 @@ class DevRunner:
         self.info = RunInfo(runner_pid=os.getpid(), phase="starting", state_dir=str(self.state.root))
         self.view: Any = PlainView(sys.stdout)
         self.monitor: Monitor | None = None
+        self.drain_complete = False
 
     # --- signals ----------------------------------------------------------------------
 
@@ -154,7 +155,9 @@ class DevRunner:
             self.procs.append(venue)
             venue.start()
             self.info.venue = venue_env
+        t_infra = time.monotonic()
         database_url, bootstrap = self._infra()
+        log.info("infrastructure ready", extra={"seconds": round(time.monotonic() - t_infra, 2)})
         profile = os.environ.get("KAIROS_KAFKA_PROFILE", "tansu")
         self.info.database_url, self.info.kafka_bootstrap, self.info.kafka_profile = database_url, bootstrap, profile
         infra = build.Infra(database_url, bootstrap, profile, venue_env, build.local_secrets(self.state))
@@ -173,7 +176,9 @@ class DevRunner:
             p.start()
         self.save()
         self.monitor = Monitor(self.state, self.procs, self.events, database_url)
+        t_functions = time.monotonic()
         self._wait_ready(functions)
+        log.info("functions ready", extra={"seconds": round(time.monotonic() - t_functions, 2)})
         self.info.ready_seconds = round(time.time() - started, 2)
         if not self.args.no_sources:
             sources = build.source_processes(self.catalog, self.state, infra, bus_url)
@@ -210,8 +215,10 @@ class DevRunner:
         if self.broker is not None:
             self._record_infra("tansu", "broker", self.broker.process.pid, bootstrap)
         self._check_interrupt()
+        t0 = time.monotonic()
         ensure_catalog_topics(bootstrap)
         migrate(database_url)
+        log.info("topics and migrations done", extra={"seconds": round(time.monotonic() - t0, 2)})
         return database_url, bootstrap
 
     def _wait_ready(self, functions: list[ManagedProcess]) -> None:
@@ -260,16 +267,16 @@ class DevRunner:
         self.save()
         self.message("kairos dev: stopping sources, then draining (Ctrl-C again to stop at once)")
         stop_all(self.by_kind("source"), timeout=10)
-        signals_at_start = self.signals
         names = [p.name for p in self.by_kind("function")]
         drain = Drain(build.subscription_partitions(self.catalog, names), time.time(), self.args.drain_timeout)
         outbox_relay = next((p for p in self.by_kind("function") if p.name == "outbox-relay"), None)
         while True:
             snap = self.tick("draining", drain.note())
-            if self.signals > signals_at_start:
+            if self.signals > 1:  # the first signal started this stop
                 self.message("kairos dev: second interrupt, stopping at once")
                 return drain.left(snap)
             if drain.done(snap, self.monitor.stats_written_at):
+                self.drain_complete = True
                 return {}
             if drain.should_kick_relay(snap) and outbox_relay is not None and outbox_relay.url:
                 drain.kick_relay(outbox_relay.url)
@@ -279,8 +286,10 @@ class DevRunner:
             self._sleep(0.25)
 
     def shutdown(self, *, drain: bool) -> None:
-        drained = drain and self.monitor is not None
-        left = self.drain() if drained else (self.monitor.left_now() if self.monitor is not None else {})
+        if drain and self.monitor is not None:
+            left = self.drain()
+        else:
+            left = self.monitor.left_now() if self.monitor is not None else {}
         self.info.phase = "stopping"
         self.save()
         quick = self.signals > 1
@@ -303,10 +312,10 @@ class DevRunner:
                 f"kairos dev: stopped; left undelivered: {what}. Records still on topics are lost with the "
                 "in-memory broker; unpublished outbox rows stay in Postgres and the outbox-relay sends them next run."
             )
-        elif drained:
+        elif self.drain_complete:
             self.message("kairos dev: stopped cleanly; every subscription drained and the outbox is empty")
         else:
-            self.message("kairos dev: stopped")
+            self.message("kairos dev: stopped without a complete drain; the last snapshot showed nothing undelivered")
 
 
 def confirm_reset(state: StateDir, yes: bool) -> bool:
