@@ -148,6 +148,13 @@ def _crd_schemas(crd_dir: Path, strict: bool) -> dict[tuple[str, str], dict[str,
 def _to_jsonschema(schema: dict[str, Any], strict: bool) -> dict[str, Any]:
     """OpenAPI v3 (Kubernetes flavour) -> JSON Schema; closes open field sets when strict."""
     out = copy.deepcopy(schema)
+    # Every object the API server stores has these at its root, whether or not a CRD's
+    # schema lists them (PingSource, SinkBinding and KafkaSink list only spec/status):
+    # without them a strict root would refuse every valid manifest of those kinds.
+    props = out.setdefault("properties", {})
+    props.setdefault("apiVersion", {"type": "string"})
+    props.setdefault("kind", {"type": "string"})
+    props.setdefault("metadata", {"type": "object"})
     _convert(out, strict)
     return out
 
