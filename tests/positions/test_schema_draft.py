@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import psycopg
 import pytest
@@ -61,3 +62,44 @@ def test_closed_status_and_closed_at_go_together(conn) -> None:  # type: ignore[
         conn.execute("""INSERT INTO positions (position_id, account, venue, symbol, side, status, quantity,
                         peak_quantity, entry_price, opened_at, updated_at, mode, revision, projection)
                         VALUES ('x', 'a', 'v', 's', 'LONG', 'CLOSED', 0, 1, 100, now(), now(), 'LIVE', 1, '{}')""")
+
+
+def test_protective_orders_join_with_the_execution_services_orders_into_views(database_url: str) -> None:
+    from kairos.positions.model import OrderState, ProtectiveKind, ProtectiveOrder
+    from kairos.positions.queries import LINK_PROTECTIVE_ORDER, PROTECTIVE_ORDERS
+    from kairos.runtime.db import apply_migrations
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as c:
+        apply_migrations(c)  # type: ignore[arg-type]  # the execution service's orders/fills (0003) ...
+        c.execute(schema_draft())  # type: ignore[arg-type]  # ... then this draft on top
+        c.execute("""INSERT INTO positions (position_id, account, venue, symbol, side, status, quantity,
+                     peak_quantity, entry_price, opened_at, updated_at, mode, revision, projection)
+                     VALUES ('pos-1', 'a', 'v', 's', 'LONG', 'OPEN', 1, 1, 100, now(), now(), 'LIVE', 1, '{}')""")
+        for cmd, kind, level, otype, stop, act, cb in [
+            ("cmd-tp-0001", "TP", 0, "take_profit_market", 110, None, None),
+            ("cmd-sl-0001", "SL", None, "stop_market", 90, None, None),
+            ("cmd-tr-0001", "TRAILING", None, "trailing_stop_market", None, 105, 1),
+            ("cmd-tp-0002", "TP", 1, "take_profit_market", 120, None, None),  # linked, not yet an order
+        ]:
+            link = {"command_id": cmd, "position_id": "pos-1", "kind": kind, "tp_level": level}
+            c.execute(LINK_PROTECTIVE_ORDER, link)
+            if cmd == "cmd-tp-0002":
+                continue
+            c.execute("""INSERT INTO orders (command_id, client_order_id, account, venue, mode, symbol, side,
+                         order_type, quantity, stop_price, activation_price, callback_rate, reduce_only, intent,
+                         strategy_id, command_event, state)
+                         VALUES (%s, %s, 'a', 'v', 'live', 's', 'sell', %s, 1, %s, %s, %s, true, 'protective', 'st',
+                                 '{}', 'NEW')""", (cmd, "c" + cmd, otype, stop, act, cb))
+            c.execute("UPDATE orders SET state = 'SUBMITTED' WHERE command_id = %s", (cmd,))
+            c.execute("UPDATE orders SET state = 'OPEN' WHERE command_id = %s", (cmd,))
+        c.execute("""INSERT INTO fills (order_id, account, venue, venue_trade_id, quantity, price, traded_at)
+                     SELECT id, 'a', 'v', 'T1', 0.25, 110, now() FROM orders WHERE command_id = 'cmd-tp-0001'""")
+        c.execute("UPDATE orders SET state = 'PARTIALLY_FILLED' WHERE command_id = 'cmd-tp-0001'")
+        views = [ProtectiveOrder.model_validate(r) for r in c.execute(PROTECTIVE_ORDERS, {"position_id": "pos-1"})]
+    assert [(v.kind, v.level, v.status, v.price, v.open_quantity) for v in views] == [
+        (ProtectiveKind.TP, 0, OrderState.PARTIALLY_FILLED, 110, Decimal("0.75")),
+        (ProtectiveKind.SL, None, OrderState.OPEN, 90, 1),
+        (ProtectiveKind.TRAILING, None, OrderState.OPEN, 105, 1),
+    ]
+    assert views[2].callback_rate == 1 and views[0].command_id == "cmd-tp-0001"

@@ -45,6 +45,28 @@ UPDATE positions
 """position-sync (or an order event) when protection is missing: keeps the earliest time."""
 
 
+PROTECTIVE_ORDERS = """
+SELECT l.kind, o.client_order_id, o.command_id, o.state AS status,
+       coalesce(o.stop_price, o.activation_price) AS price, o.quantity,
+       coalesce(t.filled_quantity, 0) AS filled_quantity, l.tp_level AS level, o.callback_rate, o.updated_at
+  FROM position_protective_orders l
+  JOIN orders o ON o.command_id = l.command_id
+  LEFT JOIN order_fill_totals t ON t.order_id = o.id
+ WHERE l.position_id = %(position_id)s
+ ORDER BY o.id
+"""
+"""A position's protective orders as ``ProtectiveOrder`` fields (``ProtectiveOrder.model_validate(row)``
+with a dict row factory), joined with the execution service's ``orders`` and ``order_fill_totals``.
+A command whose order row does not exist yet is absent: the plan then re-plans the same command id."""
+
+LINK_PROTECTIVE_ORDER = """
+INSERT INTO position_protective_orders (command_id, position_id, kind, tp_level)
+VALUES (%(command_id)s, %(position_id)s, %(kind)s, %(tp_level)s)
+ON CONFLICT (command_id) DO NOTHING
+"""
+"""position-sync, for each PLACE and AMEND action, in the transaction that writes the command."""
+
+
 def schema_draft() -> str:
     """The draft DDL (``schema_draft.sql``) as text."""
     return files("kairos.positions").joinpath("schema_draft.sql").read_text(encoding="utf-8")

@@ -69,11 +69,13 @@ CREATE TABLE IF NOT EXISTS position_fills (
 );
 CREATE INDEX IF NOT EXISTS position_fills_position ON position_fills (position_id);
 
--- Which executor orders are a position's protective orders (kind, TP level). Joined with the
--- execution service's orders table (issue 5) by client order id to build ProtectiveOrder views.
+-- Which executor orders are a position's protective orders (kind, TP level), keyed by the
+-- command that creates the order: cmd.execute_trade for a placement, cmd.amend_order for an
+-- amend's replacement order. position-sync writes the row in the transaction that puts the
+-- command in its outbox, so the link exists before the executor's orders row does.
+-- Joined with the execution service's orders table (migration 0003) by PROTECTIVE_ORDERS.
 CREATE TABLE IF NOT EXISTS position_protective_orders (
-    client_order_id  text        PRIMARY KEY,
-    command_id       text        NOT NULL UNIQUE,
+    command_id       text        PRIMARY KEY,
     position_id      text        NOT NULL REFERENCES positions (position_id),
     kind             text        NOT NULL CHECK (kind IN ('TP', 'SL', 'TRAILING')),
     tp_level         integer,
@@ -81,5 +83,6 @@ CREATE TABLE IF NOT EXISTS position_protective_orders (
 );
 CREATE INDEX IF NOT EXISTS position_protective_orders_position ON position_protective_orders (position_id);
 
--- The queries that go with these tables (detection, the scheduler's scan) are in
+-- The queries that go with these tables (detection, the scheduler's scan, the protective
+-- orders of a position) are in
 -- kairos/positions/queries.py, so the functions and the tests use the same text.
