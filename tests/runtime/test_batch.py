@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import psycopg
-
 from kairos.contracts.codec import to_cloudevent
+
 from tests.kit import create_topics, in_process, read_topic, runtime_env
 from tests.runtime.test_function_runtime import quote_event
 
