@@ -8,7 +8,10 @@ Modules, in import order (each imports only those above it):
 - ``trailing``: trailing-stop math shared by LIVE (emulated) and SHADOW;
 - ``targets``: the protection a position should have (rounded to tick and step);
 - ``diagnostics``: seed 000's derive-sync (what is missing, which phase);
-- ``actions`` / ``plan``: the reconcile plan with seed 002's safety ordering;
+- ``actions`` / ``plan``: the reconcile plan with seed 002's safety ordering, and its
+  ``cmd.*`` payloads;
+- ``orchestrator``: seed 000's phase -> adapter-method dispatch (``TradingAdapter`` protocol);
+- ``inputs``: ``exec.fill`` -> the core's ``Fill``;
 - ``schedule``: the scheduler's spreading and priorities;
 - ``slo``: SLOs and alerts from timestamps;
 - ``shadow``: SHADOW trigger simulation;
