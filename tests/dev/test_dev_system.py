@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -143,6 +145,27 @@ def test_dlq_list_show_and_replay_of_a_fixed_event_reaches_trade_results(system:
 def test_dlq_replay_of_an_unknown_ref_says_so(system: DevSystem) -> None:
     result = system.kairos("dlq", "replay", "dlq.reactor:0:999999")
     assert result.returncode == 2 and "no dead letter" in result.stderr
+
+
+def test_a_second_runner_on_the_same_state_folder_refuses_and_changes_nothing(system: DevSystem) -> None:
+    second = system.kairos("dev", "--plain", timeout=60)
+    assert second.returncode == 1
+    assert "already runs from" in second.stderr
+    assert system.info().phase == "running" and system.info().runner_pid == system.process.pid
+
+
+def test_reset_without_a_terminal_asks_for_yes_and_keeps_the_folder(tmp_path: Any) -> None:
+    state = tmp_path / "state"
+    (state / "postgres").mkdir(parents=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "kairos.cli", "dev", "--reset", "--state-dir", str(state)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1 and "add --yes" in result.stderr
+    assert (state / "postgres").is_dir()
 
 
 def test_a_killed_function_is_restarted_and_reported(system: DevSystem) -> None:

@@ -97,3 +97,34 @@ def test_views_render_a_snapshot_on_a_terminal_and_as_plain_lines() -> None:
     out = io.StringIO()
     PlainView(out).show(snap)
     assert "reactor[ready in=12 out=0 err=2" in out.getvalue() and "restarts=1" in out.getvalue()
+
+
+def test_alert_events_on_the_alert_topic_reach_the_view(kafka_bootstrap: str) -> None:
+    from kairos.bus.kafka import ensure_catalog_topics, make_producer, send_records
+    from kairos.contracts.codec import to_kafka
+    from kairos.contracts.envelope import new_event
+    from kairos.contracts.ops import Alert as OpsAlert
+    from kairos.dev.observe import AlertFeed
+
+    from tests.kit import wait_until
+
+    ensure_catalog_topics(kafka_bootstrap)
+    alert = OpsAlert(
+        severity="critical",
+        code="clock_drift",
+        message="venue clock 2.5 s ahead",
+        component="clock-guard",
+        action="check NTP",
+    )
+    event = new_event(alert, source="/kairos/clock-guard", partition_key="binance")
+    producer = make_producer(kafka_bootstrap)
+    send_records(producer, [("ops.alert", to_kafka(event))])
+    producer.close()
+    feed = AlertFeed(kafka_bootstrap, "tansu", ["ops.alert"])
+    try:
+        wait_until(lambda: len(feed.alerts) == 1, timeout=20, message="the alert in the feed")
+    finally:
+        feed.close()
+    got = feed.alerts[0]
+    assert got.source == "clock-guard" and got.level == "error"
+    assert got.message == "[clock_drift] venue clock 2.5 s ahead → check NTP"

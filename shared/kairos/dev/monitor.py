@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import httpx
 import psycopg
 
-from kairos.dev.observe import Alert, FunctionTracker, LogTail, read_delivery_stats, scrape
+from kairos.dev.observe import ALERT_TYPE, Alert, AlertFeed, FunctionTracker, LogTail, read_delivery_stats, scrape
 from kairos.dev.state import StateDir
 from kairos.dev.supervisor import EventLog, ManagedProcess
 from kairos.dev.view import Snapshot
@@ -19,7 +19,17 @@ log = logging.getLogger(__name__)
 class Monitor:
     """Scrapes each function, reads the stats file and the outbox, tails the logs."""
 
-    def __init__(self, state: StateDir, procs: Sequence[ManagedProcess], events: EventLog, database_url: str) -> None:
+    def __init__(
+        self,
+        state: StateDir,
+        procs: Sequence[ManagedProcess],
+        events: EventLog,
+        database_url: str,
+        bootstrap: str,
+        profile: str,
+    ) -> None:
+        from kairos.catalog import load_catalog
+
         self.state = state
         self.procs = procs
         self.events = events
@@ -30,6 +40,8 @@ class Monitor:
         self.stats_written_at = 0.0
         self._conn: psycopg.Connection | None = None
         self.last: Snapshot | None = None
+        alert_topics = [t.name for t in load_catalog().topics if ALERT_TYPE in t.types]
+        self.feed = AlertFeed(bootstrap, profile, alert_topics)
 
     def outbox_backlog(self) -> int | None:
         """Unpublished outbox rows, or None when Postgres cannot be asked right now."""
@@ -58,7 +70,11 @@ class Monitor:
         self.tail.poll({p.name: p.log_path for p in self.procs})
         # supervisor events (crashes, restarts) are all kept: log noise must not push them out
         alerts = sorted(
-            [*self.tail.alerts, *(Alert(e.at, e.name, e.level, e.message) for e in self.events.events)],
+            [
+                *self.tail.alerts,
+                *self.feed.alerts,
+                *(Alert(e.at, e.name, e.level, e.message) for e in self.events.events),
+            ],
             key=lambda a: a.at,
         )
         snap = Snapshot(elapsed, phase, functions, subs, alerts, self.outbox_backlog(), note)
@@ -76,6 +92,7 @@ class Monitor:
         return left
 
     def close(self) -> None:
+        self.feed.close()
         self.client.close()
         if self._conn is not None:
             self._conn.close()

@@ -230,4 +230,70 @@ class LogTail:
             return  # kafka-python's own timing warnings: noise next to the system's alerts
         detail = rec.get("reason") or rec.get("error") or rec.get("code") or ""
         text = str(rec.get("msg", "")) + (f": {detail}" if detail else "")
+        if rec.get("subscription"):
+            text += f" ({rec['subscription']}{', HTTP ' + str(rec['status']) if rec.get('status') else ''})"
         self.alerts.append(Alert(time.time(), name, str(rec["level"]), text[:200]))
+
+
+ALERT_TYPE = "kairos.ops.alert"
+
+
+class AlertFeed:
+    """Follows the catalog's alert topics (``kairos.ops.alert`` events) in a thread.
+
+    These are the system's own alerts (clock drift, reconciliation findings, SLO
+    breaches), as opposed to log lines; the view shows them with the log warnings.
+    Reads from the beginning without a consumer group: the local broker is new each run.
+    """
+
+    def __init__(self, bootstrap: str, profile: str, topics: list[str], size: int = 20) -> None:
+        import threading
+
+        self.bootstrap, self.profile, self.topics = bootstrap, profile, topics
+        self.alerts: deque[Alert] = deque(maxlen=size)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="alert-feed", daemon=True)
+        if topics:
+            self.thread.start()
+
+    def _run(self) -> None:
+        from kafka import KafkaConsumer, TopicPartition
+        from kafka.errors import KafkaError
+
+        from kairos.bus.kafka import consumer_settings
+        from kairos.contracts.codec import KafkaRecord, from_kafka
+
+        try:
+            consumer = KafkaConsumer(
+                bootstrap_servers=self.bootstrap.split(","),
+                group_id=None,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                client_id="kairos-dev-alerts",
+                **consumer_settings(self.profile),
+            )
+            tps = [TopicPartition(t, p) for t in self.topics for p in sorted(consumer.partitions_for_topic(t) or set())]
+            consumer.assign(tps)
+            consumer.seek_to_beginning(*tps)
+        except KafkaError:
+            return  # the view still shows log alerts
+        try:
+            while not self.stop.is_set():
+                for batch in consumer.poll(timeout_ms=200).values():
+                    for rec in batch:
+                        headers = tuple((k, v or b"") for k, v in rec.headers)
+                        try:
+                            env = from_kafka(KafkaRecord(key=rec.key, value=rec.value or b"", headers=headers))
+                        except Exception:  # not an alert we can read: skip it, never stop the view
+                            continue
+                        data = env.data
+                        level = "error" if data.severity == "critical" else data.severity
+                        text = f"[{data.code}] {data.message}" + (f" → {data.action}" if data.action else "")
+                        self.alerts.append(Alert(env.meta.time.timestamp(), data.component, level, text[:200]))
+        finally:
+            consumer.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join(5)

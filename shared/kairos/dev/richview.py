@@ -23,4 +23,7 @@ class RichView:
         self.live.update(render_rich(snap), refresh=True)
 
     def close(self) -> None:
-        self.live.stop()
+        try:
+            self.live.stop()
+        except OSError:
+            pass  # the terminal is gone

@@ -30,7 +30,7 @@ from kairos.dev import build
 from kairos.dev.monitor import Monitor
 from kairos.dev.state import ProcessInfo, RunInfo, StateDir, default_state_dir, pid_alive, read_run_info
 from kairos.dev.supervisor import EventLog, ManagedProcess, stop_all
-from kairos.dev.view import PlainView, Snapshot
+from kairos.dev.view import NullView, PlainView, Snapshot
 from kairos.errors import ConfigError
 from kairos.runtime import logs
 
@@ -108,8 +108,17 @@ class DevRunner:
         self.info.processes[name] = ProcessInfo(name, kind, pid, url, None, 0, create)
 
     def message(self, text: str) -> None:
-        self.view.message(text)
         log.info(text)
+        try:
+            self.view.message(text)
+        except OSError:  # the terminal is gone: keep stopping cleanly, the log has it
+            self.view = NullView()
+
+    def show(self, snap: Snapshot) -> None:
+        try:
+            self.view.show(snap)
+        except OSError:
+            self.view = NullView()
 
     # --- start ------------------------------------------------------------------------
 
@@ -139,7 +148,6 @@ class DevRunner:
     def start(self) -> None:
         started = psutil.Process().create_time()
         self.state.prepare()
-        self.refuse_if_running()
         self.info.stats_file = str(self.state.stats_file)
         self.info.only = sorted(self.only)
         self.state.stats_file.unlink(missing_ok=True)
@@ -175,7 +183,7 @@ class DevRunner:
             self.procs.append(p)
             p.start()
         self.save()
-        self.monitor = Monitor(self.state, self.procs, self.events, database_url)
+        self.monitor = Monitor(self.state, self.procs, self.events, database_url, bootstrap, profile)
         t_functions = time.monotonic()
         self._wait_ready(functions)
         log.info("functions ready", extra={"seconds": round(time.monotonic() - t_functions, 2)})
@@ -248,7 +256,7 @@ class DevRunner:
         if changed:
             self.save()
         snap = self.monitor.snapshot(phase, time.time() - self.info.started_at, note)
-        self.view.show(snap)
+        self.show(snap)
         return snap
 
     def watch(self) -> None:
@@ -277,6 +285,7 @@ class DevRunner:
                 return drain.left(snap)
             if drain.done(snap, self.monitor.stats_written_at):
                 self.drain_complete = True
+                log.info("drained", extra={"seconds": round(time.time() - drain.started, 2)})
                 return {}
             if drain.should_kick_relay(snap) and outbox_relay is not None and outbox_relay.url:
                 drain.kick_relay(outbox_relay.url)
@@ -293,16 +302,18 @@ class DevRunner:
         self.info.phase = "stopping"
         self.save()
         quick = self.signals > 1
-        stop_all(self.by_kind("source"), timeout=3 if quick else 10)
-        stop_all(self.by_kind("delivery"), timeout=3 if quick else 15)
-        stop_all(self.by_kind("function"), timeout=3 if quick else 15)
-        stop_all(self.by_kind("venue"), timeout=3 if quick else 10)
+        for kind, grace in (("source", 10), ("delivery", 15), ("function", 15), ("venue", 10)):
+            t0 = time.monotonic()
+            killed = stop_all(self.by_kind(kind), timeout=3 if quick else grace)
+            log.info("stopped", extra={"kind": kind, "seconds": round(time.monotonic() - t0, 2), "killed": killed})
         if self.monitor is not None:
             self.monitor.close()
+        t0 = time.monotonic()
         if self.broker is not None:
             self.broker.stop()
         if self.pg is not None:
             self.pg.stop()
+        log.info("stopped", extra={"kind": "broker and postgres", "seconds": round(time.monotonic() - t0, 2)})
         self.info.left_undelivered = left
         self.info.phase = "stopped"
         self.save()
@@ -335,19 +346,19 @@ def run(args: argparse.Namespace) -> int:
     runner.state.prepare()
     logs.configure(service="dev")
     _log_to_file(runner.state.log("dev"))
+    try:  # before anything is written: run.json may belong to a running system
+        runner.refuse_if_running()
+    except ConfigError as exc:
+        print(f"kairos dev: {exc}", file=sys.stderr)
+        return 1
     if args.reset:
-        try:
-            runner.refuse_if_running()
-        except ConfigError as exc:
-            print(f"kairos dev: {exc}", file=sys.stderr)
-            return 1
         if not confirm_reset(runner.state, args.yes):
             return 1
         runner.state.wipe()
         runner.state.prepare()
         _log_to_file(runner.state.log("dev"))
         print(f"kairos dev: wiped {runner.state.root}")
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal went away
         signal.signal(sig, runner._on_signal)
     use_rich = sys.stdout.isatty() and not args.plain
     if use_rich:
@@ -369,8 +380,7 @@ def run(args: argparse.Namespace) -> int:
         runner.shutdown(drain=False)
         return 1
     finally:
-        if use_rich:
-            runner.view.close()
+        runner.view.close()
 
 
 def _log_to_file(path: Path) -> None:

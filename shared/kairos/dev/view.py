@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -51,9 +52,10 @@ def render_rich(snap: Snapshot) -> Group:
         ("   " + snap.note) if snap.note else "",
         "   (Ctrl-C drains and stops; twice stops at once)",
     )
-    fns = Table(title="functions", expand=True, title_justify="left")
-    for col in ("function", "ready", "in", "out", "errors", "dup", "in flight", "p50 ms", "p99 ms", "restarts"):
-        fns.add_column(col, justify="left" if col == "function" else "right")
+    fns = Table(title="functions", expand=True, title_justify="left", box=box.SIMPLE_HEAD)
+    fns.add_column("function", no_wrap=True, min_width=22)
+    for col in ("ready", "in", "out", "err", "dup", "fly", "p50 ms", "p99 ms", "restarts"):
+        fns.add_column(col, justify="right")
     for f in snap.functions:
         fns.add_row(
             f.name,
@@ -67,9 +69,10 @@ def render_rich(snap: Snapshot) -> Group:
             _ms(f.p99),
             Text(str(f.restarts), "yellow" if f.restarts else ""),
         )
-    subs = Table(title="deliveries (KafkaSource / PingSource)", expand=True, title_justify="left")
-    for col in ("subscription", "kind", "delivered", "retried", "dead-lettered", "in flight", "lag"):
-        subs.add_column(col, justify="left" if col == "subscription" else "right")
+    subs = Table(title="deliveries (KafkaSource / PingSource)", expand=True, title_justify="left", box=box.SIMPLE_HEAD)
+    subs.add_column("subscription", no_wrap=True, min_width=30)
+    for col in ("kind", "delivered", "retried", "dead-lettered", "fly", "lag"):
+        subs.add_column(col, justify="right")
     for s in snap.subscriptions:
         subs.add_row(
             s.name,
@@ -80,7 +83,9 @@ def render_rich(snap: Snapshot) -> Group:
             str(s.in_flight),
             Text(str(s.lag), "yellow" if s.lag else ""),
         )
-    alerts = Table(title="recent alerts and errors", expand=True, title_justify="left", show_header=False)
+    alerts = Table(
+        title="recent alerts and errors", expand=True, title_justify="left", show_header=False, box=box.SIMPLE
+    )
     alerts.add_column("time", width=8)
     alerts.add_column("source", width=26)
     alerts.add_column("message")
@@ -119,6 +124,9 @@ class PlainView:
     def message(self, text: str) -> None:
         print(text, file=self.out, flush=True)
 
+    def close(self) -> None:
+        return
+
     def show(self, snap: Snapshot) -> None:
         for a in snap.alerts:
             key = (a.at, a.source, a.message)
@@ -126,3 +134,16 @@ class PlainView:
                 self._printed.add(key)
                 print(f"! {a.source}: {a.message}", file=self.out)
         print(plain_line(snap), file=self.out, flush=True)
+
+
+class NullView:
+    """Used once stdout is gone (terminal closed): the runner keeps stopping, silently."""
+
+    def message(self, text: str) -> None:
+        return
+
+    def show(self, snap: Snapshot) -> None:
+        return
+
+    def close(self) -> None:
+        return
