@@ -37,6 +37,27 @@ from kairos.runtime import logs
 log = logging.getLogger(__name__)
 
 
+CRASH_LOOP_RESTARTS = 2  # a function that died this often before ever being ready will not recover
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def readiness_reason(client: httpx.Client, proc: ManagedProcess) -> str:
+    """What a function says about its readiness, for a start-up that takes too long."""
+    if not proc.running():
+        return f"not running (last exit code {proc.last_exit}); see {proc.log_path}"
+    try:
+        resp = client.get(f"{proc.url}{proc.ready_path}", timeout=1)
+        return f"readiness {resp.status_code} {resp.text.strip()[:200]!r}; see {proc.log_path}"
+    except httpx.HTTPError as exc:
+        return f"no answer on {proc.url} ({type(exc).__name__}); see {proc.log_path}"
+
+
 class Interrupted(Exception):
     """A stop was requested while the system was still starting."""
 
@@ -231,6 +252,7 @@ class DevRunner:
 
     def _wait_ready(self, functions: list[ManagedProcess]) -> None:
         deadline = time.monotonic() + self.args.ready_timeout
+        next_report = time.monotonic() + 15
         with httpx.Client() as client:
             while True:
                 self._check_interrupt()
@@ -239,6 +261,17 @@ class DevRunner:
                 waiting = [f for f in functions if not f.is_ready(client)]
                 if not waiting:
                     return
+                crashing = [f for f in waiting if f.restarts >= CRASH_LOOP_RESTARTS and not f.running()]
+                if crashing:
+                    f = crashing[0]
+                    raise ConfigError(
+                        f"{f.name} keeps exiting during start-up (code {f.last_exit}, {f.restarts} restarts); "
+                        f"the end of {f.log_path}:\n{log_tail(f.log_path)}"
+                    )
+                if time.monotonic() > next_report:
+                    next_report = time.monotonic() + 15
+                    for f in waiting:
+                        self.message(f"kairos dev: still waiting for {f.name}: {readiness_reason(client, f)}")
                 if time.monotonic() > deadline:
                     names = ", ".join(f"{f.name} (log {f.log_path})" for f in waiting)
                     raise ConfigError(f"functions not ready after {self.args.ready_timeout:.0f}s: {names}")
