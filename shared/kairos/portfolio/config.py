@@ -1,0 +1,80 @@
+"""Configuration of protection, read once from the function's environment.
+
+Why configuration and not the entry command: issue 7 says protection applies to the
+positions the configuration says to protect; strategies name themselves on their orders
+(``strategy_id``), so settings are chosen per strategy with a default.
+
+- ``KAIROS_POSITIONS_PROTECTION``: JSON ``{"default": <Protection>, "strategies": {id: <Protection>},
+  "protect_unmanaged": bool}``; an empty protection means "do not protect".
+- ``KAIROS_POSITIONS_RULES``: JSON ``{"default": <VenueRules>, "symbols": {symbol: <VenueRules>}}``.
+- ``KAIROS_POSITIONS_FALLBACK``: ``close_at_market`` (default) or ``alert_only``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+
+from kairos.errors import ConfigError
+from kairos.positions.fold import OpenDefaults
+from kairos.positions.model import Mode, Protection, VenueRules
+from kairos.positions.plan import Fallback, PlanConfig
+
+DEFAULT_RULES = VenueRules(tick_size=Decimal("0.1"), step_size=Decimal("0.001"))
+
+
+def _json(env: Mapping[str, str], name: str) -> dict[str, Any]:
+    text = env.get(name, "").strip()
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"{name} is not JSON ({exc}); fix the function's environment") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{name} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+@dataclass(frozen=True)
+class PositionsConfig:
+    default: Protection = field(default_factory=Protection)
+    strategies: Mapping[str, Protection] = field(default_factory=dict)
+    protect_unmanaged: bool = True
+    rules_default: VenueRules = DEFAULT_RULES
+    rules: Mapping[str, VenueRules] = field(default_factory=dict)
+    plan: PlanConfig = field(default_factory=PlanConfig)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> PositionsConfig:
+        """Raises ConfigError naming the variable that is wrong."""
+        prot = _json(env, "KAIROS_POSITIONS_PROTECTION")
+        rules = _json(env, "KAIROS_POSITIONS_RULES")
+        try:
+            fallback = Fallback(env.get("KAIROS_POSITIONS_FALLBACK", Fallback.CLOSE_AT_MARKET.value))
+            return cls(
+                default=Protection.model_validate(prot.get("default") or {}),
+                strategies={k: Protection.model_validate(v) for k, v in (prot.get("strategies") or {}).items()},
+                protect_unmanaged=bool(prot.get("protect_unmanaged", True)),
+                rules_default=VenueRules.model_validate(rules["default"]) if "default" in rules else DEFAULT_RULES,
+                rules={k: VenueRules.model_validate(v) for k, v in (rules.get("symbols") or {}).items()},
+                plan=PlanConfig(fallback=fallback),
+            )
+        except (ValidationError, ValueError) as exc:
+            raise ConfigError(f"positions configuration is invalid: {exc}") from None
+
+    def protection_for(self, strategy_id: str | None) -> Protection:
+        return self.strategies.get(strategy_id or "", self.default)
+
+    def open_defaults(self, strategy_id: str | None, mode: Mode) -> OpenDefaults:
+        """What a position opened by a fill of ``strategy_id`` gets; empty protection = not protected."""
+        protection = self.protection_for(strategy_id)
+        return OpenDefaults(strategy_id=strategy_id, mode=mode, protect=not protection.empty, protection=protection)
+
+    def rules_for(self, symbol: str) -> VenueRules:
+        return self.rules.get(symbol, self.rules_default)

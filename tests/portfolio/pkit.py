@@ -1,0 +1,153 @@
+"""The positions system in one process: executor, reconciler, portfolio, position-sync,
+position-scheduler and slo-monitor as real function objects on a real Postgres and broker,
+the executor talking to the venue simulator through real ccxt.
+
+Delivery is the test's own pump: it reads the shared outbox in id order and hands every row to
+the functions whose catalog subscriptions name its topic, as KafkaSource would (again after
+each 5xx). So every hop is the production handler path, and a test decides when time passes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from cloudevents.core.v1.event import CloudEvent
+from kairos.bus.kafka import ensure_catalog_topics
+from kairos.catalog import load_catalog
+from kairos.contracts.codec import KafkaRecord, kafka_to_cloudevent, to_cloudevent
+from kairos.contracts.envelope import new_event
+from kairos.contracts.ops import PingTick
+from kairos.runtime.function import KairosFunction
+
+from tests.execution.xkit import ACCOUNT, SYMBOL, command, exec_env, setup_account
+from tests.kit import in_process, runtime_env
+
+PROTECTION = {"default": {"take_profits": [{"distance_pct": "1", "fraction": "1"}], "stop_loss": {"distance_pct": "1"}}}
+TWO_TP = {"default": {"take_profits": [{"distance_pct": "1", "fraction": "0.5"},
+                                       {"distance_pct": "2", "fraction": "0.5"}],
+                      "stop_loss": {"distance_pct": "1"}}}
+FUNCTIONS = ("executor", "reconciler", "portfolio", "position-sync", "position-scheduler", "slo-monitor")
+
+
+class System:
+    def __init__(self, database_url: str, fns: dict[str, KairosFunction]) -> None:
+        self.url = database_url
+        self.fns = fns
+        self.last = 0
+        catalog = load_catalog()
+        self.routes: dict[str, list[str]] = {}
+        for fn in catalog.functions:
+            for sub in fn.subscriptions:
+                self.routes.setdefault(sub.topic, []).append(fn.name)
+
+    def deliver(self, name: str, ce: CloudEvent, timeout: float = 30.0) -> int:
+        deadline = time.monotonic() + timeout
+        while True:
+            outcome = self.fns[name].process(ce)
+            if outcome.status < 500 or time.monotonic() > deadline:
+                assert outcome.status < 300, f"{name} answered {outcome.status}: {outcome.reason}"
+                return outcome.status
+            time.sleep(0.2)
+
+    def pump(self, max_rows: int = 100_000, skip: frozenset[str] = frozenset()) -> int:
+        """Deliver every outbox row written since the last pump (and what they cause) until quiet."""
+        handled = 0
+        while handled < max_rows:
+            with psycopg.connect(self.url) as conn:
+                rows = conn.execute(
+                    "SELECT id, topic, record_key, headers, value FROM outbox WHERE id > %s ORDER BY id LIMIT 500",
+                    (self.last,)).fetchall()
+            if not rows:
+                return handled
+            for rid, topic, key, headers, value in rows:
+                self.last = rid
+                hdrs = tuple((str(k), str(v).encode()) for k, v in headers)
+                ce = kafka_to_cloudevent(KafkaRecord(bytes(key) if key else None, bytes(value), hdrs))
+                for name in self.routes.get(topic, []):
+                    if name in self.fns and name not in skip:
+                        self.deliver(name, ce)
+                handled += 1
+        return handled
+
+    def tick(self, name: str, **args: Any) -> None:
+        """One cron tick (fresh time, so a fresh slot for the inbox)."""
+        tick = new_event(PingTick(job=name, args=args or None), source=f"/tests/cron/{name}", partition_key=name)
+        self.deliver(name, to_cloudevent(tick))
+
+    def enter(self, quantity: str = "0.010", side: str = "buy", command_id: str | None = None) -> str:
+        """An entry order as the risk stage would send it; returns its command id."""
+        env = command(quantity=quantity, side=side, command_id=command_id)
+        self.deliver("executor", to_cloudevent(env))
+        return env.data.command_id
+
+    def settle(self, rounds: int = 6) -> None:
+        """Pump until quiet, reconcile (the executor learns of conditional fills there), repeat."""
+        for _ in range(rounds):
+            self.pump()
+            self.tick("reconciler")
+            if self.pump() == 0:
+                return
+
+    # --- reading the truth ---------------------------------------------------------
+
+    def positions(self) -> list[dict[str, Any]]:
+        with psycopg.connect(self.url) as conn:
+            rows = conn.execute("SELECT projection, unprotected_since, protected_at, last_sync_outcome FROM positions"
+                                " ORDER BY opened_at").fetchall()
+        return [{**r[0], "unprotected_since": r[1], "protected_at": r[2], "outcome": r[3]} for r in rows]
+
+    def orders(self, kind: str | None = None, active: bool | None = None) -> list[dict[str, Any]]:
+        sql = ("SELECT l.kind, l.tp_level, o.state, o.quantity, o.stop_price, o.command_id, o.client_order_id"
+               " FROM position_protective_orders l JOIN orders o ON o.command_id = l.command_id")
+        with psycopg.connect(self.url) as conn:
+            rows = conn.execute(sql + " ORDER BY o.id").fetchall()
+        out = [dict(zip(("kind", "level", "state", "quantity", "stop", "command_id", "cid"), r, strict=True))
+               for r in rows]
+        if kind is not None:
+            out = [o for o in out if o["kind"] == kind]
+        if active is not None:
+            final = {"FILLED", "CANCELED", "REJECTED", "EXPIRED"}
+            out = [o for o in out if (o["state"] not in final) == active]
+        return out
+
+    def outbox(self, event_type: str) -> list[dict[str, Any]]:
+        with psycopg.connect(self.url) as conn:
+            rows = conn.execute("SELECT value FROM outbox WHERE event_type = %s ORDER BY id", (event_type,)).fetchall()
+        return [json.loads(bytes(r[0])) for r in rows]
+
+
+def venue_algos(sim: Any, status: str | None = "NEW") -> list[dict[str, Any]]:
+    algos = sim.control.orders()["algo_orders"]
+    return [a for a in algos if status is None or a["status"] == status]
+
+
+def venue_position(sim: Any, account_key: str | None = None) -> Decimal:
+    data = sim.control.positions()
+    accounts = data if isinstance(data, list) else [data]
+    for acct in accounts:
+        for p in acct.get("positions", []):
+            if p.get("symbol") == "BTCUSDT":
+                return Decimal(str(p.get("amount", "0")))
+    return Decimal(0)
+
+
+@contextmanager
+def system(database_url: str, bootstrap: str, sim: Any, protection: dict[str, Any] | None = None,
+           names: tuple[str, ...] = FUNCTIONS, mode: str = "live", **extra: str) -> Iterator[System]:
+    setup_account(database_url, sim, mode=mode)
+    ensure_catalog_topics(bootstrap)
+    env = {**exec_env(database_url), **runtime_env(database_url, bootstrap),
+           "KAIROS_POSITIONS_PROTECTION": json.dumps(protection if protection is not None else PROTECTION),
+           **extra}
+    with ExitStack() as stack:
+        fns = {name: stack.enter_context(in_process(name, env)) for name in names}
+        yield System(database_url, fns)
+
+
+__all__ = ["ACCOUNT", "SYMBOL", "TWO_TP", "System", "system", "venue_algos", "venue_position"]
