@@ -307,7 +307,8 @@ class DevRunner:
         self.info.phase = "draining"
         self.save()
         self.message("kairos dev: stopping sources, then draining (Ctrl-C again to stop at once)")
-        stop_all(self.by_kind("source"), timeout=10)
+        for source in reversed(self.by_kind("source")):  # the ingest before the bus it reads from
+            stop_all([source], timeout=10)
         names = [p.name for p in self.by_kind("function")]
         drain = Drain(build.subscription_partitions(self.catalog, names), time.time(), self.args.drain_timeout)
         outbox_relay = next((p for p in self.by_kind("function") if p.name == "outbox-relay"), None)
