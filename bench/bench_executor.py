@@ -47,7 +47,7 @@ from kairos.runtime.loader import load_func_module
 from kairos.venue_sim.testing import ControlClient
 
 SYMBOLS = ("BTC/USDT:USDT", "ETH/USDT:USDT")
-QTY = {"BTC/USDT:USDT": Decimal("0.002"), "ETH/USDT:USDT": Decimal("0.020")}
+QTY = {"BTC/USDT:USDT": Decimal("0.003"), "ETH/USDT:USDT": Decimal("0.020")}
 LIMIT = {"BTC/USDT:USDT": Decimal("40000"), "ETH/USDT:USDT": Decimal("2000")}
 KEK = generate_kek("bench")
 
@@ -126,7 +126,11 @@ def handler_path(env: dict[str, str], names: list[str], n: int) -> None:
     )
 
 
-def topic_to_ack(url: str, bootstrap: str, env: dict[str, str], names: list[str], n: int, tmp: Path) -> None:
+def topic_to_ack(
+    url: str, bootstrap: str, env: dict[str, str], names: list[str], n: int, tmp: Path, rate: float
+) -> None:
+    """Two phases through KafkaSource + HTTP: paced at ``rate``/s (latency without queueing),
+    then a burst of ``n`` (throughput; its latency is mostly time spent queued)."""
     from tests.kit import start_function, stop_process
 
     fn = start_function("executor", env, tmp)
@@ -137,34 +141,57 @@ def topic_to_ack(url: str, bootstrap: str, env: dict[str, str], names: list[str]
     threads = [threading.Thread(target=d.run, daemon=True) for d in deliveries]
     for t in threads:
         t.start()
-    events = [cmd(i, "t", names[i % len(names)]) for i in range(n)]
     producer = make_producer(bootstrap)
-    t0 = time.perf_counter()
-    send_records(producer, [("cmd.execute_trade", to_kafka(e)) for e in events])
 
-    def acked() -> int:
+    def acked(tag: str) -> int:
         with psycopg.connect(url) as conn:
-            r = conn.execute("SELECT count(*) FROM orders WHERE command_id LIKE 't-%%' AND state = 'FILLED'").fetchone()
+            r = conn.execute(
+                "SELECT count(*) FROM orders WHERE command_id LIKE %s AND state = 'FILLED'", (f"{tag}-%",)
+            ).fetchone()
         return int(r[0]) if r else 0
 
-    while acked() < n and time.perf_counter() - t0 < 300:
+    def latencies(tag: str, events: list[Any]) -> list[float]:
+        with psycopg.connect(url) as conn:
+            acks = dict(
+                conn.execute(
+                    "SELECT o.command_id, min(e.at) FROM orders o JOIN order_events e ON e.order_id = o.id"
+                    " WHERE o.command_id LIKE %s AND e.trigger IN ('ACCEPT','FILL','PARTIAL_FILL','REJECT')"
+                    " GROUP BY o.command_id",
+                    (f"{tag}-%",),
+                ).fetchall()
+            )
+        return [
+            (acks[e.data.command_id] - e.meta.time).total_seconds() * 1000 for e in events if e.data.command_id in acks
+        ]
+
+    paced = [cmd(i, "tp", names[i % len(names)]) for i in range(min(n, 300))]
+    start = time.perf_counter()
+    for i, e in enumerate(paced):
+        time.sleep(max(0.0, start + i / rate - time.perf_counter()))
+        e = new_event(e.data, source="/bench", partition_key=e.meta.partition_key)  # time = now
+        paced[i] = e
+        send_records(producer, [("cmd.execute_trade", to_kafka(e))])
+    while acked("tp") < len(paced) and time.perf_counter() - start < 120:
+        time.sleep(0.2)
+    lat = latencies("tp", paced)
+    print(
+        f"topic -> venue ack, paced {rate:.0f}/s: {len(lat)}/{len(paced)} commands; "
+        f"p50 {pct(lat, 0.5):.1f} ms p99 {pct(lat, 0.99):.1f} ms (KafkaSource + HTTP + executor + venue)"
+    )
+
+    burst = [cmd(i, "tb", names[i % len(names)]) for i in range(n)]
+    t0 = time.perf_counter()
+    send_records(producer, [("cmd.execute_trade", to_kafka(e)) for e in burst])
+    while acked("tb") < n and time.perf_counter() - t0 < 300:
         time.sleep(0.2)
     wall = time.perf_counter() - t0
-    with psycopg.connect(url) as conn:
-        acks = dict(
-            conn.execute(
-                "SELECT o.command_id, min(e.at) FROM orders o JOIN order_events e ON e.order_id = o.id"
-                " WHERE o.command_id LIKE 't-%%' AND e.trigger IN ('ACCEPT','FILL','PARTIAL_FILL','REJECT')"
-                " GROUP BY o.command_id"
-            ).fetchall()
-        )
-    lat = [(acks[e.data.command_id] - e.meta.time).total_seconds() * 1000 for e in events if e.data.command_id in acks]
+    lat = latencies("tb", burst)
     for d in deliveries:
         d.stop.set()
     stop_process(fn.process)
     print(
-        f"topic -> venue ack: {len(lat)}/{n} commands over {len(names)} accounts x 2 symbols in {wall:.1f}s "
-        f"({len(lat) / wall:.0f}/s through KafkaSource+HTTP); p50 {pct(lat, 0.5):.1f} ms p99 {pct(lat, 0.99):.1f} ms"
+        f"topic -> venue ack, burst: {len(lat)}/{n} commands over {len(names)} accounts x 2 symbols in {wall:.1f}s "
+        f"= {len(lat) / wall:.0f} commands/s; p50 {pct(lat, 0.5):.0f} ms p99 {pct(lat, 0.99):.0f} ms (queued)"
     )
 
 
@@ -238,6 +265,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--commands", type=int, default=2000)
     p.add_argument("--open", type=int, default=10000)
     p.add_argument("--accounts", type=int, default=4)
+    p.add_argument("--rate", type=float, default=20.0, help="paced phase: commands per second")
     args = p.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="kairos-bench-exec-"))
     tmp.chmod(0o755)
@@ -258,7 +286,7 @@ def main(argv: list[str]) -> int:
                 "KAIROS_EXEC_DB_POOL_SIZE": "40",
             }
             handler_path(env, names, args.commands)
-            topic_to_ack(pg.url, broker.bootstrap, env, names, args.commands, tmp)
+            topic_to_ack(pg.url, broker.bootstrap, env, names, args.commands, tmp, args.rate)
             reconciliation(env, names, args.open)
     finally:
         broker.stop()

@@ -55,11 +55,13 @@ class Executor:
         self.rt: ExecutionRuntime | None = None
         self.recovery: Recovery | None = None
         self.fn: KairosFunction | None = None
+        self.publisher: outbox.BackgroundPublisher | None = None
 
     def on_ready(self, fn: KairosFunction) -> None:
         self.fn = fn
         if self.rt is None:
             self.rt = ExecutionRuntime.from_env(fn.env, fn.name)
+            self.publisher = outbox.BackgroundPublisher(self.rt.pool, lambda: fn.producer, fn.name)
             self.recovery = Recovery(fn.name, self.rt, self.publish)
             self.recovery.start()
 
@@ -67,8 +69,8 @@ class Executor:
         return self.recovery.readiness() if self.recovery else (False, "RECOVERING: not started")
 
     def publish(self, ids: list[int]) -> None:
-        if self.rt is not None and self.fn is not None:
-            outbox.publish(self.rt.pool, self.fn.producer, ids)
+        if self.publisher is not None:
+            self.publisher.submit(ids)
 
     def handle(self, event: Envelope[Any], ctx: Context) -> list[Envelope[Any]]:
         data = event.data
@@ -99,6 +101,9 @@ class ExecutorFunction(KairosFunction):
     def stop(self) -> None:
         if self.execution.recovery is not None:
             self.execution.recovery.stop()
+        if self.execution.publisher is not None:
+            self.execution.publisher.close()
+            self.execution.publisher = None
         super().stop()
         if self.execution.rt is not None:
             self.execution.rt.close()

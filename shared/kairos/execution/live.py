@@ -266,6 +266,16 @@ class LiveCcxtAdapter:
         ids |= {str(o["info"].get("clientAlgoId") or "") for o in algos}
         return {i for i in ids if i}
 
+    def open_orders(self, symbol: str) -> list[VenueOrder]:
+        plain = self._call(lambda: self._ex.fetch_open_orders(symbol), write=False, what=f"open orders {symbol}")
+        algos = self._call(
+            lambda: self._ex.fetch_open_orders(symbol, None, None, {"trigger": True}),
+            write=False,
+            what=f"open algo orders {symbol}",
+        )
+        out = [self._from_plain(o["info"]) for o in plain]
+        return out + [self._from_algo(symbol, o["info"], with_trades=False) for o in algos]
+
     def server_time_ms(self) -> int:
         return int(self._call(lambda: self._ex.fetch_time(), write=False, what="server time"))
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+import queue
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -59,3 +61,46 @@ def publish(pool: ConnectionPool, producer: KafkaProducer | None, ids: Sequence[
     except Exception as exc:  # the relay sends it later; never lose the command over a publish
         log.warning("publish after commit failed; the outbox relay will send it", extra={"reason": str(exc)})
         return False
+
+
+class BackgroundPublisher:
+    """Publishes committed outbox ids from one thread, in batches, off the command's path.
+
+    The command's answer waits for the order's outcome to be committed, not for Kafka:
+    the events are durable in the outbox already, and whatever this thread cannot send
+    (crash, broker down) the outbox relay sends later.
+    """
+
+    def __init__(self, pool: ConnectionPool, producer: Callable[[], KafkaProducer | None], name: str) -> None:
+        self._pool = pool
+        self._producer = producer
+        self._queue: queue.Queue[list[int] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name=f"{name}-publisher", daemon=True)
+        self._thread.start()
+
+    def submit(self, ids: Sequence[int]) -> None:
+        if ids:
+            self._queue.put(list(ids))
+
+    def close(self, timeout: float = 10.0) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch, stop = list(first), False
+            while len(batch) < 2000:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch += more
+            publish(self._pool, self._producer(), batch)
+            if stop:
+                return

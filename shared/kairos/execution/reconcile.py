@@ -28,10 +28,13 @@ from kairos.execution import repository as repo
 from kairos.execution.client_ids import is_ours
 from kairos.execution.service import ExecutionService
 from kairos.execution.states import OrderState, Trigger
-from kairos.execution.venue import OrderNotFound, VenueError
+from kairos.execution.venue import OrderNotFound, VenueError, VenueOrder
 
 log = logging.getLogger(__name__)
 S = OrderState
+# DB states for which a bulk "open, nothing filled" answer is conclusive; CANCELING is always
+# fetched on its own (a cancel may have landed after the bulk answer was taken)
+_SNAPSHOT_STATES = (S.SUBMITTED, S.UNKNOWN, S.OPEN)
 
 
 @dataclass
@@ -70,8 +73,9 @@ class Reconciler:
         report = ReconcileReport(run_id=str(uuid.uuid4()))
         with self.service.pool.connection() as conn:
             orders = repo.in_flight(conn, hours=self.settings.hours, accounts=accounts)
+        snapshots = self._open_snapshots(orders)
         with ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="reconcile") as pool:
-            for outcome in pool.map(lambda o: self._one(o, report.run_id), orders):
+            for outcome in pool.map(lambda o: self._one(o, report.run_id, snapshots), orders):
                 kind, ids = outcome
                 report.checked += 1
                 report.outbox_ids += ids
@@ -95,7 +99,25 @@ class Reconciler:
         )
         return report
 
-    def _one(self, order: repo.OrderRow, run_id: str) -> tuple[str, list[int]]:
+    def _open_snapshots(self, orders: list[repo.OrderRow]) -> dict[str, VenueOrder]:
+        """Bulk pass: the venue's open orders per (account, symbol), by client id.
+
+        An order the bulk answer shows open and unfilled needs no request of its own; every
+        other order (filled, canceled, missing, partially filled) is fetched one by one. A
+        failed bulk query only means more individual fetches.
+        """
+        groups = sorted({(o.account, o.symbol) for o in orders if o.state is not S.NEW})
+        snap: dict[str, VenueOrder] = {}
+        for account, symbol in groups:
+            try:
+                _acct, adapter = self.service.book.get(account)
+                for vo in adapter.open_orders(symbol):
+                    snap[vo.client_order_id] = vo
+            except Exception as exc:  # fall back to one request per order
+                log.warning("bulk open-orders query failed", extra={"account": account, "reason": str(exc)})
+        return snap
+
+    def _one(self, order: repo.OrderRow, run_id: str, snapshots: dict[str, VenueOrder]) -> tuple[str, list[int]]:
         if order.state is S.NEW:
             return "agrees", []  # never sent: its command's redelivery drives it
         try:
@@ -112,8 +134,12 @@ class Reconciler:
                 current = repo.by_id(conn, order.id)
                 if current.final:
                     return "agrees", []
+                seen = snapshots.get(current.client_order_id)
                 try:
-                    venue = adapter.fetch(current.symbol, current.client_order_id, conditional=current.conditional)
+                    if seen is not None and seen.filled_quantity == 0 and current.state in _SNAPSHOT_STATES:
+                        venue = seen  # open and untouched at the venue: the bulk answer is enough
+                    else:
+                        venue = adapter.fetch(current.symbol, current.client_order_id, conditional=current.conditional)
                 except OrderNotFound:
                     return self._missing(conn, current, run_id)
                 except VenueError as exc:

@@ -11,9 +11,10 @@ once, because the ``order_events`` / ``fills`` row that gates it is inserted onc
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import psycopg
@@ -84,6 +85,7 @@ class OrderRow:
 
 
 _COLUMNS = [f.name for f in fields(OrderRow)]
+_RETURNING = [c if c != "command_event" else "command_event::text" for c in _COLUMNS]
 _SELECT = (
     "SELECT "
     + ", ".join(c if c != "command_event" else "command_event::text AS command_event" for c in _COLUMNS)
@@ -95,6 +97,11 @@ def _row(r: dict[str, Any]) -> OrderRow:
     r = dict(r)
     r["state"] = OrderState(r["state"])
     return OrderRow(**r)
+
+
+@lru_cache(maxsize=4096)
+def _cause(command_event: str) -> Envelope[Any]:
+    return envelope_from_json(command_event)
 
 
 @dataclass(frozen=True)
@@ -112,7 +119,7 @@ class Emitter:
         return load_catalog().function(self.function)
 
     def write(self, conn: psycopg.Connection, order: OrderRow, data: BaseModel, event_id: str) -> list[int]:
-        cause = envelope_from_json(order.command_event)
+        cause = _cause(order.command_event)
         env = new_event(
             data,
             source=self.source,
@@ -140,12 +147,25 @@ def insert_order(
     replaces: str | None = None,
 ) -> OrderRow:
     """Insert the order in NEW (idempotent on command id) and return the stored row."""
-    conn.execute(
+    return insert_order_once(conn, cmd, command, client_order_id=client_order_id, mode=mode, replaces=replaces)[0]
+
+
+def insert_order_once(
+    conn: psycopg.Connection,
+    cmd: ExecuteTrade,
+    command: Envelope[Any],
+    *,
+    client_order_id: str,
+    mode: str,
+    replaces: str | None = None,
+) -> tuple[OrderRow, bool]:
+    """Insert the order in NEW; (stored row, True when this call inserted it)."""
+    cur = conn.execute(
         "INSERT INTO orders (command_id, client_order_id, account, venue, mode, symbol, side, order_type, quantity,"
         " limit_price, stop_price, activation_price, callback_rate, reduce_only, time_in_force, intent, strategy_id,"
         " expires_at, replaces_command_id, command_event, state)"
         " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,'NEW')"
-        " ON CONFLICT (command_id) DO NOTHING",
+        " ON CONFLICT (command_id) DO NOTHING RETURNING " + ", ".join(_RETURNING),
         (
             cmd.command_id,
             client_order_id,
@@ -169,9 +189,12 @@ def insert_order(
             envelope_to_json(command),
         ),
     )
+    with_row = cur.fetchone()
+    if with_row is not None:
+        return _row(dict(zip(_COLUMNS, with_row, strict=True))), True
     row = by_command(conn, cmd.command_id)
     assert row is not None
-    return row
+    return row, False
 
 
 def by_command(conn: psycopg.Connection, command_id: str, *, lock: bool = False) -> OrderRow | None:
@@ -251,8 +274,19 @@ def transition(
         " misses = 0, first_missed_at = NULL WHERE id = %s",
         (to, seq, venue_order_id, venue_status, reason, order.id),
     )
-    new = by_id(conn, order.id)
-    filled, avg, fee = fill_totals(conn, order.id)
+    new = replace(
+        order,
+        state=to,
+        seq=seq,
+        venue_order_id=venue_order_id or order.venue_order_id,
+        reason=reason or order.reason,
+        misses=0,
+        first_missed_at=None,
+    )
+    no_fills_yet = trigger in (Trigger.SUBMIT, Trigger.TIMEOUT) or (
+        trigger is Trigger.ACCEPT and order.state in (OrderState.SUBMITTED, OrderState.UNKNOWN)
+    )
+    filled, avg, fee = (Decimal("0"), None, Decimal("0")) if no_fills_yet else fill_totals(conn, order.id)
     now = datetime.now(UTC)
     ids = emitter.write(
         conn,

@@ -29,7 +29,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -105,31 +105,39 @@ class ExecutionService:
         """Place the command's order exactly once; raises TransientError while the outcome is open."""
         acct, adapter = self.book.get(cmd.account)
         cid = client_order_id(cmd.command_id)
-        with self.pool.connection() as conn, conn.transaction():
-            repo.insert_order(conn, cmd, command, client_order_id=cid, mode=acct.mode)
         with self._locked(cid) as conn:
-            order = repo.by_command(conn, cmd.command_id)
-            assert order is not None
-            return self._drive(conn, order, adapter)
+            with conn.transaction():  # committed before the venue is called
+                order, inserted = repo.insert_order_once(conn, cmd, command, client_order_id=cid, mode=acct.mode)
+                if inserted:  # the common path: NEW and its first decision in one commit
+                    order, ids = self._first_step(conn, order)
+            if not inserted:
+                return self._drive(conn, order, adapter)
+            if order.state is not S.SUBMITTED:
+                return ids  # refused before sending
+            return ids + self._send(conn, order, adapter)
+
+    def _first_step(self, conn: psycopg.Connection, order: repo.OrderRow) -> tuple[repo.OrderRow, list[int]]:
+        """NEW -> REJECTED (pre-trade refusal) or NEW -> SUBMITTED, inside the caller's transaction."""
+        refusal = self._pre_trade_refusal(conn, order)
+        if refusal:
+            log.warning(
+                "order refused before sending", extra={"client_order_id": order.client_order_id, "reason": refusal}
+            )
+            return repo.transition(
+                conn, order, T.REJECT, actor=self.settings.actor, emitter=self.emitter, reason=refusal
+            )
+        return repo.transition(conn, order, T.SUBMIT, actor=self.settings.actor, emitter=self.emitter)
 
     def _drive(self, conn: psycopg.Connection, order: repo.OrderRow, adapter: VenueAdapter) -> list[int]:
         if order.state in (S.OPEN, S.PARTIALLY_FILLED, S.CANCELING) or order.final:
             return []  # acknowledged by the venue already; reconciliation follows it from here
         ids: list[int] = []
-        if order.state is S.NEW:
-            refusal = self._pre_trade_refusal(conn, order)
-            if refusal:
-                with conn.transaction():
-                    order = repo.by_id(conn, order.id, lock=True)
-                    _o, out = repo.transition(
-                        conn, order, T.REJECT, actor=self.settings.actor, emitter=self.emitter, reason=refusal
-                    )
-                log.warning(
-                    "order refused before sending", extra={"client_order_id": order.client_order_id, "reason": refusal}
-                )
-                return out
-            order, out = self._move(conn, order, T.SUBMIT)
-            ids += out
+        if order.state is S.NEW:  # a crash between commit and decision, or an amend's replacement
+            with conn.transaction():
+                order, out = self._first_step(conn, repo.by_id(conn, order.id, lock=True))
+                ids += out
+            if order.state is not S.SUBMITTED:
+                return ids
         else:  # SUBMITTED or UNKNOWN: a previous attempt may have reached the venue
             found = self._lookup(order, adapter)
             if found is not None:
@@ -233,7 +241,7 @@ class ExecutionService:
             current = repo.by_id(conn, order.id, lock=True)
             if current.venue_order_id is None and venue.venue_order_id:
                 conn.execute("UPDATE orders SET venue_order_id = %s WHERE id = %s", (venue.venue_order_id, order.id))
-                current = repo.by_id(conn, order.id)
+                current = replace(current, venue_order_id=venue.venue_order_id)
             new_fills, ids = repo.record_fills(conn, current, venue.trades, emitter=self.emitter)
             expired = current.expires_at is not None and current.expires_at <= datetime.now(UTC)
             triggers = triggers_for_venue(current.state, venue.status, new_fills=new_fills > 0, expired=expired)

@@ -132,6 +132,9 @@ class ShadowAdapter:
             ).fetchall()
         return {r[0] for r in rows}
 
+    def open_orders(self, symbol: str) -> list[VenueOrder]:
+        return []  # resting SHADOW orders must be re-evaluated one by one (fetch does that)
+
     def server_time_ms(self) -> int:
         return int(time.time() * 1000)
 
