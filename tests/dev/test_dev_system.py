@@ -39,14 +39,14 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevSystem]:
 
 
 def fixed_quote(data: dict[str, Any]) -> dict[str, Any]:
-    """A malformed fake quote with its bad amount replaced by a sensible one."""
+    """A malformed fake quote with its bad amount replaced by a sensible one (100 units of its asset)."""
     params = data["message"]["params"]
     for amount, asset in (
         ("exact_amount_in", "defuse_asset_identifier_in"),
         ("exact_amount_out", "defuse_asset_identifier_out"),
     ):
         if params.get(amount) == "-1.5":
-            params[amount] = str(100 * 10 ** max(KNOWN_ASSETS[params[asset]][1] - 2, 0))
+            params[amount] = str(100 * 10 ** KNOWN_ASSETS[params[asset]][1])  # 100 units: within the reactor's bounds
     return data
 
 
