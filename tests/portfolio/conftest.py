@@ -17,6 +17,6 @@ API_KEY, SECRET = "kp-test-api-key-8Rf0", "kp-test-secret-As5nX3qM1wYt"
 
 @pytest.fixture
 def sim() -> Iterator[Any]:
-    with running_venue_sim(seed=11, accounts=[AccountSeed(API_KEY, SECRET, Decimal("5000000"))], warmup_ticks=5) as s:
+    with running_venue_sim(seed=3, accounts=[AccountSeed(API_KEY, SECRET, Decimal("5000000"))], warmup_ticks=5) as s:
         s.control.set_price(VENUE_SYMBOL, "60000")
         yield s

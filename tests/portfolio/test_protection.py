@@ -76,3 +76,98 @@ def test_duplicate_fill_delivery_changes_nothing(database_url, kafka_bootstrap, 
         s.last = 0
         s.pump()
         assert (s.positions(), len(s.outbox("kairos.event.position_opened"))) == before
+
+
+def test_tp_filling_between_the_tp_step_and_the_sl_step_sends_no_sl(database_url, kafka_bootstrap, sim):
+    """Seed 002's -2022 race: the TP rests, the price runs through it before the SL step; the SL
+    step's checks see the TP fill the executor recorded and send no SL (nothing to reject)."""
+    with system(database_url, kafka_bootstrap, sim) as s:
+        s.enter("0.010")
+        s.pump(hold=frozenset({("position-sync", "exec.order_event")}))  # the TP's events arrive late
+        assert [o["state"] for o in s.orders("TP")] == ["OPEN"] and s.orders("SL") == []
+        sim.control.set_price("BTCUSDT", "60700")
+        sim.control.step(ticks=2)
+        s.tick("reconciler")  # the executor records the TP fill; the fold has not applied it yet
+        tp_cid = s.orders("TP")[0]["command_id"]
+        s.redeliver("position-sync", "kairos.exec.order_event", tp_cid)  # the late trigger of the SL step
+        assert s.orders("SL") == []
+        assert "SL blocked: tp_filled" in (s.positions()[0]["outcome"] or "")
+        s.settle()
+        assert s.positions()[0]["status"] == "CLOSED"
+        assert s.orders("SL") == [] and _commands(s, "SL") == []
+        codes = [a.get("code") for a in sim.control.audit()]
+        assert codes and -2022 not in codes
+
+
+def test_restart_in_the_middle_keeps_protection_without_duplicates(database_url, kafka_bootstrap, sim):
+    with system(database_url, kafka_bootstrap, sim) as s:
+        s.enter("0.010")
+        s.pump(hold=frozenset({("position-sync", "exec.order_event")}))  # crash before the SL step
+        last = s.last
+    with system(database_url, kafka_bootstrap, sim) as s2:  # every function restarted
+        s2.last = 0  # KafkaSource redelivers everything after the restart
+        s2.pump()
+        s2.tick("position-scheduler")
+        s2.pump()
+        assert s2.last > last
+        tp, sl = s2.orders("TP", active=True), s2.orders("SL", active=True)
+        assert len(tp) == 1 and len(sl) == 1 and sl[0]["state"] == "OPEN"
+        assert len(venue_algos(sim)) == 2
+        assert s2.positions()[0]["unprotected_since"] is None
+
+
+def _path_outcome(s, sim) -> dict:
+    """Open 0.010 BTC, run the price through TP 1 and then down through the stop."""
+    s.enter("0.010")
+    s.settle()
+    sim.control.set_price("BTCUSDT", "60700")
+    sim.control.step(ticks=2)
+    s.settle()
+    sim.control.set_price("BTCUSDT", "59300")
+    sim.control.step(ticks=2)
+    s.settle()
+    p = s.positions()[0]
+    return {"status": p["status"], "quantity": Decimal(p["quantity"]), "pnl": Decimal(p["realised_pnl"]),
+            "resting": len(s.orders(active=True)), "mode": p["mode"]}
+
+
+def test_shadow_gives_the_live_outcome_on_the_same_price_path(new_database, kafka_bootstrap, sim):
+    with system(new_database("live"), kafka_bootstrap, sim, protection=TWO_TP) as s:
+        live = _path_outcome(s, sim)
+    sim.control.set_price("BTCUSDT", "60000")
+    sim.control.step(ticks=2)
+    with system(new_database("shadow"), kafka_bootstrap, sim, protection=TWO_TP, mode="shadow") as s:
+        shadow = _path_outcome(s, sim)
+    assert (live["mode"], shadow["mode"]) == ("LIVE", "SHADOW")
+    assert live["status"] == shadow["status"] == "CLOSED"
+    assert live["quantity"] == shadow["quantity"] == 0 and live["resting"] == shadow["resting"] == 0
+    assert abs(live["pnl"] - shadow["pnl"]) <= Decimal("0.05"), (live, shadow)  # a tick of spread and fees
+
+
+def test_protected_within_10_s_although_the_venue_drops_20_percent_of_responses(database_url, kafka_bootstrap, sim):
+    import time
+
+    from kairos.contracts.codec import to_cloudevent
+
+    from tests.execution.xkit import command
+
+    sim.control.set_price("ETHUSDT", "3000")
+    sim.control.set_price("SOLUSDT", "150")
+    sim.control.set_faults([{"kind": "lost_response", "endpoint": "*", "probability": 0.2,
+                             "hold_ms": 1500}])
+    with system(database_url, kafka_bootstrap, sim) as s:
+        started = time.monotonic()
+        for symbol, qty in (("BTC/USDT:USDT", "0.010"), ("ETH/USDT:USDT", "0.100"), ("SOL/USDT:USDT", "2")):
+            s.deliver("executor", to_cloudevent(command(quantity=qty, symbol=symbol)))
+        s.pump()
+        elapsed = time.monotonic() - started
+        pos = s.positions()
+        assert len(pos) == 3 and all(p["unprotected_since"] is None and p["protected_at"] for p in pos)
+        assert elapsed < 10, f"protection took {elapsed:.1f} s"
+        sim.control.clear_faults()
+        s.tick("reconciler")
+        s.pump()
+        assert len(s.orders("TP", active=True)) == 3 and len(s.orders("SL", active=True)) == 3
+        assert len(venue_algos(sim)) == 6  # one TP and one SL per position at the venue, none duplicated
+        faults = [a for a in sim.control.audit() if a.get("faults")]
+        assert faults, "the fault rule never fired: the test proves nothing"

@@ -65,6 +65,13 @@ class Reconciler:
         return self._reconcile(position)
 
     def _reconcile(self, position: Position) -> list[str]:
+        pending = store.unfolded(self.conn, position.position_id)
+        if pending.quantity > 0 and position.is_open:
+            # A protective order filled at the venue and the fold has not applied it: the position
+            # is stale, and the plan would re-place that TP (its level is not counted as filled
+            # yet) or size the SL for too much. Wait for the fill's fold, which syncs again.
+            return [f"waiting for {pending.quantity} of protective fills to fold (re-read), SL blocked: "
+                    f"{'tp_filled' if pending.tp else 'stale_quantity'}"]
         rules = self.config.rules_for(position.key.symbol)
         failures = store.failures(self.conn, position)
         first = plan(position, self.orders, rules, failures=failures, config=self.config.plan)
