@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import psycopg
 
-from kairos.dev.observe import ALERT_TYPE, Alert, AlertFeed, FunctionTracker, LogTail, read_delivery_stats, scrape
+from kairos.dev.observe import (
+    ALERT_TYPE,
+    Alert,
+    AlertFeed,
+    FunctionMetrics,
+    FunctionTracker,
+    LogTail,
+    read_delivery_stats,
+    scrape,
+)
 from kairos.dev.state import StateDir
 from kairos.dev.supervisor import EventLog, ManagedProcess
 from kairos.dev.view import Snapshot
@@ -34,7 +44,8 @@ class Monitor:
         self.procs = procs
         self.events = events
         self.database_url = database_url
-        self.client = httpx.Client()
+        self.client = httpx.Client(limits=httpx.Limits(max_connections=32))
+        self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="scrape")
         self.trackers: dict[str, FunctionTracker] = {}
         self.tail = LogTail()
         self.stats_written_at = 0.0
@@ -57,14 +68,13 @@ class Monitor:
             return None
 
     def snapshot(self, phase: str, elapsed: float, note: str = "") -> Snapshot:
+        fns = [p for p in self.procs if p.kind == "function" and p.url]
+        # all at once: one slow function must not stretch the refresh to seconds
+        probes = list(self.pool.map(self._probe, fns))
         functions = []
-        for proc in self.procs:
-            if proc.kind != "function" or not proc.url:
-                continue
+        for proc, (metrics, ready) in zip(fns, probes, strict=True):
             tracker = self.trackers.setdefault(proc.name, FunctionTracker(proc.name))
-            metrics = scrape(self.client, proc.url, proc.name) if proc.running() else None
             tracker.update(metrics)
-            ready = metrics is not None and proc.is_ready(self.client)
             functions.append(tracker.view(ready, proc.restarts))
         self.stats_written_at, subs = read_delivery_stats(self.state.stats_file)
         self.tail.poll({p.name: p.log_path for p in self.procs})
@@ -81,6 +91,11 @@ class Monitor:
         self.last = snap
         return snap
 
+    def _probe(self, proc: ManagedProcess) -> tuple[FunctionMetrics | None, bool]:
+        assert proc.url is not None
+        metrics = scrape(self.client, proc.url, proc.name) if proc.running() else None
+        return metrics, metrics is not None and proc.is_ready(self.client)
+
     def left_now(self) -> dict[str, int]:
         """What was not delivered according to the last snapshot (for an immediate stop)."""
         snap = self.last
@@ -93,6 +108,7 @@ class Monitor:
 
     def close(self) -> None:
         self.feed.close()
+        self.pool.shutdown(wait=True)
         self.client.close()
         if self._conn is not None:
             self._conn.close()
