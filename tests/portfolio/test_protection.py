@@ -171,3 +171,23 @@ def test_protected_within_10_s_although_the_venue_drops_20_percent_of_responses(
         assert len(venue_algos(sim)) == 6  # one TP and one SL per position at the venue, none duplicated
         faults = [a for a in sim.control.audit() if a.get("faults")]
         assert faults, "the fault rule never fired: the test proves nothing"
+
+
+def test_native_trailing_stop_follows_the_extreme_and_triggers_at_the_callback(database_url, kafka_bootstrap, sim):
+    trail = {"default": {"stop_loss": {"distance_pct": "3"}, "trailing": {"callback_rate": "1", "mode": "NATIVE"}}}
+    with system(database_url, kafka_bootstrap, sim, protection=trail) as s:
+        s.enter("0.010")
+        s.pump()
+        assert len(s.orders("TRAILING", active=True)) == 1 and len(s.orders("SL", active=True)) == 1
+        sim.control.script("BTCUSDT", ["60500", "61000", "62000", "61800", "61500"])  # 61500 < 62000 x 0.99
+        sim.control.step(ticks=5)
+        s.settle()
+        assert s.positions()[0]["status"] == "OPEN"  # 61500 is 0.8 % below the extreme: not yet
+        sim.control.script("BTCUSDT", ["61300"])  # 1.1 % below 62000: the trail fires
+        sim.control.step(ticks=2)
+        s.settle()
+        pos = s.positions()[0]
+        assert pos["status"] == "CLOSED"
+        exit_fill = [f for f in s.outbox("kairos.exec.fill") if f["side"] == "sell"]
+        assert len(exit_fill) == 1 and Decimal(exit_fill[0]["price"]) >= Decimal("61300") - Decimal("1")
+        assert s.orders(active=True) == [] and venue_algos(sim) == []
