@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
+import sys
 from typing import Any
 
 from kairos.runtime import logs
 from kairos.runtime.loader import load_func_module
+
+log = logging.getLogger(__name__)
 
 
 class MetricsRoute:
@@ -40,7 +44,34 @@ class MetricsRoute:
         await self.app(scope, receive, send)
 
 
-def serve(name_or_path: str) -> None:
+class Started:
+    """The function object with ``start`` already called, as func-python sees it.
+
+    hypercorn swallows an exception raised during lifespan start-up and serves anyway
+    ("continuing without Lifespan support"), which would leave a function that failed to
+    start answering "not ready" forever. So ``start`` runs before the server, a failure
+    exits the process with the reason, and func-python gets this proxy without ``start``.
+    """
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+
+    async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await self.fn.handle(scope, receive, send)
+
+    def stop(self) -> None:
+        if hasattr(self.fn, "stop"):
+            self.fn.stop()
+
+    def alive(self) -> Any:
+        return self.fn.alive() if hasattr(self.fn, "alive") else True
+
+    def ready(self) -> Any:
+        return self.fn.ready() if hasattr(self.fn, "ready") else True
+
+
+def serve(name_or_path: str) -> int:
+    """Serve until SIGINT/SIGTERM; returns the exit code (3 when the function cannot start)."""
     import func_python.sock
     import hypercorn.asyncio
     import hypercorn.config
@@ -48,7 +79,15 @@ def serve(name_or_path: str) -> None:
 
     logs.configure()
     module = load_func_module(name_or_path)
-    app = ASGIApplication(module.new())
+    fn = module.new()
+    if hasattr(fn, "start"):
+        try:
+            fn.start(os.environ.copy())
+        except Exception as exc:
+            log.error("function failed to start", extra={"function": name_or_path, "reason": f"{exc}"})
+            print(f"kairos serve {name_or_path}: cannot start: {exc}", file=sys.stderr)
+            return 3
+    app = ASGIApplication(Started(fn))
     cfg = hypercorn.config.Config()
     cfg.bind = func_python.sock.bind()
     cfg.graceful_timeout = 10
@@ -62,6 +101,7 @@ def serve(name_or_path: str) -> None:
         await hypercorn.asyncio.serve(MetricsRoute(app), cfg, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
 
     asyncio.run(main())
+    return 0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,5 +112,4 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.port:
         os.environ["LISTEN_ADDRESS"] = f"127.0.0.1:{args.port}"
-    serve(args.function)
-    return 0
+    return serve(args.function)
