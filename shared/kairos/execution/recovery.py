@@ -110,6 +110,14 @@ class Recovery:
                 event_id=stable_id("kairos.recovery", self.function, self.report.run_id),
             )
             ids = [outbox.insert(conn, self.function, _alert_topic(self.function), env)]
+            for i, found in enumerate(self.report.alerts):  # e.g. orphans the recovery run saw
+                extra = new_event(
+                    found,
+                    source=f"/kairos/{self.function}",
+                    partition_key=self.function,
+                    event_id=stable_id("kairos.recovery.alert", self.report.run_id, i),
+                )
+                ids.append(outbox.insert(conn, self.function, _alert_topic(self.function), extra))
         self.publish(ids)
         self.state = "HEALTHY"
         self.done.set()
