@@ -165,6 +165,11 @@ def topic_to_ack(
             (acks[e.data.command_id] - e.meta.time).total_seconds() * 1000 for e in events if e.data.command_id in acks
         ]
 
+    warm = [cmd(i, "tw", names[i % len(names)]) for i in range(20)]  # consumer groups joined, markets loaded
+    send_records(producer, [("cmd.execute_trade", to_kafka(e)) for e in warm])
+    deadline = time.perf_counter() + 60
+    while acked("tw") < len(warm) and time.perf_counter() < deadline:
+        time.sleep(0.2)
     paced = [cmd(i, "tp", names[i % len(names)]) for i in range(min(n, 300))]
     start = time.perf_counter()
     for i, e in enumerate(paced):
