@@ -93,9 +93,10 @@ class System:
         tick = new_event(PingTick(job=name, args=args or None), source=f"/tests/cron/{name}", partition_key=name)
         self.deliver(name, to_cloudevent(tick))
 
-    def enter(self, quantity: str = "0.010", side: str = "buy", command_id: str | None = None) -> str:
+    def enter(self, quantity: str = "0.010", side: str = "buy", command_id: str | None = None,
+              account: str = ACCOUNT, symbol: str = SYMBOL) -> str:
         """An entry order as the risk stage would send it; returns its command id."""
-        env = command(quantity=quantity, side=side, command_id=command_id)
+        env = command(quantity=quantity, side=side, command_id=command_id, account=account, symbol=symbol)
         self.deliver("executor", to_cloudevent(env))
         return env.data.command_id
 
@@ -150,10 +151,28 @@ def venue_position(sim: Any, account_key: str | None = None) -> Decimal:
     return Decimal(0)
 
 
+def register_accounts(database_url: str, sim: Any, seeds: list[tuple[str, str, str]]) -> None:
+    """More LIVE accounts on the simulator: (account, api key, secret) each (one-way mode allows
+    one position per account and symbol, so many positions need many accounts)."""
+    from kairos.execution import accounts
+    from kairos.execution.vault import Credentials, KeyVault
+
+    from tests.execution.xkit import KEK
+
+    vault = KeyVault.from_env({"KAIROS_EXCHANGE_KEK": KEK})
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        for name, key, secret in seeds:
+            accounts.register(conn, vault, name, venue="binanceusdm", mode="live", base_url=sim.base_url,
+                              creds=Credentials(key, secret))
+
+
 @contextmanager
 def system(database_url: str, bootstrap: str, sim: Any, protection: dict[str, Any] | None = None,
-           names: tuple[str, ...] = FUNCTIONS, mode: str = "live", **extra: str) -> Iterator[System]:
+           names: tuple[str, ...] = FUNCTIONS, mode: str = "live", seeds: list[tuple[str, str, str]] | None = None,
+           **extra: str) -> Iterator[System]:
     setup_account(database_url, sim, mode=mode)
+    if seeds:
+        register_accounts(database_url, sim, seeds)
     ensure_catalog_topics(bootstrap)
     env = {**exec_env(database_url), **runtime_env(database_url, bootstrap),
            "KAIROS_POSITIONS_PROTECTION": json.dumps(protection if protection is not None else PROTECTION),

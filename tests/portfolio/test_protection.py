@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import psycopg
+import pytest
 
 from tests.portfolio.pkit import TWO_TP, system, venue_algos
 
@@ -191,3 +192,41 @@ def test_native_trailing_stop_follows_the_extreme_and_triggers_at_the_callback(d
         exit_fill = [f for f in s.outbox("kairos.exec.fill") if f["side"] == "sell"]
         assert len(exit_fill) == 1 and Decimal(exit_fill[0]["price"]) >= Decimal("61300") - Decimal("1")
         assert s.orders(active=True) == [] and venue_algos(sim) == []
+
+
+@pytest.mark.slow
+def test_restart_of_every_function_with_200_open_positions_loses_no_protection(new_database, kafka_bootstrap):
+    """200 positions (100 accounts x BTC and ETH); every function is restarted while half of
+    them wait for their SL step; afterwards each has exactly one TP and one SL at the venue."""
+    from kairos.venue_sim.testing import running_venue_sim
+    from kairos.venue_sim.venue import AccountSeed
+
+    seeds = [(f"acct-{i:03d}", f"key-{i:03d}-abcdefgh", f"secret-{i:03d}-abcdefghijkl") for i in range(100)]
+    url = new_database("restart")
+    with running_venue_sim(seed=3, warmup_ticks=5, accounts=[AccountSeed(k, sec, Decimal("1000000"))
+                                                                for _, k, sec in seeds]) as sim:
+        sim.control.set_price("BTCUSDT", "60000")
+        sim.control.set_price("ETHUSDT", "3000")
+        pairs = (("BTC/USDT:USDT", "0.010"), ("ETH/USDT:USDT", "0.100"))
+        slots = [(a, sym, q) for a, _, _ in seeds for sym, q in pairs]
+        with system(url, kafka_bootstrap, sim, seeds=seeds) as s:
+            for i, (acct, sym, qty) in enumerate(slots):
+                s.enter(qty, account=acct, symbol=sym)
+                if i % 2 == 0:
+                    s.pump()
+            s.pump(hold=frozenset({("position-sync", "exec.order_event")}))  # crash before the rest's SL step
+        with system(url, kafka_bootstrap, sim, seeds=seeds) as s2:
+            s2.last = 0  # everything is delivered again after the restart
+            s2.pump()
+            s2.tick("position-scheduler")
+            s2.pump()
+            pos = s2.positions()
+            assert len(pos) == 200 and all(p["unprotected_since"] is None for p in pos)
+            assert len(s2.orders("TP", active=True)) == 200 and len(s2.orders("SL", active=True)) == 200
+            algos = venue_algos(sim)
+            assert len(algos) == 400
+            per_slot: dict[tuple[str, str], int] = {}
+            for a in algos:
+                k = (str(a["account"]), f"{a['symbol']} {a['type']}")
+                per_slot[k] = per_slot.get(k, 0) + 1
+            assert set(per_slot.values()) == {1}, "a protective order was duplicated at the venue"
