@@ -4,6 +4,7 @@ reconciliation every order's state equals the venue's."""
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -22,8 +23,9 @@ from kairos.localinfra.ports import free_port
 from tests.execution.xkit import command, exec_env, runtime, setup_account, venue_orders_by_cid
 from tests.kit import create_topics, runtime_env, start_function, wait_until
 
-N_COMMANDS = 200
-KILLS = 6
+# the issue asks for 500 commands; ~50 s here on a quiet machine (fewer via the variables)
+N_COMMANDS = int(os.environ.get("KAIROS_KILL9_COMMANDS", "500"))
+KILLS = int(os.environ.get("KAIROS_KILL9_KILLS", "10"))
 VENUE_TO_DB = {
     "FILLED": "FILLED",
     "NEW": "OPEN",
