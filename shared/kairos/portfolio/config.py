@@ -12,6 +12,7 @@ positions the configuration says to protect; strategies name themselves on their
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -52,7 +53,12 @@ class PositionsConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PositionsConfig:
-        """Raises ConfigError naming the variable that is wrong."""
+        """Raises ConfigError naming the variable that is wrong. Parsed once per distinct text
+        (functions call this per event; the environment does not change while they run)."""
+        return _parsed(*(env.get(name, "") for name in _VARIABLES))
+
+    @classmethod
+    def _parse(cls, env: Mapping[str, str]) -> PositionsConfig:
         prot = _json(env, "KAIROS_POSITIONS_PROTECTION")
         rules = _json(env, "KAIROS_POSITIONS_RULES")
         try:
@@ -78,3 +84,12 @@ class PositionsConfig:
 
     def rules_for(self, symbol: str) -> VenueRules:
         return self.rules.get(symbol, self.rules_default)
+
+
+_VARIABLES = ("KAIROS_POSITIONS_PROTECTION", "KAIROS_POSITIONS_RULES", "KAIROS_POSITIONS_FALLBACK")
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(protection: str, rules: str, fallback: str) -> PositionsConfig:
+    env = {k: v for k, v in zip(_VARIABLES, (protection, rules, fallback), strict=True) if v}
+    return PositionsConfig._parse(env)
