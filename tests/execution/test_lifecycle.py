@@ -186,3 +186,15 @@ def test_amend_cancels_and_replaces_under_the_amend_command_id(rt, sim, database
     assert new["state"] == "OPEN"
     venue = venue_orders_by_cid(sim)[new["cid"]]
     assert len(venue) == 1 and Decimal(venue[0]["price"]) == Decimal("59500")
+
+
+def test_duplicate_client_id_rejection_is_resolved_by_fetching_the_existing_order(rt, sim, database_url):
+    c = command(order_type="limit", limit_price=Decimal("58000"))
+    cid = client_order_id(c.data.command_id)
+    existing = sim.ccxt().create_order(c.data.symbol, "limit", "buy", 0.01, 58000, params={"newClientOrderId": cid})
+    drive(rt, c)  # the venue answers -4116: the executor fetches the order instead of failing
+    o = db_order(database_url, c.data.command_id)
+    assert o["state"] == "OPEN" and o["venue_id"] == str(existing["id"])
+    assert len(venue_orders_by_cid(sim)[cid]) == 1
+    audit = [r for r in sim.control.audit() if r["path"] == "/fapi/v1/order" and r["method"] == "POST"]
+    assert [r["code"] for r in audit] == [None, -4116]
