@@ -230,3 +230,27 @@ def test_restart_of_every_function_with_200_open_positions_loses_no_protection(n
                 k = (str(a["account"]), f"{a['symbol']} {a['type']}")
                 per_slot[k] = per_slot.get(k, 0) + 1
             assert set(per_slot.values()) == {1}, "a protective order was duplicated at the venue"
+
+
+def test_reduce_only_rejection_leads_to_a_re_read_not_a_retry_loop(database_url, kafka_bootstrap, sim):
+    """The venue position was closed behind our back: the TP is refused with -2022; the next
+    syncs plan a re-read (no placement), however often the scheduler asks."""
+    with system(database_url, kafka_bootstrap, sim) as s:
+        s.enter("0.010")
+        sim.ccxt().create_order("BTC/USDT:USDT", "market", "sell", 0.01, None, {"reduceOnly": True})  # by hand
+        s.pump()
+        from kairos.contracts.codec import to_cloudevent
+        from kairos.contracts.envelope import new_event
+        from kairos.contracts.positions import SyncPosition
+
+        pid = s.positions()[0]["position_id"]
+        for i in range(3):  # distinct syncs (an operator's, say): none of them may place again
+            cmd = SyncPosition(command_id=f"op-sync-{i:04d}", position_id=pid, cause="operator")
+            s.deliver("position-sync", to_cloudevent(new_event(cmd, source="/tests", partition_key=pid)))
+            s.tick("position-scheduler")
+            s.pump()
+        codes = [a.get("code") for a in sim.control.audit()]
+        assert codes.count(-2022) == 1, codes
+        assert len(_commands(s, "TP")) == 1 and _commands(s, "SL") == []
+        assert [o["state"] for o in s.orders()] == ["REJECTED"]
+        assert "reread_position" in (s.positions()[0]["outcome"] or "")
