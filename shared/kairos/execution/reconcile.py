@@ -216,7 +216,7 @@ class Reconciler:
             try:
                 _acct, adapter = self.service.book.get(account)
                 open_ids = {cid for s in sorted(symbols) for cid in adapter.open_client_ids(s) if is_ours(cid)}
-            except (VenueError, OrderNotFound) as exc:
+            except Exception as exc:  # best effort: an orphan scan never blocks reconciliation
                 log.warning("orphan scan failed", extra={"account": account, "reason": str(exc)})
                 continue
             if not open_ids:
