@@ -28,11 +28,13 @@ def test_new_position_gets_tp_then_sl_resting_and_a_repeated_sync_sends_nothing(
         assert sl[0]["stop"] < Decimal("60000") < tp[0]["stop"]
         assert pos[0]["unprotected_since"] is None and pos[0]["protected_at"] is not None
         with psycopg.connect(database_url) as conn:  # seed 002: the SL was created after the TP rested
-            tp_open, sl_new = conn.execute(
+            row = conn.execute(
                 "SELECT (SELECT min(e.at) FROM order_events e JOIN orders o ON o.id = e.order_id"
                 "        WHERE o.command_id = %s AND e.to_state = 'OPEN'),"
                 "       (SELECT created_at FROM orders WHERE command_id = %s)",
                 (tp[0]["command_id"], sl[0]["command_id"])).fetchone()
+        assert row is not None
+        tp_open, sl_new = row
         assert tp_open <= sl_new
         assert len(venue_algos(sim)) == 2
         before = len(s.outbox(EXECUTE))
