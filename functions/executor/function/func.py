@@ -21,10 +21,10 @@ from kairos.contracts.codec import envelope_from_json, envelope_to_json
 from kairos.contracts.commands import AmendOrder, CancelOrder, ExecuteTrade
 from kairos.contracts.envelope import Envelope, derive_event
 from kairos.domain.paper import paper_fill
-from kairos.execution import outbox
 from kairos.execution.recovery import Recovery
 from kairos.execution.wiring import ExecutionRuntime
 from kairos.runtime import Context, KairosFunction
+from kairos.runtime.recorder import OutboxRow
 
 PAPER_VENUE = "near_intents"
 
@@ -55,22 +55,21 @@ class Executor:
         self.rt: ExecutionRuntime | None = None
         self.recovery: Recovery | None = None
         self.fn: KairosFunction | None = None
-        self.publisher: outbox.BackgroundPublisher | None = None
 
     def on_ready(self, fn: KairosFunction) -> None:
         self.fn = fn
         if self.rt is None:
             self.rt = ExecutionRuntime.from_env(fn.env, fn.name)
-            self.publisher = outbox.BackgroundPublisher(self.rt.pool, lambda: fn.producer, fn.name)
             self.recovery = Recovery(fn.name, self.rt, self.publish)
             self.recovery.start()
 
     def readiness(self) -> tuple[bool, str]:
         return self.recovery.readiness() if self.recovery else (False, "RECOVERING: not started")
 
-    def publish(self, ids: list[int]) -> None:
-        if self.publisher is not None:
-            self.publisher.submit(ids)
+    def publish(self, rows: list[OutboxRow]) -> None:
+        """The order's events are committed already: the runtime's publisher sends them."""
+        if self.fn is not None:
+            self.fn.publish_rows(rows)
 
     def handle(self, event: Envelope[Any], ctx: Context) -> list[Envelope[Any]]:
         data = event.data
@@ -78,14 +77,14 @@ class Executor:
             return paper(event, ctx)
         assert self.rt is not None
         if isinstance(data, ExecuteTrade):
-            ids = self.rt.service.execute(data, event)
+            rows = self.rt.service.execute(data, event)
         elif isinstance(data, CancelOrder):
-            ids = self.rt.service.cancel(data)
+            rows = self.rt.service.cancel(data)
         elif isinstance(data, AmendOrder):
-            ids = self.rt.service.amend(data, event)
+            rows = self.rt.service.amend(data, event)
         else:  # the catalog only routes the three command types here
             return []
-        self.publish(ids)
+        self.publish(rows)
         return []
 
 
@@ -101,9 +100,6 @@ class ExecutorFunction(KairosFunction):
     def stop(self) -> None:
         if self.execution.recovery is not None:
             self.execution.recovery.stop()
-        if self.execution.publisher is not None:
-            self.execution.publisher.close()
-            self.execution.publisher = None
         super().stop()
         if self.execution.rt is not None:
             self.execution.rt.close()

@@ -13,7 +13,6 @@ from typing import Any
 
 from kairos.contracts.envelope import Envelope, derive_event
 from kairos.contracts.ops import PingTick
-from kairos.execution import outbox
 from kairos.execution.wiring import ExecutionRuntime
 from kairos.runtime import Context, KairosFunction
 
@@ -31,7 +30,7 @@ class ReconcilerFunction(KairosFunction):
         assert self.rt is not None
         accounts = (event.data.args or {}).get("accounts")
         report = self.rt.reconciler.run(accounts=accounts)
-        outbox.publish(self.rt.pool, self.producer, report.outbox_ids)
+        self.publish_rows(report.outbox_rows)
         return [
             derive_event(event, alert, source=ctx.source, partition_key="reconciler", index=i)
             for i, alert in enumerate(report.alerts)

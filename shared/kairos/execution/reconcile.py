@@ -29,6 +29,7 @@ from kairos.execution.client_ids import is_ours
 from kairos.execution.service import ExecutionService
 from kairos.execution.states import OrderState, Trigger
 from kairos.execution.venue import OrderNotFound, VenueError, VenueOrder
+from kairos.runtime.recorder import OutboxRow
 
 log = logging.getLogger(__name__)
 S = OrderState
@@ -46,7 +47,7 @@ class ReconcileReport:
     query_failures: int = 0
     lost: int = 0
     orphans: list[str] = field(default_factory=list)
-    outbox_ids: list[int] = field(default_factory=list)
+    outbox_rows: list[OutboxRow] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
 
     @property
@@ -76,9 +77,9 @@ class Reconciler:
         snapshots = self._open_snapshots(orders)
         with ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="reconcile") as pool:
             for outcome in pool.map(lambda o: self._one(o, report.run_id, snapshots), orders):
-                kind, ids = outcome
+                kind, out_rows = outcome
                 report.checked += 1
-                report.outbox_ids += ids
+                report.outbox_rows += out_rows
                 report.corrected += kind == "corrected"
                 report.skipped_busy += kind == "busy"
                 report.query_failures += kind == "failed"
@@ -117,7 +118,7 @@ class Reconciler:
                 log.warning("bulk open-orders query failed", extra={"account": account, "reason": str(exc)})
         return snap
 
-    def _one(self, order: repo.OrderRow, run_id: str, snapshots: dict[str, VenueOrder]) -> tuple[str, list[int]]:
+    def _one(self, order: repo.OrderRow, run_id: str, snapshots: dict[str, VenueOrder]) -> tuple[str, list[OutboxRow]]:
         if order.state is S.NEW:
             return "agrees", []  # never sent: its command's redelivery drives it
         try:
@@ -146,16 +147,16 @@ class Reconciler:
                     with conn.transaction():
                         repo.audit(conn, run_id, current.account, "query_failed", {"reason": str(exc)}, current.id)
                     return "failed", []
-                ids = self.service.apply(conn, current, venue, actor="reconciler", run_id=run_id)
+                out_rows = self.service.apply(conn, current, venue, actor="reconciler", run_id=run_id)
                 if current.misses:
                     conn.execute("UPDATE orders SET misses = 0, first_missed_at = NULL WHERE id = %s", (current.id,))
                 conn.execute("UPDATE orders SET checked_at = now() WHERE id = %s", (current.id,))
-                ids += self._expire_if_due(conn, current, run_id)
-                return ("corrected" if ids else "agrees"), ids
+                out_rows += self._expire_if_due(conn, current, run_id)
+                return ("corrected" if out_rows else "agrees"), out_rows
             finally:
                 conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (order.client_order_id,))
 
-    def _expire_if_due(self, conn: psycopg.Connection, order: repo.OrderRow, run_id: str) -> list[int]:
+    def _expire_if_due(self, conn: psycopg.Connection, order: repo.OrderRow, run_id: str) -> list[OutboxRow]:
         """A resting order past its command's expiry is canceled at the venue and ends EXPIRED."""
         current = repo.by_id(conn, order.id)
         if current.final or current.expires_at is None or current.expires_at > datetime.now(UTC):
@@ -167,7 +168,7 @@ class Reconciler:
             repo.audit(conn, run_id, current.account, "expire", {"expires_at": current.expires_at}, current.id)
         return self.service._cancel_locked(conn, current, adapter, reason="EXPIRED: the command's expiry passed")
 
-    def _missing(self, conn: psycopg.Connection, order: repo.OrderRow, run_id: str) -> tuple[str, list[int]]:
+    def _missing(self, conn: psycopg.Connection, order: repo.OrderRow, run_id: str) -> tuple[str, list[OutboxRow]]:
         c = conn
         with c.transaction():
             r = c.execute(
@@ -191,7 +192,7 @@ class Reconciler:
                     )
                 return "miss", []
             current = repo.by_id(c, order.id, lock=True)
-            _o, ids = repo.transition(
+            _o, out_rows = repo.transition(
                 c,
                 current,
                 Trigger.LOSE,
@@ -200,7 +201,7 @@ class Reconciler:
                 reason=f"LOST: the venue did not know it after {misses} checks over {age:.0f}s",
             )
             repo.audit(c, run_id, order.account, "lost", {"misses": misses, "age_s": age}, order.id)
-        return "lost", ids
+        return "lost", out_rows
 
     def _orphans(self, orders: list[repo.OrderRow], report: ReconcileReport) -> None:
         by_account: dict[str, set[str]] = defaultdict(set)

@@ -20,16 +20,16 @@ from collections.abc import Callable
 from kairos.catalog import load_catalog
 from kairos.contracts.envelope import new_event, stable_id
 from kairos.contracts.ops import Alert
-from kairos.execution import outbox
 from kairos.execution.reconcile import ReconcileReport
 from kairos.execution.wiring import ExecutionRuntime
+from kairos.runtime.recorder import OutboxRow, append_outbox
 
 log = logging.getLogger(__name__)
 
 
 class Recovery:
     def __init__(
-        self, function: str, runtime: ExecutionRuntime, publish: Callable[[list[int]], None], retry_s: float = 2.0
+        self, function: str, runtime: ExecutionRuntime, publish: Callable[[list[OutboxRow]], None], retry_s: float = 2.0
     ) -> None:
         self.function = function
         self.rt = runtime
@@ -70,7 +70,7 @@ class Recovery:
                 if in_flight < 0:
                     in_flight = self._in_flight()
                 report = self.rt.reconciler.run()
-                self.publish(report.outbox_ids)
+                self.publish(report.outbox_rows)
                 if report.query_failures == 0:
                     self.report = report
                     break
@@ -109,7 +109,7 @@ class Recovery:
                 partition_key=self.function,
                 event_id=stable_id("kairos.recovery", self.function, self.report.run_id),
             )
-            ids = [outbox.insert(conn, self.function, _alert_topic(self.function), env)]
+            out_rows = [append_outbox(conn, self.function, [(_alert_topic(self.function), env)])[0]]
             for i, found in enumerate(self.report.alerts):  # e.g. orphans the recovery run saw
                 extra = new_event(
                     found,
@@ -117,8 +117,8 @@ class Recovery:
                     partition_key=self.function,
                     event_id=stable_id("kairos.recovery.alert", self.report.run_id, i),
                 )
-                ids.append(outbox.insert(conn, self.function, _alert_topic(self.function), extra))
-        self.publish(ids)
+                out_rows.append(append_outbox(conn, self.function, [(_alert_topic(self.function), extra)])[0])
+        self.publish(out_rows)
         self.state = "HEALTHY"
         self.done.set()
         log.info("recovery complete: HEALTHY", extra={"in_flight": in_flight, "elapsed_s": round(elapsed, 3)})

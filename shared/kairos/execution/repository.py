@@ -23,9 +23,9 @@ from kairos.contracts.codec import KafkaRecord, envelope_from_json, envelope_to_
 from kairos.contracts.commands import ExecuteTrade
 from kairos.contracts.envelope import Envelope, new_event, stable_id
 from kairos.contracts.execution import OrderEvent, OrderFill, TradeResult
-from kairos.execution import outbox
 from kairos.execution.states import FINAL, OrderState, Trigger, next_state
 from kairos.execution.venue import CONDITIONAL_TYPES, OrderRequest, VenueTrade
+from kairos.runtime.recorder import OutboxRow, append_outbox
 from psycopg.rows import dict_row
 from pydantic import BaseModel
 
@@ -118,7 +118,7 @@ class Emitter:
     def spec(self) -> Function:
         return load_catalog().function(self.function)
 
-    def write(self, conn: psycopg.Connection, order: OrderRow, data: BaseModel, event_id: str) -> list[int]:
+    def write(self, conn: psycopg.Connection, order: OrderRow, data: BaseModel, event_id: str) -> list[OutboxRow]:
         cause = _cause(order.command_event)
         env = new_event(
             data,
@@ -131,7 +131,7 @@ class Emitter:
             subject=order.client_order_id,
         )
         topic = load_catalog().output_topic(self.spec, env.meta.type)
-        return [outbox.insert(conn, self.function, topic, env)]
+        return [append_outbox(conn, self.function, [(topic, env)])[0]]
 
 
 # --- orders --------------------------------------------------------------------------
@@ -254,7 +254,7 @@ def transition(
     reason: str | None = None,
     venue_order_id: str | None = None,
     venue_status: str | None = None,
-) -> tuple[OrderRow, list[int]]:
+) -> tuple[OrderRow, list[OutboxRow]]:
     """Apply ``trigger`` to the (locked, current) ``order``: one ``order_events`` row, the
     new projection, an ``exec.order_event`` and, on a final state, the ``exec.trade_result``.
 
@@ -288,7 +288,7 @@ def transition(
     )
     filled, avg, fee = (Decimal("0"), None, Decimal("0")) if no_fills_yet else fill_totals(conn, order.id)
     now = datetime.now(UTC)
-    ids = emitter.write(
+    out_rows = emitter.write(
         conn,
         new,
         OrderEvent(
@@ -314,8 +314,8 @@ def transition(
         event_id,
     )
     if to in FINAL:
-        ids += emitter.write(conn, new, trade_result(new, filled, avg, fee, now), result_event_id(new.command_id))
-    return new, ids
+        out_rows += emitter.write(conn, new, trade_result(new, filled, avg, fee, now), result_event_id(new.command_id))
+    return new, out_rows
 
 
 def result_event_id(command_id: str) -> str:
@@ -361,9 +361,9 @@ def stored_result(conn: psycopg.Connection, command_id: str) -> Envelope[Any] | 
 
 def record_fills(
     conn: psycopg.Connection, order: OrderRow, trades: tuple[VenueTrade, ...], *, emitter: Emitter
-) -> tuple[int, list[int]]:
+) -> tuple[int, list[OutboxRow]]:
     """Insert trades not seen before (unique by venue trade id); one ``exec.fill`` per new one."""
-    new, ids = 0, []
+    new, out_rows = 0, []
     for t in trades:
         r = conn.execute(
             "INSERT INTO fills (order_id, account, venue, venue_trade_id, quantity, price, fee, fee_asset, is_maker,"
@@ -401,8 +401,9 @@ def record_fills(
             traded_at=t.time,
             mode=order.mode,  # type: ignore[arg-type]
         )
-        ids += emitter.write(conn, order, data, stable_id("kairos.exec.fill", order.venue, order.account, t.trade_id))
-    return new, ids
+        fill_id = stable_id("kairos.exec.fill", order.venue, order.account, t.trade_id)
+        out_rows += emitter.write(conn, order, data, fill_id)
+    return new, out_rows
 
 
 def audit(

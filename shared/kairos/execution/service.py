@@ -52,6 +52,7 @@ from kairos.execution.venue import (
     VenueError,
     VenueOrder,
 )
+from kairos.runtime.recorder import OutboxRow
 from psycopg_pool import ConnectionPool
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ class ServiceSettings:
 
 
 class ExecutionService:
-    """Drives orders of LIVE and SHADOW accounts. Returns outbox ids to publish."""
+    """Drives orders of LIVE and SHADOW accounts. Returns outbox out_rows to publish."""
 
     def __init__(
         self, pool: ConnectionPool, book: AccountBook, emitter: repo.Emitter, settings: ServiceSettings | None = None
@@ -101,7 +102,7 @@ class ExecutionService:
 
     # --- commands --------------------------------------------------------------------
 
-    def execute(self, cmd: ExecuteTrade, command: Envelope[Any]) -> list[int]:
+    def execute(self, cmd: ExecuteTrade, command: Envelope[Any]) -> list[OutboxRow]:
         """Place the command's order exactly once; raises TransientError while the outcome is open."""
         acct, adapter = self.book.get(cmd.account)
         cid = client_order_id(cmd.command_id)
@@ -109,14 +110,14 @@ class ExecutionService:
             with conn.transaction():  # committed before the venue is called
                 order, inserted = repo.insert_order_once(conn, cmd, command, client_order_id=cid, mode=acct.mode)
                 if inserted:  # the common path: NEW and its first decision in one commit
-                    order, ids = self._first_step(conn, order)
+                    order, out_rows = self._first_step(conn, order)
             if not inserted:
                 return self._drive(conn, order, adapter)
             if order.state is not S.SUBMITTED:
-                return ids  # refused before sending
-            return ids + self._send(conn, order, adapter)
+                return out_rows  # refused before sending
+            return out_rows + self._send(conn, order, adapter)
 
-    def _first_step(self, conn: psycopg.Connection, order: repo.OrderRow) -> tuple[repo.OrderRow, list[int]]:
+    def _first_step(self, conn: psycopg.Connection, order: repo.OrderRow) -> tuple[repo.OrderRow, list[OutboxRow]]:
         """NEW -> REJECTED (pre-trade refusal) or NEW -> SUBMITTED, inside the caller's transaction."""
         refusal = self._pre_trade_refusal(conn, order)
         if refusal:
@@ -128,20 +129,20 @@ class ExecutionService:
             )
         return repo.transition(conn, order, T.SUBMIT, actor=self.settings.actor, emitter=self.emitter)
 
-    def _drive(self, conn: psycopg.Connection, order: repo.OrderRow, adapter: VenueAdapter) -> list[int]:
+    def _drive(self, conn: psycopg.Connection, order: repo.OrderRow, adapter: VenueAdapter) -> list[OutboxRow]:
         if order.state in (S.OPEN, S.PARTIALLY_FILLED, S.CANCELING) or order.final:
             return []  # acknowledged by the venue already; reconciliation follows it from here
-        ids: list[int] = []
+        out_rows: list[OutboxRow] = []
         if order.state is S.NEW:  # a crash between commit and decision, or an amend's replacement
             with conn.transaction():
                 order, out = self._first_step(conn, repo.by_id(conn, order.id, lock=True))
-                ids += out
+                out_rows += out
             if order.state is not S.SUBMITTED:
-                return ids
+                return out_rows
         else:  # SUBMITTED or UNKNOWN: a previous attempt may have reached the venue
             found = self._lookup(order, adapter)
             if found is not None:
-                return ids + self.apply(conn, order, found)
+                return out_rows + self.apply(conn, order, found)
             waited = (datetime.now(UTC) - self._last_attempt(conn, order)).total_seconds()
             if waited < self.settings.resend_grace_s:
                 raise OutcomePending(
@@ -150,14 +151,14 @@ class ExecutionService:
                 )
             if order.state is S.UNKNOWN:
                 order, out = self._move(conn, order, T.SUBMIT, reason="venue does not know it: re-send")
-                ids += out
+                out_rows += out
             log.info(
                 "re-sending an order the venue positively does not know",
                 extra={"client_order_id": order.client_order_id},
             )
-        return ids + self._send(conn, order, adapter)
+        return out_rows + self._send(conn, order, adapter)
 
-    def _send(self, conn: psycopg.Connection, order: repo.OrderRow, adapter: VenueAdapter) -> list[int]:
+    def _send(self, conn: psycopg.Connection, order: repo.OrderRow, adapter: VenueAdapter) -> list[OutboxRow]:
         try:
             answer = adapter.submit(order.request())
         except DuplicateClientId:
@@ -200,7 +201,7 @@ class ExecutionService:
 
     def _move(
         self, conn: psycopg.Connection, order: repo.OrderRow, trigger: Trigger, reason: str | None = None
-    ) -> tuple[repo.OrderRow, list[int]]:
+    ) -> tuple[repo.OrderRow, list[OutboxRow]]:
         with conn.transaction():
             current = repo.by_id(conn, order.id, lock=True)
             return repo.transition(
@@ -234,7 +235,7 @@ class ExecutionService:
         *,
         actor: str | None = None,
         run_id: str | None = None,
-    ) -> list[int]:
+    ) -> list[OutboxRow]:
         """Record the venue's fills and status on the order (venue authoritative); one transaction."""
         actor = actor or self.settings.actor
         with conn.transaction():
@@ -242,7 +243,7 @@ class ExecutionService:
             if current.venue_order_id is None and venue.venue_order_id:
                 conn.execute("UPDATE orders SET venue_order_id = %s WHERE id = %s", (venue.venue_order_id, order.id))
                 current = replace(current, venue_order_id=venue.venue_order_id)
-            new_fills, ids = repo.record_fills(conn, current, venue.trades, emitter=self.emitter)
+            new_fills, out_rows = repo.record_fills(conn, current, venue.trades, emitter=self.emitter)
             expired = current.expires_at is not None and current.expires_at <= datetime.now(UTC)
             triggers = triggers_for_venue(current.state, venue.status, new_fills=new_fills > 0, expired=expired)
             if run_id and new_fills:
@@ -272,7 +273,7 @@ class ExecutionService:
                     venue_order_id=venue.venue_order_id,
                     venue_status=venue.raw_status,
                 )
-                ids += out
+                out_rows += out
                 if run_id:
                     repo.audit(
                         conn,
@@ -282,11 +283,11 @@ class ExecutionService:
                         {"from": before, "trigger": trig, "to": current.state, "venue": venue.raw_status},
                         current.id,
                     )
-        return ids
+        return out_rows
 
     # --- cancel and amend ---------------------------------------------------------------
 
-    def cancel(self, cmd: CancelOrder) -> list[int]:
+    def cancel(self, cmd: CancelOrder) -> list[OutboxRow]:
         """Cancel the target order (idempotent: a final target is left as it is)."""
         target = self._target(cmd.target_command_id)
         _acct, adapter = self.book.get(target.account)
@@ -295,23 +296,23 @@ class ExecutionService:
 
     def _cancel_locked(
         self, conn: psycopg.Connection, order: repo.OrderRow, adapter: VenueAdapter, reason: str
-    ) -> list[int]:
+    ) -> list[OutboxRow]:
         if order.final:
             return []
         if order.state is S.NEW:  # never sent: nothing to ask the venue
             return self._move(conn, order, T.REJECT, reason=f"canceled before submission: {reason}")[1]
-        ids: list[int] = []
+        out_rows: list[OutboxRow] = []
         if order.state in (S.SUBMITTED, S.UNKNOWN):
             found = self._lookup(order, adapter)
             if found is None:
                 raise OutcomePending(f"cannot cancel {order.client_order_id} yet: its submission is unresolved")
-            ids += self.apply(conn, order, found)
+            out_rows += self.apply(conn, order, found)
             order = repo.by_id(conn, order.id)
             if order.final:
-                return ids
+                return out_rows
         if order.state in (S.OPEN, S.PARTIALLY_FILLED):
             order, out = self._move(conn, order, T.REQUEST_CANCEL, reason=reason)
-            ids += out
+            out_rows += out
         try:
             answer = adapter.cancel(order.symbol, order.client_order_id, conditional=order.conditional)
         except OrderNotFound:  # unknown or already closed at the venue: its own record says which
@@ -321,16 +322,16 @@ class ExecutionService:
             if found is None or found.status in ("NEW", "PARTIALLY_FILLED"):
                 raise OutcomePending(f"cancel of {order.client_order_id} not confirmed: {exc}") from None
             answer = found
-        return ids + self.apply(conn, order, answer)
+        return out_rows + self.apply(conn, order, answer)
 
-    def amend(self, cmd: AmendOrder, command: Envelope[Any]) -> list[int]:
+    def amend(self, cmd: AmendOrder, command: Envelope[Any]) -> list[OutboxRow]:
         """Cancel-replace: cancel the target, then place the replacement under the amend's own
         command id (its own client order id); a target that filled first is not replaced."""
         target = self._target(cmd.target_command_id)
         _acct, adapter = self.book.get(target.account)
-        ids: list[int] = []
+        out_rows: list[OutboxRow] = []
         with self._locked(target.client_order_id) as conn:
-            ids += self._cancel_locked(
+            out_rows += self._cancel_locked(
                 conn, repo.by_id(conn, target.id), adapter, reason=f"amended by {cmd.command_id}"
             )
             target = repo.by_id(conn, target.id)
@@ -364,8 +365,9 @@ class ExecutionService:
             order = repo.by_command(conn, cmd.command_id)
             assert order is not None
             if order.state is S.NEW and (target.state is S.FILLED or remaining <= 0):
-                return ids + self._move(conn, order, T.REJECT, reason="AMEND_TARGET_FILLED: nothing left to replace")[1]
-            return ids + self._drive(conn, order, adapter)
+                reason = "AMEND_TARGET_FILLED: nothing left to replace"
+                return out_rows + self._move(conn, order, T.REJECT, reason=reason)[1]
+            return out_rows + self._drive(conn, order, adapter)
 
     def _target(self, command_id: str) -> repo.OrderRow:
         with self.pool.connection() as conn:
