@@ -35,6 +35,7 @@ from kairos.execution.venue import (
     OutcomeUnknown,
     RateLimited,
     VenueOrder,
+    VenuePosition,
     VenueStatus,
     VenueTrade,
     VenueUnavailable,
@@ -275,6 +276,20 @@ class LiveCcxtAdapter:
         )
         out = [self._from_plain(o["info"]) for o in plain]
         return out + [self._from_algo(symbol, o["info"], with_trades=False) for o in algos]
+
+    def positions(self) -> list[VenuePosition]:
+        raw = self._call(lambda: self._ex.fetch_positions(), write=False, what="positions")
+        out = []
+        for p in raw:
+            info = p.get("info") or {}
+            amount = _dec(info.get("positionAmt"))
+            if amount == 0:
+                continue
+            if str(info.get("positionSide") or "BOTH") != "BOTH":
+                log.warning("hedge-mode position not adopted", extra={"symbol": p.get("symbol")})
+                continue
+            out.append(VenuePosition(str(p["symbol"]), amount, _dec(info.get("entryPrice"))))
+        return out
 
     def server_time_ms(self) -> int:
         return int(self._call(lambda: self._ex.fetch_time(), write=False, what="server time"))

@@ -18,7 +18,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from kairos.execution.venue import OrderNotFound, OrderRejected, OrderRequest, VenueOrder, VenueStatus, VenueTrade
+from kairos.execution.venue import (
+    OrderNotFound,
+    OrderRejected,
+    OrderRequest,
+    VenueOrder,
+    VenuePosition,
+    VenueStatus,
+    VenueTrade,
+)
 from kairos.venue_sim import book
 from kairos.venue_sim.markets import MarketSpec, markets_by_symbol
 from kairos.venue_sim.model import Side
@@ -134,6 +142,9 @@ class ShadowAdapter:
 
     def open_orders(self, symbol: str) -> list[VenueOrder]:
         return []  # resting SHADOW orders must be re-evaluated one by one (fetch does that)
+
+    def positions(self) -> list[VenuePosition]:
+        return []  # nothing is held at a venue; the projection is the only book
 
     def server_time_ms(self) -> int:
         return int(time.time() * 1000)

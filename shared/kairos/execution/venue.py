@@ -73,6 +73,15 @@ class VenueOrder:
     raw_status: str = ""
 
 
+@dataclass(frozen=True)
+class VenuePosition:
+    """One open position as the venue reports it (one-way mode): ``amount`` signed, long > 0."""
+
+    symbol: str
+    amount: Decimal
+    entry_price: Decimal
+
+
 class VenueError(TransientError):
     """Base of venue failures (transient unless a subclass says otherwise)."""
 
@@ -145,6 +154,11 @@ class VenueAdapter(Protocol):
     def open_orders(self, symbol: str) -> list[VenueOrder]:
         """Every open order on ``symbol`` in one or two requests (the reconciler's bulk pass).
         An adapter may return [] to make the reconciler fetch each order on its own."""
+        ...
+
+    def positions(self) -> list[VenuePosition]:
+        """Every non-zero position of the account (the reconciler adopts those no fill explains).
+        A SHADOW adapter has none: its positions exist only in our projection."""
         ...
 
     def server_time_ms(self) -> int: ...
