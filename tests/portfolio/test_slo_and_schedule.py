@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
@@ -75,6 +76,12 @@ def test_scheduler_emits_one_sync_per_open_position_and_slot(database_url, kafka
         syncs = [c for c in s.outbox("kairos.cmd.sync_position") if c["cause"] == "schedule"]
         assert len({c["command_id"] for c in syncs}) in (1, 2)  # two ticks may straddle a minute boundary
         assert all(c["due_at"] and c["slot"] for c in syncs)
+        # Each command is held back in the outbox until its own due_at (spread over the minute).
+        with psycopg.connect(database_url) as conn:
+            rows = [(json.loads(bytes(v)), nb) for v, nb in conn.execute(
+                "SELECT value, not_before FROM outbox WHERE event_type = 'kairos.cmd.sync_position'")]
+        scheduled = [(c, nb) for c, nb in rows if c["cause"] == "schedule"]
+        assert scheduled and all(nb == datetime.fromisoformat(c["due_at"]) for c, nb in scheduled)
         handled = s.pump()
         assert handled >= 1
         assert len(s.orders(active=True)) == 2  # a scheduled sync of a protected position sends nothing

@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -56,6 +57,16 @@ class Context:
     spec: Function
     env: Mapping[str, str]
     runtime: KairosFunction
+    not_before: dict[str, datetime] = field(default_factory=dict)
+
+    def publish_not_before(self, event: Envelope[Any], at: datetime) -> None:
+        """Hold this output back until ``at`` (it is still written in this transaction).
+
+        Why: a job that emits a minute's work at once (position-scheduler) spreads it over
+        the minute instead of bursting. The publisher keeps it until due; after a crash the
+        relay sends it once due. Consumers must accept it late, as any event.
+        """
+        self.not_before[event.meta.id] = at
 
 
 @dataclass
@@ -262,7 +273,7 @@ class KairosFunction:
             outputs = list(self.handler(env, ctx) or [])
             catalog = load_catalog()
             routed = [(catalog.output_topic(self.spec, out.meta.type), out) for out in outputs]
-            rows = recorder.append_outbox(conn, self.name, routed)
+            rows = recorder.append_outbox(conn, self.name, routed, ctx.not_before)
         metrics.EMITTED.labels(self.name).inc(len(outputs))
         return Outcome(204, "handled", emitted=[o.meta.id for o in outputs]), rows
 
@@ -302,7 +313,7 @@ class KairosFunction:
                     ctx = Context(conn, self.name, self.source, self.spec, self.env, self)
                     outputs = list(self.handler(env, ctx) or [])
                     routed = [(catalog.output_topic(self.spec, o.meta.type), o) for o in outputs]
-                    new_rows += recorder.append_outbox(conn, self.name, routed)
+                    new_rows += recorder.append_outbox(conn, self.name, routed, ctx.not_before)
                 outcomes.append(Outcome(204, "handled", emitted=[o.meta.id for o in outputs]))
             except PermanentError as exc:
                 outcomes.append(Outcome(exc.http_status, exc.code, str(exc)))

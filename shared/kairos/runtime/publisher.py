@@ -5,13 +5,18 @@ event is safe, and the relay job would send it after a crash. So publishing happ
 background thread that drains whatever committed rows are queued, sends them in one
 batch, waits for the broker's acknowledgement, and marks them published in one UPDATE.
 Batching is what keeps the broker round-trip from capping a function's throughput.
+
+A row with ``not_before`` in the future is held in memory until due; if the process stops
+first, the row stays unpublished and the relay sends it once due.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 from kafka import KafkaProducer
@@ -59,12 +64,21 @@ class OutboxPublisher:
         self._thread.join(timeout)
 
     def _run(self) -> None:
+        held: list[tuple[float, int, recorder.OutboxRow]] = []  # (due, id, row): a heap
         while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < MAX_BATCH:
+            wait = max(0.0, held[0][0] - time.time()) if held else None
+            arrived: list[recorder.OutboxRow] = []
+            try:
+                first = self._queue.get(timeout=wait)
+            except queue.Empty:
+                pass  # the first held-back row is due
+            else:
+                if first is None:
+                    if held:
+                        log.info("held-back rows left to the outbox relay", extra={"rows": len(held)})
+                    return
+                arrived.append(first)
+            while len(arrived) < MAX_BATCH:
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
@@ -72,10 +86,20 @@ class OutboxPublisher:
                 if item is None:
                     self._queue.put(None)
                     break
-                batch.append(item)
-            self._send(batch)
+                arrived.append(item)
+            now = time.time()
+            batch = []
+            for row in arrived:
+                if row.not_before is not None and row.not_before.timestamp() > now:
+                    heapq.heappush(held, (row.not_before.timestamp(), row.id, row))
+                else:
+                    batch.append(row)
+            while held and held[0][0] <= now and len(batch) < MAX_BATCH:
+                batch.append(heapq.heappop(held)[2])
+            if batch:
+                self._send(batch)
             if self._queue.empty():
-                self._idle.set()
+                self._idle.set()  # held-back rows are not waited for: they are not due
 
     def _send(self, batch: list[recorder.OutboxRow]) -> None:
         try:

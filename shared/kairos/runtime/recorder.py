@@ -8,8 +8,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -24,6 +25,7 @@ class OutboxRow:
     topic: str
     record: KafkaRecord
     event_id: str
+    not_before: datetime | None = None  # publish no earlier than this (None: at once)
 
 
 def claim(conn: psycopg.Connection, consumer: str, event_id: str, event_type: str) -> bool:
@@ -40,20 +42,27 @@ def claim(conn: psycopg.Connection, consumer: str, event_id: str, event_type: st
 
 
 def append_outbox(
-    conn: psycopg.Connection, producer: str, items: Sequence[tuple[str, Envelope[Any]]]
+    conn: psycopg.Connection,
+    producer: str,
+    items: Sequence[tuple[str, Envelope[Any]]],
+    not_before: Mapping[str, datetime] | None = None,
 ) -> list[OutboxRow]:
-    """Write (topic, event) pairs to the outbox; returns the rows (with ids) in order."""
+    """Write (topic, event) pairs to the outbox; returns the rows (with ids) in order.
+
+    ``not_before``: event id -> earliest publish time, for outputs that must wait.
+    """
     rows: list[OutboxRow] = []
     for topic, env in items:
         rec = to_kafka(env)
         headers = [[k, v.decode()] for k, v in rec.headers]
+        due = (not_before or {}).get(env.meta.id)
         row = conn.execute(
-            "INSERT INTO outbox (event_id, event_type, producer, topic, record_key, headers, value) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (env.meta.id, env.meta.type, producer, topic, rec.key, json.dumps(headers), rec.value),
+            "INSERT INTO outbox (event_id, event_type, producer, topic, record_key, headers, value, not_before) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (env.meta.id, env.meta.type, producer, topic, rec.key, json.dumps(headers), rec.value, due),
         ).fetchone()
         assert row is not None
-        rows.append(OutboxRow(id=int(row[0]), topic=topic, record=rec, event_id=env.meta.id))
+        rows.append(OutboxRow(id=int(row[0]), topic=topic, record=rec, event_id=env.meta.id, not_before=due))
     return rows
 
 
@@ -72,9 +81,11 @@ _SELECT = "SELECT id, topic, record_key, headers, value, event_id FROM outbox"
 
 
 def lock_unpublished(conn: psycopg.Connection, *, older_than_s: float, limit: int) -> list[OutboxRow]:
-    """Unpublished rows older than a grace period, locked so two relays never share one."""
+    """Unpublished rows older than a grace period (and due that long), locked so two relays
+    never share one. A row held back by ``not_before`` is left to the publisher until then."""
     rows = conn.execute(
-        _SELECT + " WHERE published_at IS NULL AND created_at < now() - make_interval(secs => %s)"
+        _SELECT + " WHERE published_at IS NULL"
+        " AND greatest(created_at, coalesce(not_before, created_at)) < now() - make_interval(secs => %s)"
         " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
         (older_than_s, limit),
     ).fetchall()
@@ -86,5 +97,8 @@ def mark_published(conn: psycopg.Connection, ids: Sequence[int]) -> None:
 
 
 def backlog(conn: psycopg.Connection) -> int:
-    row = conn.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetchone()
+    """Rows due and not yet published (held-back rows are not a backlog until due)."""
+    row = conn.execute(
+        "SELECT count(*) FROM outbox WHERE published_at IS NULL AND coalesce(not_before, now()) <= now()"
+    ).fetchone()
     return int(row[0]) if row else 0
