@@ -85,6 +85,10 @@ class Outcome:
         return json.dumps({"error": {"code": self.code, "reason": self.reason}}).encode()
 
 
+class _RefusedInBatch(Exception):
+    """A handler refused an event in a batch's fast path: redo the batch with savepoints."""
+
+
 class KairosFunction:
     """The object func-python serves: ``handle``, ``start``, ``stop``, ``alive``, ``ready``."""
 
@@ -280,20 +284,55 @@ class KairosFunction:
     def process_batch(self, events: Sequence[CloudEvent]) -> list[Outcome]:
         """Handle many events in ONE transaction (replay and backfill), then publish once.
 
-        Each event runs in its own savepoint, so a refused event does not undo the others;
-        the inbox still dedupes every one. Not used on the HTTP path, where each delivery
-        must be answered on its own.
+        Fast path: every inbox claim in one statement, the handlers, every output in one
+        pipelined insert. If a handler refuses an event (its writes must not stay while the
+        others' do), the transaction is rolled back and the batch redone with one savepoint
+        per event, so a refused event never undoes the others; the inbox dedupes either way.
+        Not used on the HTTP path, where each delivery must be answered on its own.
         """
         if not self._ready.is_set() or self.pool is None:
             return [Outcome(503, NotReady.code, f"{self.name} is not ready: {self._start_error}") for _ in events]
-        outcomes: list[Outcome] = []
-        new_rows: list[recorder.OutboxRow] = []
         catalog = load_catalog()
-        with self.pool.connection() as conn, conn.transaction():
-            self._batch(conn, events, catalog, outcomes, new_rows)
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                outcomes, new_rows = self._batch_fast(conn, events, catalog)
+        except _RefusedInBatch:
+            outcomes, new_rows = [], []
+            with self.pool.connection() as conn, conn.transaction():
+                self._batch(conn, events, catalog, outcomes, new_rows)
         if new_rows:
             self.publish_rows(new_rows)
         return outcomes
+
+    def _batch_fast(
+        self, conn: psycopg.Connection, events: Sequence[CloudEvent], catalog: Any
+    ) -> tuple[list[Outcome], list[recorder.OutboxRow]]:
+        outcomes: list[Outcome | None] = [None] * len(events)
+        decoded: list[tuple[int, Envelope[Any]]] = []
+        for i, ce in enumerate(events):
+            try:
+                decoded.append((i, self._decode(ce)))
+            except PermanentError as exc:
+                outcomes[i] = Outcome(exc.http_status, exc.code, str(exc))
+        fresh = recorder.claim_many(conn, self.name, [(self.inbox_key(e), e.meta.type) for _, e in decoded])
+        routed: list[tuple[str, Envelope[Any]]] = []
+        not_before: dict[str, datetime] = {}
+        for i, env in decoded:
+            key = self.inbox_key(env)
+            if key not in fresh:  # handled before, or an earlier copy in this batch
+                outcomes[i] = Outcome(204, "duplicate", duplicate=True)
+                continue
+            fresh.discard(key)
+            ctx = Context(conn, self.name, self.source, self.spec, self.env, self)
+            try:
+                outputs = list(self.handler(env, ctx) or [])
+            except PermanentError as exc:
+                raise _RefusedInBatch from exc
+            routed += [(catalog.output_topic(self.spec, o.meta.type), o) for o in outputs]
+            not_before.update(ctx.not_before)
+            outcomes[i] = Outcome(204, "handled", emitted=[o.meta.id for o in outputs])
+        rows = recorder.append_outbox(conn, self.name, routed, not_before)
+        return [o for o in outcomes if o is not None], rows
 
     def _batch(
         self,

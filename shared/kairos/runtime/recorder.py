@@ -41,6 +41,29 @@ def claim(conn: psycopg.Connection, consumer: str, event_id: str, event_type: st
     return row is not None
 
 
+def claim_many(conn: psycopg.Connection, consumer: str, keys: Sequence[tuple[str, str]]) -> set[str]:
+    """Claim many (event id, event type) in one statement; returns the ids claimed now.
+
+    Ids already in the inbox (or repeated in ``keys``) are claimed once at most.
+    """
+    unique = dict(keys)
+    if not unique:
+        return set()
+    rows = conn.execute(
+        "INSERT INTO inbox (consumer, event_id, event_type)"
+        " SELECT %s, k, t FROM unnest(%s::text[], %s::text[]) AS u(k, t)"
+        " ON CONFLICT DO NOTHING RETURNING event_id",
+        (consumer, list(unique), list(unique.values())),
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+_INSERT_OUTBOX = (
+    "INSERT INTO outbox (event_id, event_type, producer, topic, record_key, headers, value, not_before) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"
+)
+
+
 def append_outbox(
     conn: psycopg.Connection,
     producer: str,
@@ -49,21 +72,33 @@ def append_outbox(
 ) -> list[OutboxRow]:
     """Write (topic, event) pairs to the outbox; returns the rows (with ids) in order.
 
-    ``not_before``: event id -> earliest publish time, for outputs that must wait.
+    ``not_before``: event id -> earliest publish time, for outputs that must wait. Several
+    rows go in one pipelined ``executemany`` (one round trip, not one per row).
     """
-    rows: list[OutboxRow] = []
-    for topic, env in items:
-        rec = to_kafka(env)
-        headers = [[k, v.decode()] for k, v in rec.headers]
-        due = (not_before or {}).get(env.meta.id)
-        row = conn.execute(
-            "INSERT INTO outbox (event_id, event_type, producer, topic, record_key, headers, value, not_before) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (env.meta.id, env.meta.type, producer, topic, rec.key, json.dumps(headers), rec.value, due),
-        ).fetchone()
+    records = [(topic, env, to_kafka(env), (not_before or {}).get(env.meta.id)) for topic, env in items]
+    params = [
+        (env.meta.id, env.meta.type, producer, topic, rec.key, json.dumps([[k, v.decode()] for k, v in rec.headers]),
+         rec.value, due)
+        for topic, env, rec, due in records
+    ]
+    ids: list[int] = []
+    if len(params) == 1:
+        row = conn.execute(_INSERT_OUTBOX, params[0]).fetchone()
         assert row is not None
-        rows.append(OutboxRow(id=int(row[0]), topic=topic, record=rec, event_id=env.meta.id, not_before=due))
-    return rows
+        ids.append(int(row[0]))
+    elif params:
+        with conn.cursor() as cur:
+            cur.executemany(_INSERT_OUTBOX, params, returning=True)
+            while True:
+                got = cur.fetchone()
+                assert got is not None
+                ids.append(int(got[0]))
+                if not cur.nextset():
+                    break
+    return [
+        OutboxRow(id=rid, topic=topic, record=rec, event_id=env.meta.id, not_before=due)
+        for rid, (topic, env, rec, due) in zip(ids, records, strict=True)
+    ]
 
 
 def _row(r: tuple[Any, ...]) -> OutboxRow:
