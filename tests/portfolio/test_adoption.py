@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import psycopg
+
 from tests.portfolio.pkit import system, venue_algos
 
 
@@ -44,3 +46,20 @@ def test_own_fill_not_yet_folded_is_never_adopted(database_url, kafka_bootstrap,
         assert len(pos) == 1 and pos[0]["managed"] is True
         assert _adoption_alerts(s) == []
         assert len(s.outbox("kairos.event.position_opened")) == 1
+
+
+def test_drift_is_alerted_once_per_venue_amount_not_every_tick(database_url, kafka_bootstrap, sim):
+    with system(database_url, kafka_bootstrap, sim) as s:
+        s.enter("0.010")
+        s.pump()
+        sim.ccxt().create_order("BTC/USDT:USDT", "market", "buy", 0.005)  # added by hand
+        for _ in range(2):
+            s.tick("reconciler")
+            s.pump()
+        with psycopg.connect(database_url) as conn:
+            ids = {r[0] for r in conn.execute(
+                "SELECT event_id FROM outbox WHERE event_type = 'kairos.ops.alert'"
+                " AND convert_from(value, 'UTF8') LIKE '%POSITION_DRIFT%'")}
+        assert len(ids) == 1, "two ticks, one drift: one alert id"
+        assert [a["code"] for a in _adoption_alerts(s)] == ["POSITION_DRIFT", "POSITION_DRIFT"]
+        assert len(s.positions()) == 1 and s.positions()[0]["managed"] is True  # never patched from the venue

@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from kairos.contracts.envelope import Envelope, derive_event
+from kairos.contracts.envelope import Envelope, derive_event, stable_id
 from kairos.contracts.ops import Alert
 from kairos.contracts.positions import as_contract
 from kairos.execution.venue import VenuePosition
@@ -107,4 +107,9 @@ def _alert(cause: Envelope[Any], source: str, index: int, severity: str, code: s
     alert = Alert(severity=severity, code=code, component=COMPONENT, message=message,  # type: ignore[arg-type]
                   action="check who traded this account; close it at the venue or let Kairos protect it",
                   details=details)
-    return derive_event(cause, alert, source=source, partition_key=COMPONENT, index=index)
+    env = derive_event(cause, alert, source=source, partition_key=COMPONENT, index=index)
+    if code == "POSITION_DRIFT":
+        # The reconciler sees the same drift every minute until someone acts: one event id per
+        # (position, venue amount), so alert consumers dedupe it instead of paging each minute.
+        env = env.with_meta(id=stable_id("kairos.position.drift", details["position_id"], details["venue_amount"]))
+    return env
