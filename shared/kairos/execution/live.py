@@ -256,24 +256,24 @@ class LiveCcxtAdapter:
             )
         return self.fetch(symbol, client_order_id, conditional=conditional)
 
-    def open_client_ids(self, symbol: str) -> set[str]:
+    def _open_raw(self, symbol: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """ccxt's open plain orders and open conditional (algo) orders on ``symbol``."""
         plain = self._call(lambda: self._ex.fetch_open_orders(symbol), write=False, what=f"open orders {symbol}")
         algos = self._call(
             lambda: self._ex.fetch_open_orders(symbol, None, None, {"trigger": True}),
             write=False,
             what=f"open algo orders {symbol}",
         )
+        return plain, algos
+
+    def open_client_ids(self, symbol: str) -> set[str]:
+        plain, algos = self._open_raw(symbol)
         ids = {str(o["info"].get("clientOrderId") or "") for o in plain}
         ids |= {str(o["info"].get("clientAlgoId") or "") for o in algos}
         return {i for i in ids if i}
 
     def open_orders(self, symbol: str) -> list[VenueOrder]:
-        plain = self._call(lambda: self._ex.fetch_open_orders(symbol), write=False, what=f"open orders {symbol}")
-        algos = self._call(
-            lambda: self._ex.fetch_open_orders(symbol, None, None, {"trigger": True}),
-            write=False,
-            what=f"open algo orders {symbol}",
-        )
+        plain, algos = self._open_raw(symbol)
         out = [self._from_plain(o["info"]) for o in plain]
         return out + [self._from_algo(symbol, o["info"], with_trades=False) for o in algos]
 

@@ -137,19 +137,6 @@ class Emitter:
 # --- orders --------------------------------------------------------------------------
 
 
-def insert_order(
-    conn: psycopg.Connection,
-    cmd: ExecuteTrade,
-    command: Envelope[Any],
-    *,
-    client_order_id: str,
-    mode: str,
-    replaces: str | None = None,
-) -> OrderRow:
-    """Insert the order in NEW (idempotent on command id) and return the stored row."""
-    return insert_order_once(conn, cmd, command, client_order_id=client_order_id, mode=mode, replaces=replaces)[0]
-
-
 def insert_order_once(
     conn: psycopg.Connection,
     cmd: ExecuteTrade,

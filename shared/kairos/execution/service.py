@@ -358,7 +358,7 @@ class ExecutionService:
         acct, _ = self.book.get(target.account)
         cid = client_order_id(cmd.command_id)
         with self.pool.connection() as conn, conn.transaction():
-            repo.insert_order(
+            repo.insert_order_once(
                 conn, replacement, command, client_order_id=cid, mode=acct.mode, replaces=target.command_id
             )
         with self._locked(cid) as conn:
