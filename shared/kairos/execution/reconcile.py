@@ -74,7 +74,7 @@ class Reconciler:
         report = ReconcileReport(run_id=str(uuid.uuid4()))
         with self.service.pool.connection() as conn:
             orders = repo.in_flight(conn, hours=self.settings.hours, accounts=accounts)
-        snapshots = self._open_snapshots(orders)
+        snapshots, open_ids = self._open_snapshots(orders)
         with ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="reconcile") as pool:
             for outcome in pool.map(lambda o: self._one(o, report.run_id, snapshots), orders):
                 kind, out_rows = outcome
@@ -85,7 +85,7 @@ class Reconciler:
                 report.query_failures += kind == "failed"
                 report.lost += kind == "lost"
         if self.settings.scan_orphans:
-            self._orphans(orders, report)
+            self._orphans(open_ids, report)
         log.info(
             "reconciliation run",
             extra={
@@ -100,23 +100,31 @@ class Reconciler:
         )
         return report
 
-    def _open_snapshots(self, orders: list[repo.OrderRow]) -> dict[str, VenueOrder]:
+    def _open_snapshots(
+        self, orders: list[repo.OrderRow]
+    ) -> tuple[dict[str, VenueOrder], dict[tuple[str, str], set[str]]]:
         """Bulk pass: the venue's open orders per (account, symbol), by client id.
 
         An order the bulk answer shows open and unfilled needs no request of its own; every
         other order (filled, canceled, missing, partially filled) is fetched one by one. A
-        failed bulk query only means more individual fetches.
+        failed bulk query only means more individual fetches. Also returns the client ids
+        open per LIVE (account, symbol), so the orphan scan does not ask the venue again.
         """
         groups = sorted({(o.account, o.symbol) for o in orders if o.state is not S.NEW})
         snap: dict[str, VenueOrder] = {}
+        open_ids: dict[tuple[str, str], set[str]] = {}
         for account, symbol in groups:
             try:
                 _acct, adapter = self.service.book.get(account)
-                for vo in adapter.open_orders(symbol):
-                    snap[vo.client_order_id] = vo
+                found = adapter.open_orders(symbol)
             except Exception as exc:  # fall back to one request per order
                 log.warning("bulk open-orders query failed", extra={"account": account, "reason": str(exc)})
-        return snap
+                continue
+            for vo in found:
+                snap[vo.client_order_id] = vo
+            if adapter.mode == "live":  # a SHADOW adapter answers [] to mean "fetch each order"
+                open_ids[(account, symbol)] = {vo.client_order_id for vo in found if vo.client_order_id}
+        return snap, open_ids
 
     def _one(self, order: repo.OrderRow, run_id: str, snapshots: dict[str, VenueOrder]) -> tuple[str, list[OutboxRow]]:
         if order.state is S.NEW:
@@ -203,7 +211,9 @@ class Reconciler:
             repo.audit(c, run_id, order.account, "lost", {"misses": misses, "age_s": age}, order.id)
         return "lost", out_rows
 
-    def _orphans(self, orders: list[repo.OrderRow], report: ReconcileReport) -> None:
+    def _orphans(self, already_open: dict[tuple[str, str], set[str]], report: ReconcileReport) -> None:
+        """Open venue orders with our prefix the DB does not know; ``already_open``: the bulk
+        pass's answers, reused instead of asking the venue twice in one run."""
         by_account: dict[str, set[str]] = defaultdict(set)
         with self.service.pool.connection() as conn:
             rows = conn.execute(
@@ -216,7 +226,11 @@ class Reconciler:
         for account, symbols in by_account.items():
             try:
                 _acct, adapter = self.service.book.get(account)
-                open_ids = {cid for s in sorted(symbols) for cid in adapter.open_client_ids(s) if is_ours(cid)}
+                open_ids: set[str] = set()
+                for s in sorted(symbols):
+                    known = already_open.get((account, s))
+                    found = adapter.open_client_ids(s) if known is None else known
+                    open_ids |= {cid for cid in found if is_ours(cid)}
             except Exception as exc:  # best effort: an orphan scan never blocks reconciliation
                 log.warning("orphan scan failed", extra={"account": account, "reason": str(exc)})
                 continue

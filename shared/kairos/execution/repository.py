@@ -85,12 +85,9 @@ class OrderRow:
 
 
 _COLUMNS = [f.name for f in fields(OrderRow)]
+# The columns in OrderRow's order; the command envelope as text (a cast keeps its column name).
 _RETURNING = [c if c != "command_event" else "command_event::text" for c in _COLUMNS]
-_SELECT = (
-    "SELECT "
-    + ", ".join(c if c != "command_event" else "command_event::text AS command_event" for c in _COLUMNS)
-    + " FROM orders"
-)
+_SELECT = "SELECT " + ", ".join(_RETURNING) + " FROM orders"
 
 
 def _row(r: dict[str, Any]) -> OrderRow:
@@ -131,7 +128,7 @@ class Emitter:
             subject=order.client_order_id,
         )
         topic = load_catalog().output_topic(self.spec, env.meta.type)
-        return [append_outbox(conn, self.function, [(topic, env)])[0]]
+        return append_outbox(conn, self.function, [(topic, env)])
 
 
 # --- orders --------------------------------------------------------------------------
