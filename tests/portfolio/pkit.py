@@ -93,6 +93,17 @@ class System:
         tick = new_event(PingTick(job=name, args=args or None), source=f"/tests/cron/{name}", partition_key=name)
         self.deliver(name, to_cloudevent(tick))
 
+    def sync_open(self) -> None:
+        """An operator's immediate sync of every open position: a fresh command each call (the
+        scheduler's commands are one per position and minute, so a second tick dedupes)."""
+        from kairos.portfolio.projection import sync_command
+
+        cause = new_event(PingTick(job="operator-sync"), source="/tests/operator", partition_key="operator")
+        for p in self.positions():
+            if p["status"] != "CLOSED":
+                sync = sync_command(cause, p["position_id"], "/tests", "operator")
+                self.deliver("position-sync", to_cloudevent(sync))
+
     def enter(self, quantity: str = "0.010", side: str = "buy", command_id: str | None = None,
               account: str = ACCOUNT, symbol: str = SYMBOL) -> str:
         """An entry order as the risk stage would send it; returns its command id."""

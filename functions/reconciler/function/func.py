@@ -3,6 +3,8 @@ the last 24 h is compared with the venue; missing transitions and fills become e
 every correction is audited, lost and orphan orders are alerted. Then positions held at
 the venue that no fill of ours explains (opened by hand) are adopted as unmanaged
 positions, alerted, and handed to position-sync (protected when the configuration says so).
+Last, the mark prices of the symbols with open positions are recorded for position-sync
+(trails and "price beyond the stop"), which cannot reach a venue itself.
 
 Order events and fills are written by ``kairos.execution.reconcile`` in the short
 transactions that apply them (the venue is read outside any transaction) and published
@@ -21,6 +23,7 @@ from kairos.contracts.ops import PingTick
 from kairos.execution import accounts
 from kairos.execution.venue import VenuePosition
 from kairos.execution.wiring import ExecutionRuntime
+from kairos.portfolio import marks
 from kairos.portfolio.adoption import adopt_from_venue
 from kairos.portfolio.config import PositionsConfig
 from kairos.runtime import Context, KairosFunction
@@ -66,7 +69,19 @@ class ReconcilerFunction(KairosFunction):
                 ctx.conn, read.account, read.venue, read.positions, read.read_at, event, config, ctx.source,
                 index_from=len(out),
             )
+        self._record_marks(ctx, chosen)
         return out
+
+    def _record_marks(self, ctx: Context, chosen: list[str] | None) -> None:
+        """Last in the tick, so the marks position-sync reads over the next minute are fresh."""
+        assert self.rt is not None
+        book = self.rt.service.book
+        for want in marks.wanted(ctx.conn, chosen):
+            row = ctx.conn.execute("SELECT clock_timestamp()").fetchone()
+            assert row is not None
+            seen = marks.read(want, lambda account, symbols: book.get(account)[1].marks(symbols))
+            n = marks.record(ctx.conn, want.venue, seen, row[0])
+            log.info("mark prices recorded", extra={"venue": want.venue, "symbols": n})
 
     def _read_positions(self, chosen: list[str] | None) -> list[PositionsRead]:
         """Best effort per account: a venue that cannot answer is retried on the next tick."""

@@ -19,7 +19,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -289,6 +289,16 @@ class LiveCcxtAdapter:
                 log.warning("hedge-mode position not adopted", extra={"symbol": p.get("symbol")})
                 continue
             out.append(VenuePosition(str(p["symbol"]), amount, _dec(info.get("entryPrice"))))
+        return out
+
+    def marks(self, symbols: Sequence[str]) -> dict[str, Decimal]:
+        wanted = list(symbols)
+        raw = self._call(lambda: self._ex.fetch_mark_prices(wanted), write=False, what="mark prices")
+        out = {}
+        for symbol, ticker in raw.items():
+            price = ticker.get("markPrice") or (ticker.get("info") or {}).get("markPrice")
+            if symbol in wanted and price is not None and _dec(price) > 0:
+                out[symbol] = _dec(price)
         return out
 
     def server_time_ms(self) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -145,6 +145,10 @@ class ShadowAdapter:
 
     def positions(self) -> list[VenuePosition]:
         return []  # nothing is held at a venue; the projection is the only book
+
+    def marks(self, symbols: Sequence[str]) -> dict[str, Decimal]:
+        """The prices SHADOW fills and triggers from (the venue's public last price)."""
+        return {s: self._prices(s) for s in symbols}
 
     def server_time_ms(self) -> int:
         return int(time.time() * 1000)

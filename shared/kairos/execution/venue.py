@@ -8,6 +8,7 @@ library: was the request executed (no / maybe), may we retry, must we back off.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -159,6 +160,11 @@ class VenueAdapter(Protocol):
     def positions(self) -> list[VenuePosition]:
         """Every non-zero position of the account (the reconciler adopts those no fill explains).
         A SHADOW adapter has none: its positions exist only in our projection."""
+        ...
+
+    def marks(self, symbols: Sequence[str]) -> dict[str, Decimal]:
+        """Current mark prices of ``symbols`` (public data; one request where the venue allows).
+        A symbol the venue does not price is left out, not guessed."""
         ...
 
     def server_time_ms(self) -> int: ...

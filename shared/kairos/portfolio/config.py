@@ -8,6 +8,8 @@ positions the configuration says to protect; strategies name themselves on their
   "protect_unmanaged": bool}``; an empty protection means "do not protect".
 - ``KAIROS_POSITIONS_RULES``: JSON ``{"default": <VenueRules>, "symbols": {symbol: <VenueRules>}}``.
 - ``KAIROS_POSITIONS_FALLBACK``: ``close_at_market`` (default) or ``alert_only``.
+- ``KAIROS_POSITIONS_MARK_MAX_AGE_S``: the oldest mark price position-sync acts on (default 90:
+  the reconciler records marks every minute, and a stale price must not move a stop).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -50,6 +53,7 @@ class PositionsConfig:
     rules_default: VenueRules = DEFAULT_RULES
     rules: Mapping[str, VenueRules] = field(default_factory=dict)
     plan: PlanConfig = field(default_factory=PlanConfig)
+    mark_max_age: timedelta = timedelta(seconds=90)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PositionsConfig:
@@ -63,6 +67,13 @@ class PositionsConfig:
         rules = _json(env, "KAIROS_POSITIONS_RULES")
         try:
             fallback = Fallback(env.get("KAIROS_POSITIONS_FALLBACK", Fallback.CLOSE_AT_MARKET.value))
+            raw_age = env.get("KAIROS_POSITIONS_MARK_MAX_AGE_S", "90")
+            try:
+                max_age = float(raw_age)
+            except ValueError:
+                raise ValueError(f"KAIROS_POSITIONS_MARK_MAX_AGE_S must be seconds, got {raw_age!r}") from None
+            if not 0 < max_age <= 3600:
+                raise ValueError(f"KAIROS_POSITIONS_MARK_MAX_AGE_S must be in (0, 3600] seconds, got {max_age}")
             return cls(
                 default=Protection.model_validate(prot.get("default") or {}),
                 strategies={k: Protection.model_validate(v) for k, v in (prot.get("strategies") or {}).items()},
@@ -70,6 +81,7 @@ class PositionsConfig:
                 rules_default=VenueRules.model_validate(rules["default"]) if "default" in rules else DEFAULT_RULES,
                 rules={k: VenueRules.model_validate(v) for k, v in (rules.get("symbols") or {}).items()},
                 plan=PlanConfig(fallback=fallback),
+                mark_max_age=timedelta(seconds=max_age),
             )
         except (ValidationError, ValueError) as exc:
             raise ConfigError(f"positions configuration is invalid: {exc}") from None
@@ -86,10 +98,11 @@ class PositionsConfig:
         return self.rules.get(symbol, self.rules_default)
 
 
-_VARIABLES = ("KAIROS_POSITIONS_PROTECTION", "KAIROS_POSITIONS_RULES", "KAIROS_POSITIONS_FALLBACK")
+_VARIABLES = ("KAIROS_POSITIONS_PROTECTION", "KAIROS_POSITIONS_RULES", "KAIROS_POSITIONS_FALLBACK",
+              "KAIROS_POSITIONS_MARK_MAX_AGE_S")
 
 
 @functools.lru_cache(maxsize=8)
-def _parsed(protection: str, rules: str, fallback: str) -> PositionsConfig:
-    env = {k: v for k, v in zip(_VARIABLES, (protection, rules, fallback), strict=True) if v}
+def _parsed(*texts: str) -> PositionsConfig:
+    env = {k: v for k, v in zip(_VARIABLES, texts, strict=True) if v}
     return PositionsConfig._parse(env)

@@ -12,6 +12,10 @@ the same sync; the TP order's ``exec.order_event`` triggers the next sync, which
 the executor's records: position still open, no TP fill the fold has not applied, closable
 quantity covers the stop) and only then releases the SL. A reduce-only rejection (-2022)
 makes the next plan a re-read (the reconciler's fills), never a retry loop.
+
+The plan gets the symbol's latest mark price (``kairos.portfolio.marks``, recorded by the
+reconciler) when it is younger than ``KAIROS_POSITIONS_MARK_MAX_AGE_S``: it advances the
+emulated trail, and decides "already beyond the stop / past the TP". Older or none: no mark.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -28,7 +33,7 @@ import psycopg
 from kairos.contracts.commands import AmendOrder, CancelOrder, ExecuteTrade
 from kairos.contracts.envelope import Envelope, derive_event
 from kairos.contracts.ops import Alert
-from kairos.portfolio import store
+from kairos.portfolio import marks, store
 from kairos.portfolio.config import PositionsConfig
 from kairos.positions import actions as act
 from kairos.positions.actions import Action, ActionKind
@@ -52,6 +57,7 @@ class Reconciler:
     config: PositionsConfig
     source: str
     mode: Mode = Mode.LIVE
+    mark: Decimal | None = None
     outputs: list[Envelope[Any]] = field(default_factory=list)
     trail_position: Position | None = None
 
@@ -74,15 +80,15 @@ class Reconciler:
                     f"{'tp_filled' if pending.tp else 'stale_quantity'}"]
         rules = self.config.rules_for(position.key.symbol)
         failures = store.failures(self.conn, position)
-        first = plan(position, self.orders, rules, failures=failures, config=self.config.plan)
+        first = plan(position, self.orders, rules, mark=self.mark, failures=failures, config=self.config.plan)
         done = self._send(position, first.cleanup + first.tp)
         final = first
         if first.sl_blocked is SlBlock.NOT_CHECKED:
             if any(a.kind is ActionKind.PLACE for a in first.tp):
                 done.append("SL step waits for the TP order's event")
             else:
-                final = plan(position, self.orders, rules, checks=self._checks(position), failures=failures,
-                             config=self.config.plan)
+                final = plan(position, self.orders, rules, mark=self.mark, checks=self._checks(position),
+                             failures=failures, config=self.config.plan)
                 done += self._send(position, final.sl)
                 if final.sl_blocked is not None:
                     done.append(f"SL blocked: {final.sl_blocked.value}")
@@ -161,15 +167,18 @@ def run(conn: psycopg.Connection, position_id: str, cause: Envelope[Any], config
         log.warning("sync of an unknown position ignored", extra={"position_id": position_id})
         return SyncResult(None, ())
     orders = store.protective_orders(conn, position_id)
-    common: dict[str, Any] = {"conn": conn, "cause": cause, "orders": orders, "config": config, "source": source}
+    mark = marks.latest(conn, position.key.venue, position.key.symbol, config.mark_max_age)
+    common: dict[str, Any] = {"conn": conn, "cause": cause, "orders": orders, "config": config, "source": source,
+                              "mark": mark}
     live, shadow = Reconciler(**common), ShadowReconciler(**common)
     at = now or datetime.now(UTC)
     outcome = asyncio.run(sync_position(position, orders, config.rules_for(position.key.symbol),
-                                        {Mode.LIVE: live, Mode.SHADOW: shadow}, at))
+                                        {Mode.LIVE: live, Mode.SHADOW: shadow}, at, mark=mark))
     adapter = live if position.mode is Mode.LIVE else shadow
     if adapter.trail_position is not None:
         store.save_trail(conn, adapter.trail_position)
     store.mark(conn, position_id, protected=outcome.protected, at=at, outcome=outcome.text())
     log.info("position synced", extra={"position_id": position_id, "phase": outcome.phase.value,
-                                       "protected": outcome.protected, "commands": len(adapter.outputs)})
+                                       "protected": outcome.protected, "commands": len(adapter.outputs),
+                                       "mark": None if mark is None else str(mark)})
     return SyncResult(outcome, tuple(adapter.outputs))
