@@ -1,15 +1,19 @@
-"""The integration's small pure parts: configuration parsing and rejection classification."""
+"""The integration's small parts: configuration parsing, rejection classification, mark prices."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import psycopg
 import pytest
 from kairos.errors import ConfigError
+from kairos.portfolio import marks
 from kairos.portfolio.config import PositionsConfig
 from kairos.portfolio.store import _rejection
 from kairos.positions.model import Mode
 from kairos.positions.plan import Fallback, Rejection
+from kairos.runtime.db import migrate
 
 
 def test_protection_is_chosen_per_strategy_with_a_default_and_empty_means_unprotected():
@@ -32,6 +36,8 @@ def test_protection_is_chosen_per_strategy_with_a_default_and_empty_means_unprot
     {"KAIROS_POSITIONS_PROTECTION": "[]"},
     {"KAIROS_POSITIONS_PROTECTION": '{"default": {"stop_loss": {}}}'},
     {"KAIROS_POSITIONS_FALLBACK": "pray"},
+    {"KAIROS_POSITIONS_MARK_MAX_AGE_S": "soon"},
+    {"KAIROS_POSITIONS_MARK_MAX_AGE_S": "0"},
 ])
 def test_bad_configuration_fails_naming_what_is_wrong(env):
     with pytest.raises(ConfigError, match=r"KAIROS_POSITIONS|positions configuration"):
@@ -41,9 +47,39 @@ def test_bad_configuration_fails_naming_what_is_wrong(env):
 @pytest.mark.parametrize(("reason", "expected"), [
     ('binanceusdm {"code":-2022,"msg":"ReduceOnly Order is rejected."}', Rejection.REDUCE_ONLY),
     ("ReduceOnly Order is rejected.", Rejection.REDUCE_ONLY),
+    ("REDUCE_ONLY_PRECHECK: no position this stop closes on BTC/USDT:USDT", Rejection.REDUCE_ONLY),  # executor's
     ('{"code":-2021,"msg":"Order would immediately trigger."}', Rejection.WOULD_TRIGGER),
     ("Invalid quantity", Rejection.INVALID_ORDER),
     (None, Rejection.OTHER),
 ])
 def test_executor_rejection_reasons_map_to_the_plan_s_rejections(reason, expected):
     assert _rejection(reason) is expected
+
+
+def test_a_mark_is_read_only_while_younger_than_the_limit_and_never_replaced_by_an_older_one(database_url):
+    migrate(database_url)
+    now = datetime.now(UTC)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        marks.record(conn, "binanceusdm", {"BTC/USDT:USDT": Decimal("60000")}, now - timedelta(seconds=30))
+        assert marks.latest(conn, "binanceusdm", "BTC/USDT:USDT", timedelta(seconds=90)) == Decimal("60000")
+        assert marks.latest(conn, "binanceusdm", "BTC/USDT:USDT", timedelta(seconds=10)) is None  # too old
+        assert marks.latest(conn, "binanceusdm", "ETH/USDT:USDT", timedelta(seconds=90)) is None
+        marks.record(conn, "binanceusdm", {"BTC/USDT:USDT": Decimal("59000")}, now - timedelta(seconds=60))
+        assert marks.latest(conn, "binanceusdm", "BTC/USDT:USDT", timedelta(seconds=90)) == Decimal("60000")
+        marks.record(conn, "binanceusdm", {"BTC/USDT:USDT": Decimal("61000")}, now)
+        assert marks.latest(conn, "binanceusdm", "BTC/USDT:USDT", timedelta(seconds=10)) == Decimal("61000")
+
+
+def test_marks_are_asked_through_the_next_account_when_one_fails_and_none_is_not_guessed():
+    want = marks.Wanted("binanceusdm", ("BTC/USDT:USDT",), ("broken", "fine"))
+    asked: list[str] = []
+
+    def ask(account, symbols):
+        asked.append(account)
+        if account == "broken":
+            raise ConnectionError("venue down")
+        return {s: Decimal("60000") for s in symbols}
+
+    assert marks.read(want, ask) == {"BTC/USDT:USDT": Decimal("60000")}
+    assert asked == ["broken", "fine"]
+    assert marks.read(marks.Wanted("binanceusdm", ("BTC/USDT:USDT",), ("broken",)), ask) == {}

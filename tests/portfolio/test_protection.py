@@ -7,7 +7,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from tests.portfolio.pkit import TWO_TP, system, venue_algos
+from tests.portfolio.pkit import TWO_TP, system, venue_algos, venue_position
 
 EXECUTE = "kairos.cmd.execute_trade"
 
@@ -102,6 +102,32 @@ def test_tp_filling_between_the_tp_step_and_the_sl_step_sends_no_sl(database_url
         assert codes and -2022 not in codes
 
 
+def test_position_closed_at_the_venue_before_the_sl_step_gets_no_sl_sent(database_url, kafka_bootstrap, sim):
+    """Seed 002's venue check: the position is closed by hand between the TP step and the SL
+    step, and no fill of it has reached our records; the executor reads the venue position right
+    before the reduce-only stop, refuses it unsent (no -2022), and position-sync re-reads."""
+    with system(database_url, kafka_bootstrap, sim) as s:
+        s.enter("0.010")
+        s.pump(hold=frozenset({("position-sync", "exec.order_event")}))
+        assert [o["state"] for o in s.orders("TP")] == ["OPEN"] and s.orders("SL") == []
+        sim.ccxt().create_order("BTC/USDT:USDT", "market", "sell", 0.01, None, {"reduceOnly": True})  # by hand
+        tp_cid = s.orders("TP")[0]["command_id"]
+        s.redeliver("position-sync", "kairos.exec.order_event", tp_cid)  # our records: still open
+        s.pump()
+        sl = s.orders("SL")
+        assert [o["state"] for o in sl] == ["REJECTED"]
+        with psycopg.connect(database_url) as conn:
+            reason = conn.execute("SELECT reason FROM orders WHERE command_id = %s", (sl[0]["command_id"],)).fetchone()
+        assert reason is not None and reason[0].startswith("REDUCE_ONLY_PRECHECK")
+        audit = sim.control.audit()
+        assert -2022 not in [a.get("code") for a in audit]
+        assert len([a for a in audit if a["method"] == "POST" and "algoOrder" in a["path"]]) == 1  # the TP only
+        s.tick("position-scheduler")
+        s.pump()
+        assert len(_commands(s, "SL")) == 1  # re-reads, no retry loop
+        assert "reread_position" in (s.positions()[0]["outcome"] or "")
+
+
 def test_restart_in_the_middle_keeps_protection_without_duplicates(database_url, kafka_bootstrap, sim):
     with system(database_url, kafka_bootstrap, sim) as s:
         s.enter("0.010")
@@ -194,6 +220,56 @@ def test_native_trailing_stop_follows_the_extreme_and_triggers_at_the_callback(d
         exit_fill = [f for f in s.outbox("kairos.exec.fill") if f["side"] == "sell"]
         assert len(exit_fill) == 1 and Decimal(exit_fill[0]["price"]) >= Decimal("61300") - Decimal("1")
         assert s.orders(active=True) == [] and venue_algos(sim) == []
+
+
+def test_emulated_trailing_stop_follows_the_mark_extreme_never_loosens_and_fires(database_url, kafka_bootstrap, sim):
+    """No native trailing: the reconciler records the venue's marks, each sync moves the one SL
+    up to 1 % under the highest mark seen, never down; the venue's stop then closes the position."""
+    trail = {"default": {"stop_loss": {"distance_pct": "3"}, "trailing": {"callback_rate": "1", "mode": "EMULATED"}}}
+    with system(database_url, kafka_bootstrap, sim, protection=trail) as s:
+        s.enter("0.010")
+        s.pump()
+        assert s.orders("TRAILING") == []
+        first = s.orders("SL", active=True)
+        assert len(first) == 1 and first[0]["stop"] < Decimal("58300")  # the configured 3 %
+        for price, stop in (("61000", "60390"), ("62000", "61380"), ("61700", "61380")):
+            sim.control.script("BTCUSDT", [price])
+            sim.control.step(ticks=2)
+            s.tick("reconciler")  # records the mark
+            s.sync_open()
+            s.settle()
+            sl = s.orders("SL", active=True)
+            assert len(sl) == 1 and sl[0]["stop"] == Decimal(stop), (price, sl)
+            assert [Decimal(str(a["trigger_price"])) for a in venue_algos(sim)] == [Decimal(stop)]  # moved, not added
+        assert s.positions()[0]["status"] == "OPEN"
+        sim.control.script("BTCUSDT", ["61300"])  # below the trailed stop: the venue's stop fires
+        sim.control.step(ticks=2)
+        s.settle()
+        assert s.positions()[0]["status"] == "CLOSED"
+        exits = [f for f in s.outbox("kairos.exec.fill") if f["side"] == "sell"]
+        assert len(exits) == 1 and Decimal(exits[0]["price"]) > Decimal("61000")  # not the 58,200 stop
+        assert s.orders(active=True) == [] and venue_algos(sim) == []
+
+
+def test_a_mark_already_beyond_the_stop_alerts_and_closes_at_market_before_placing_anything(
+        database_url, kafka_bootstrap, sim):
+    """position-sync was away while the price fell through the stop: its first sync sees the
+    recorded mark beyond the stop and takes the fallback instead of sending a TP and an SL the
+    venue would refuse (-2021)."""
+    with system(database_url, kafka_bootstrap, sim) as s:
+        s.enter("0.010")
+        s.pump(hold=frozenset({("position-sync", "cmd.sync_position"), ("position-sync", "exec.order_event")}))
+        assert s.positions()[0]["status"] == "OPEN" and s.orders() == []
+        sim.control.script("BTCUSDT", ["58000"])  # 3.3 % down; the stop is 1 % under the entry
+        sim.control.step(ticks=2)
+        s.tick("reconciler")  # records the mark
+        s.sync_open()
+        s.settle()
+        assert s.positions()[0]["status"] == "CLOSED"
+        alerts = [a for a in s.outbox("kairos.ops.alert") if a["code"] == "PRICE_BEYOND_STOP"]
+        assert len(alerts) == 1 and alerts[0]["severity"] == "critical"
+        assert s.orders() == [] and _commands(s, "TP") == [] and _commands(s, "SL") == []
+        assert venue_algos(sim, status=None) == [] and venue_position(sim) == 0
 
 
 @pytest.mark.slow

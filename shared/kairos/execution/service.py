@@ -38,7 +38,7 @@ import psycopg
 from kairos.contracts.commands import AmendOrder, CancelOrder, ExecuteTrade
 from kairos.contracts.envelope import Envelope
 from kairos.errors import TransientError
-from kairos.execution import clock
+from kairos.execution import clock, stop_check
 from kairos.execution import repository as repo
 from kairos.execution.accounts import AccountBook
 from kairos.execution.client_ids import client_order_id
@@ -160,6 +160,9 @@ class ExecutionService:
 
     def _send(self, conn: psycopg.Connection, order: repo.OrderRow, adapter: VenueAdapter) -> list[OutboxRow]:
         try:
+            refusal = self._venue_position_refusal(order, adapter)
+            if refusal is not None:
+                raise OrderRejected(refusal)
             answer = adapter.submit(order.request())
         except DuplicateClientId:
             answer = self._fetch_or_pending(order, adapter)
@@ -183,6 +186,31 @@ class ExecutionService:
                 f"order {order.client_order_id}: {exc}; outcome unknown, will ask the venue again"
             ) from None
         return self.apply(conn, order, answer)
+
+    @staticmethod
+    def _venue_position_refusal(order: repo.OrderRow, adapter: VenueAdapter) -> str | None:
+        """Seed 002's check right before a LIVE reduce-only stop (``stop_check``). A venue that
+        cannot tell its position (twice) gets the stop unchecked: a stop sent beats a position
+        left without one, and the venue still refuses a wrong reduce-only order (-2022)."""
+        if not stop_check.guarded(order.order_type, order.reduce_only, adapter.mode):
+            return None
+        for attempt in (1, 2):
+            try:
+                held = adapter.positions()
+                break
+            except VenueError as exc:
+                log.warning("venue position not read before the stop",
+                            extra={"client_order_id": order.client_order_id, "attempt": attempt, "reason": str(exc)})
+        else:
+            log.warning("stop sent unchecked: the venue did not tell its position",
+                        extra={"client_order_id": order.client_order_id})
+            return None
+        why = stop_check.refusal(order.side, order.quantity, [p.amount for p in held if p.symbol == order.symbol],
+                                 order.symbol)
+        if why is not None:
+            log.warning("stop not sent: the venue position does not hold it",
+                        extra={"client_order_id": order.client_order_id, "reason": why})
+        return why
 
     def _lookup(self, order: repo.OrderRow, adapter: VenueAdapter) -> VenueOrder | None:
         """The venue's order, None when it positively does not know it; a failed query raises."""
