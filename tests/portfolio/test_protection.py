@@ -128,6 +128,19 @@ def test_position_closed_at_the_venue_before_the_sl_step_gets_no_sl_sent(databas
         assert "reread_position" in (s.positions()[0]["outcome"] or "")
 
 
+def test_a_placement_the_executor_has_not_taken_up_yet_is_not_asked_for_again(database_url, kafka_bootstrap, sim):
+    """The executor is behind (its TP command waits in the queue): further syncs of the position
+    (scheduler, emergency check, operator) do not queue copies of the same command."""
+    with system(database_url, kafka_bootstrap, sim) as s:
+        s.enter("0.010")
+        s.pump(hold=frozenset({("executor", "cmd.execute_trade")}))
+        assert len(_commands(s, "TP")) == 1 and s.orders("TP") == []  # asked for, no order row yet
+        s.sync_open()
+        s.sync_open()
+        assert len(_commands(s, "TP")) == 1
+        assert "in flight" in (s.positions()[0]["outcome"] or "")
+
+
 def test_restart_in_the_middle_keeps_protection_without_duplicates(database_url, kafka_bootstrap, sim):
     with system(database_url, kafka_bootstrap, sim) as s:
         s.enter("0.010")

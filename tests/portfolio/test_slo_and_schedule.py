@@ -85,3 +85,28 @@ def test_scheduler_emits_one_sync_per_open_position_and_slot(database_url, kafka
         handled = s.pump()
         assert handled >= 1
         assert len(s.orders(active=True)) == 2  # a scheduled sync of a protected position sends nothing
+
+
+def test_a_new_position_whose_protection_stalled_is_synced_again_once_unprotected_10_s(
+        database_url, kafka_bootstrap, sim):
+    """The TP's order event (which releases the SL step) is lost. Without waiting for the next
+    scheduler minute, the emergency check the fill's fold held back for 11 s syncs the position
+    again, and it gets its SL; nothing is sent twice."""
+    with system(database_url, kafka_bootstrap, sim) as s:
+        s.enter("0.010")
+        s.pump(hold=frozenset({("position-sync", "exec.order_event")}))
+        assert [o["state"] for o in s.orders("TP")] == ["OPEN"] and s.orders("SL") == []
+        checks = [c for c in s.outbox("kairos.cmd.sync_position") if c["priority"] == 0]
+        assert len(checks) == 1 and checks[0]["cause"] == "fill"
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute("SELECT extract(epoch FROM not_before - created_at) FROM outbox WHERE event_id = %s",
+                               (checks[0]["command_id"],)).fetchone()
+        assert row is not None and 10 < float(row[0]) < 12  # held back by the publisher and the relay
+        s.pump()
+        assert s.orders("SL") == []  # not due yet
+        s.pump(release=True)  # 11 s later
+        assert [o["state"] for o in s.orders("SL")] == ["OPEN"]
+        assert s.positions()[0]["unprotected_since"] is None
+        assert len(s.orders("TP")) == 1 and len(s.orders("SL")) == 1
+        s.pump(release=True)
+        assert len(s.outbox("kairos.cmd.execute_trade")) == 2  # TP and SL: nothing asked for twice

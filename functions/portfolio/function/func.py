@@ -1,5 +1,6 @@
 """portfolio: ``exec.fill`` -> the positions projection, ``event.position_*`` and an immediate
-``cmd.sync_position`` for every position the fill touched.
+``cmd.sync_position`` for every position the fill touched, plus a held-back emergency check
+of a newly opened position to protect (due 11 s after it opened).
 
 A thin shell: parse (the runtime), fold (``kairos.positions.fold`` through
 ``kairos.portfolio.projection``), persist rows and outbox in the delivery's transaction.
@@ -18,7 +19,10 @@ from kairos.runtime import Context, KairosFunction
 
 
 def handle(event: Envelope[OrderFill], ctx: Context) -> list[Envelope[Any]]:
-    return list(project(ctx.conn, event, PositionsConfig.from_env(ctx.env), ctx.source).outputs)
+    result = project(ctx.conn, event, PositionsConfig.from_env(ctx.env), ctx.source)
+    for output, due in result.held:  # the emergency check of a new position: sent once due
+        ctx.publish_not_before(output, due)
+    return list(result.outputs)
 
 
 def new() -> KairosFunction:

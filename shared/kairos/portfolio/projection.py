@@ -1,5 +1,9 @@
 """The positions projection: one ``exec.fill`` -> the position of its slot, its events, and an
 immediate ``cmd.sync_position`` (seed 000: events about a position trigger a sync at once).
+A newly opened position to protect also gets an emergency check: a sync held back until it
+has been open for ``EMERGENCY_AFTER`` (seed 002's 10 s), so a stalled immediate path (an order
+event lost, an executor restarting) is caught then, not at the next scheduler minute. When
+the position is protected by then, that sync plans nothing.
 
 Dedupe is the ``position_fills`` primary key (account, venue, venue trade id), across
 position lifetimes; a duplicate fill changes nothing and emits nothing. A fill the fold
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -22,10 +27,11 @@ from kairos.contracts.positions import SyncPosition, as_contract
 from kairos.errors import PermanentError
 from kairos.portfolio import store
 from kairos.portfolio.config import PositionsConfig
+from kairos.positions.events import PositionEventKind
 from kairos.positions.fold import FoldError, apply_fill
 from kairos.positions.inputs import fill_from_exec
 from kairos.positions.model import FillIntent, Mode, Position
-from kairos.positions.schedule import immediate_sync_command_id
+from kairos.positions.schedule import EMERGENCY_AFTER, Priority, emergency_check_command_id, immediate_sync_command_id
 
 log = logging.getLogger("kairos.portfolio")
 
@@ -41,6 +47,10 @@ class Projected:
     positions: tuple[Position, ...]  # touched positions (a flip touches two)
     outputs: tuple[Envelope[Any], ...]
     duplicate: bool = False
+    held: tuple[tuple[Envelope[Any], datetime], ...] = ()  # outputs (also in ``outputs``) due later
+
+# Just past the threshold, so the check finds the position "unprotected for more than 10 s".
+CHECK_MARGIN = timedelta(seconds=1)
 
 
 def sync_command(cause: Envelope[Any], position_id: str, source: str, why: str) -> Envelope[SyncPosition]:
@@ -48,6 +58,16 @@ def sync_command(cause: Envelope[Any], position_id: str, source: str, why: str) 
     so the same cause delivered twice asks for one sync."""
     command_id = immediate_sync_command_id(position_id, cause.meta.id)
     data = SyncPosition(command_id=command_id, position_id=position_id, cause=why)  # type: ignore[arg-type]
+    return new_event(data, source=source, partition_key=position_id, event_id=command_id,
+                     correlation_id=cause.meta.correlation_id, causation_id=cause.meta.id, venue=cause.meta.venue)
+
+
+def emergency_check(cause: Envelope[Any], position_id: str, source: str, due: datetime) -> Envelope[SyncPosition]:
+    """The held-back sync of a newly opened position, ``due`` once it would be an emergency; one
+    per opening fill, so a redelivered fill asks for one check."""
+    command_id = emergency_check_command_id(position_id, cause.meta.id)
+    data = SyncPosition(command_id=command_id, position_id=position_id, cause="fill",
+                        due_at=due, priority=int(Priority.EMERGENCY))
     return new_event(data, source=source, partition_key=position_id, event_id=command_id,
                      correlation_id=cause.meta.correlation_id, causation_id=cause.meta.id, venue=cause.meta.venue)
 
@@ -79,6 +99,12 @@ def project(conn: psycopg.Connection, event: Envelope[OrderFill], config: Positi
         for i, e in enumerate(result.events)
     ]
     outputs += [sync_command(event, p.position_id, source, "fill") for p in touched]
+    opened = {e.position_id for e in result.events if e.kind is PositionEventKind.OPENED}
+    due = datetime.now(UTC) + EMERGENCY_AFTER + CHECK_MARGIN
+    checks = [emergency_check(event, p.position_id, source, due) for p in touched
+              if p.position_id in opened and p.protect and p.is_open]
+    outputs += checks
+    held = tuple((c, due) for c in checks)
     log.info("fill folded", extra={"position_id": result.position.position_id, "status": result.position.status,
                                    "quantity": str(result.position.quantity), "events": len(result.events)})
-    return Projected(tuple(touched), tuple(outputs))
+    return Projected(tuple(touched), tuple(outputs), held=held)

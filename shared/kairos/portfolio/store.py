@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -138,6 +138,19 @@ def protective_orders(conn: psycopg.Connection, position_id: str) -> list[Protec
 def link(conn: psycopg.Connection, command_id: str, position_id: str, kind: ProtectiveKind, level: int | None) -> None:
     conn.execute(queries.LINK_PROTECTIVE_ORDER,
                  {"command_id": command_id, "position_id": position_id, "kind": kind.value, "tp_level": level})
+
+
+IN_FLIGHT = """
+SELECT 1 FROM position_protective_orders l
+WHERE l.command_id = %s AND l.created_at > now() - %s::interval
+  AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.command_id = l.command_id)
+"""
+
+
+def in_flight(conn: psycopg.Connection, command_id: str, grace: timedelta) -> bool:
+    """The placement was asked for less than ``grace`` ago and the executor has not taken it up yet
+    (no order row): it sits in the outbox or the executor's queue, so asking again adds only load."""
+    return conn.execute(IN_FLIGHT, (command_id, grace)).fetchone() is not None
 
 
 def linked_position(conn: psycopg.Connection, command_id: str) -> str | None:

@@ -24,7 +24,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -44,6 +44,10 @@ from kairos.positions.plan import SlBlock, VenueChecks, plan
 
 log = logging.getLogger("kairos.position_sync")
 COMPONENT = "position-sync"
+# A placement asked for within this long and not taken up by the executor yet is not asked for
+# again (the outbox delivers it; the executor retries for ~1 min before dead-lettering). In a
+# burst the scheduler and the emergency checks would otherwise queue copies the executor drops.
+IN_FLIGHT_GRACE = timedelta(seconds=90)
 
 
 @dataclass
@@ -107,6 +111,9 @@ class Reconciler:
     def _send(self, position: Position, planned: Sequence[Action]) -> list[str]:
         done = []
         for action in planned:
+            if action.kind is ActionKind.PLACE and store.in_flight(self.conn, action.command_id, IN_FLIGHT_GRACE):
+                done.append(f"{action.kind.value} {action.target.value if action.target else ''}: in flight")
+                continue
             out = self._command(position, action)
             if out is not None:
                 self.outputs.append(derive_event(self.cause, out, source=self.source, index=len(self.outputs),

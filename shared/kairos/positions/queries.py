@@ -57,7 +57,8 @@ SELECT l.kind, o.client_order_id, o.command_id, o.state AS status,
 """
 """A position's protective orders as ``ProtectiveOrder`` fields (``ProtectiveOrder.model_validate(row)``
 with a dict row factory), joined with the execution service's ``orders`` and ``order_fill_totals``.
-A command whose order row does not exist yet is absent: the plan then re-plans the same command id."""
+A command whose order row does not exist yet is absent: the plan then re-plans the same command id
+(position-sync does not send it again while it is in flight: ``kairos.portfolio.store.in_flight``)."""
 
 LINK_PROTECTIVE_ORDER = """
 INSERT INTO position_protective_orders (command_id, position_id, kind, tp_level)

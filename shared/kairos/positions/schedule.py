@@ -67,6 +67,11 @@ def immediate_sync_command_id(position_id: str, cause_event_id: str) -> str:
     return stable_id("sync_position_now", position_id, cause_event_id, prefix="sync-")
 
 
+def emergency_check_command_id(position_id: str, cause_event_id: str) -> str:
+    """For the check a new position gets once ``EMERGENCY_AFTER`` has passed: one per opening fill."""
+    return stable_id("sync_position_emergency_check", position_id, cause_event_id, prefix="sync-")
+
+
 def schedule(
     entries: Iterable[ScheduleEntry], tick: datetime, interval: timedelta = DEFAULT_INTERVAL
 ) -> list[ScheduledSync]:
