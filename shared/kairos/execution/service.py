@@ -160,7 +160,7 @@ class ExecutionService:
 
     def _send(self, conn: psycopg.Connection, order: repo.OrderRow, adapter: VenueAdapter) -> list[OutboxRow]:
         try:
-            refusal = self._venue_position_refusal(order, adapter)
+            refusal = stop_check.venue_refusal(order, adapter)
             if refusal is not None:
                 raise OrderRejected(refusal)
             answer = adapter.submit(order.request())
@@ -186,31 +186,6 @@ class ExecutionService:
                 f"order {order.client_order_id}: {exc}; outcome unknown, will ask the venue again"
             ) from None
         return self.apply(conn, order, answer)
-
-    @staticmethod
-    def _venue_position_refusal(order: repo.OrderRow, adapter: VenueAdapter) -> str | None:
-        """Seed 002's check right before a LIVE reduce-only stop (``stop_check``). A venue that
-        cannot tell its position (twice) gets the stop unchecked: a stop sent beats a position
-        left without one, and the venue still refuses a wrong reduce-only order (-2022)."""
-        if not stop_check.guarded(order.order_type, order.reduce_only, adapter.mode):
-            return None
-        for attempt in (1, 2):
-            try:
-                held = adapter.positions()
-                break
-            except VenueError as exc:
-                log.warning("venue position not read before the stop",
-                            extra={"client_order_id": order.client_order_id, "attempt": attempt, "reason": str(exc)})
-        else:
-            log.warning("stop sent unchecked: the venue did not tell its position",
-                        extra={"client_order_id": order.client_order_id})
-            return None
-        why = stop_check.refusal(order.side, order.quantity, [p.amount for p in held if p.symbol == order.symbol],
-                                 order.symbol)
-        if why is not None:
-            log.warning("stop not sent: the venue position does not hold it",
-                        extra={"client_order_id": order.client_order_id, "reason": why})
-        return why
 
     def _lookup(self, order: repo.OrderRow, adapter: VenueAdapter) -> VenueOrder | None:
         """The venue's order, None when it positively does not know it; a failed query raises."""
