@@ -87,21 +87,11 @@ def concurrent_pump(s: Any, workers: int, release: bool = False) -> int:
     from kairos.contracts.codec import KafkaRecord, kafka_to_cloudevent
 
     handled = 0
-    later: list[Any] = []
     with ThreadPoolExecutor(workers) as pool:
         while True:
-            now = datetime.now(UTC)
-            due = [r for r in later if release or r[-1] <= now]
-            later = [r for r in later if not (release or r[-1] <= now)]
-            with psycopg.connect(s.url) as conn:
-                fresh = conn.execute("SELECT id, topic, record_key, headers, value, not_before FROM outbox"
-                                     " WHERE id > %s ORDER BY id LIMIT 2000", (s.last,)).fetchall()
-            if fresh:
-                s.last = fresh[-1][0]
-            later += [r for r in fresh if not release and r[-1] is not None and r[-1] > now]
-            rows = due + [r for r in fresh if release or r[-1] is None or r[-1] <= now]
+            rows = s.ready_rows(release, limit=2000)
             if not rows:
-                if not later:
+                if not s.later:
                     return handled
                 time.sleep(0.05)
                 continue

@@ -68,24 +68,27 @@ class System:
         """
         handled = 0
         while handled < max_rows:
-            now = datetime.now(UTC)
-            due = [r for r in self.later if release or r[-1] <= now]
-            self.later = [r for r in self.later if not (release or r[-1] <= now)]
-            with psycopg.connect(self.url) as conn:
-                rows = conn.execute(
-                    "SELECT id, topic, record_key, headers, value, not_before FROM outbox WHERE id > %s"
-                    " ORDER BY id LIMIT 500", (self.last,)).fetchall()
-            if not rows and not due:
+            rows = self.ready_rows(release)
+            if not rows:
                 return handled
-            for row in due:
-                handled += self._deliver_row(row, hold)
             for row in rows:
-                self.last = row[0]
-                if not release and row[-1] is not None and row[-1] > now:
-                    self.later.append(row)
-                else:
-                    handled += self._deliver_row(row, hold)
+                handled += self._deliver_row(row, hold)
         return handled
+
+    def ready_rows(self, release: bool = False, limit: int = 500) -> list[Any]:
+        """The outbox rows to deliver now, in order: held-back rows that became due, then the rows
+        written since the last call that are not held back (the others wait in ``self.later``).
+        ``release``: every held-back row is due (the caller lets the time pass)."""
+        now = datetime.now(UTC)
+        due = [r for r in self.later if release or r[-1] <= now]
+        self.later = [r for r in self.later if not (release or r[-1] <= now)]
+        with psycopg.connect(self.url) as conn:
+            fresh = conn.execute("SELECT id, topic, record_key, headers, value, not_before FROM outbox"
+                                 " WHERE id > %s ORDER BY id LIMIT %s", (self.last, limit)).fetchall()
+        if fresh:
+            self.last = fresh[-1][0]
+        self.later += [r for r in fresh if not release and r[-1] is not None and r[-1] > now]
+        return due + [r for r in fresh if release or r[-1] is None or r[-1] <= now]
 
     def _deliver_row(self, row: Any, hold: frozenset[tuple[str, str]]) -> int:
         _rid, topic, key, headers, value, _not_before = row

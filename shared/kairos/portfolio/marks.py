@@ -51,12 +51,11 @@ class Wanted:
 def wanted(conn: psycopg.Connection, accounts: Sequence[str] | None = None) -> list[Wanted]:
     """Per venue, the symbols with open positions (of ``accounts`` when given)."""
     rows = conn.execute(OPEN_SYMBOLS, {"accounts": list(accounts) if accounts else None}).fetchall()
-    by_venue: dict[str, tuple[set[str], list[str]]] = {}
+    by_venue: dict[str, tuple[set[str], dict[str, None]]] = {}  # accounts: an ordered set
     for venue, account, symbol in rows:
-        symbols, accts = by_venue.setdefault(venue, (set(), []))
+        symbols, accts = by_venue.setdefault(venue, (set(), {}))
         symbols.add(symbol)
-        if account not in accts:
-            accts.append(account)
+        accts[account] = None
     return [Wanted(v, tuple(sorted(s)), tuple(a)) for v, (s, a) in sorted(by_venue.items())]
 
 

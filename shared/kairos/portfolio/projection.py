@@ -53,23 +53,26 @@ class Projected:
 CHECK_MARGIN = timedelta(seconds=1)
 
 
+def _as_event(cause: Envelope[Any], data: SyncPosition, source: str) -> Envelope[SyncPosition]:
+    """The envelope id is the command id, so the same cause delivered twice asks for one sync."""
+    return new_event(data, source=source, partition_key=data.position_id, event_id=data.command_id,
+                     correlation_id=cause.meta.correlation_id, causation_id=cause.meta.id, venue=cause.meta.venue)
+
+
 def sync_command(cause: Envelope[Any], position_id: str, source: str, why: str) -> Envelope[SyncPosition]:
-    """An immediate sync of ``position_id`` caused by ``cause``; the envelope id is the command id,
-    so the same cause delivered twice asks for one sync."""
+    """An immediate sync of ``position_id`` caused by ``cause``."""
     command_id = immediate_sync_command_id(position_id, cause.meta.id)
     data = SyncPosition(command_id=command_id, position_id=position_id, cause=why)  # type: ignore[arg-type]
-    return new_event(data, source=source, partition_key=position_id, event_id=command_id,
-                     correlation_id=cause.meta.correlation_id, causation_id=cause.meta.id, venue=cause.meta.venue)
+    return _as_event(cause, data, source)
 
 
 def emergency_check(cause: Envelope[Any], position_id: str, source: str, due: datetime) -> Envelope[SyncPosition]:
     """The held-back sync of a newly opened position, ``due`` once it would be an emergency; one
-    per opening fill, so a redelivered fill asks for one check."""
+    per opening fill."""
     command_id = emergency_check_command_id(position_id, cause.meta.id)
     data = SyncPosition(command_id=command_id, position_id=position_id, cause="fill",
                         due_at=due, priority=int(Priority.EMERGENCY))
-    return new_event(data, source=source, partition_key=position_id, event_id=command_id,
-                     correlation_id=cause.meta.correlation_id, causation_id=cause.meta.id, venue=cause.meta.venue)
+    return _as_event(cause, data, source)
 
 
 def project(conn: psycopg.Connection, event: Envelope[OrderFill], config: PositionsConfig, source: str) -> Projected:
