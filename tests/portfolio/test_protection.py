@@ -128,6 +128,22 @@ def test_position_closed_at_the_venue_before_the_sl_step_gets_no_sl_sent(databas
         assert "reread_position" in (s.positions()[0]["outcome"] or "")
 
 
+def test_a_stop_is_sent_unchecked_when_the_venue_cannot_tell_its_position(database_url, kafka_bootstrap, sim):
+    """The venue's position endpoint fails: the executor's check before the stop gives up after
+    two reads and sends the stop anyway (a stop sent beats a position left without one)."""
+    with system(database_url, kafka_bootstrap, sim) as s:
+        s.enter("0.010")
+        s.pump(hold=frozenset({("position-sync", "exec.order_event")}))
+        assert [o["state"] for o in s.orders("TP")] == ["OPEN"] and s.orders("SL") == []
+        sim.control.set_faults([{"kind": "http_error", "endpoint": "GET /fapi/*/positionRisk", "probability": 1.0}])
+        s.redeliver("position-sync", "kairos.exec.order_event", s.orders("TP")[0]["command_id"])
+        s.pump()
+        sim.control.clear_faults()
+        assert [o["state"] for o in s.orders("SL")] == ["OPEN"]
+        failed = [a for a in sim.control.audit() if "positionRisk" in a["path"] and a.get("faults")]
+        assert len(failed) == 2, "the position read did not fail twice: the test proves nothing"
+
+
 def test_a_placement_the_executor_has_not_taken_up_yet_is_not_asked_for_again(database_url, kafka_bootstrap, sim):
     """The executor is behind (its TP command waits in the queue): further syncs of the position
     (scheduler, emergency check, operator) do not queue copies of the same command."""
