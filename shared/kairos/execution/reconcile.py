@@ -65,7 +65,10 @@ class ReconcileSettings:
     scan_orphans: bool = True
 
 
-class Reconciler:
+class OrderReconciler:
+    """Brings our records of in-flight orders level with the venue's (fills, cancels, lost and
+    orphan orders): the executor's own orders, not the protection of positions."""
+
     def __init__(self, service: ExecutionService, settings: ReconcileSettings | None = None) -> None:
         self.service = service
         self.settings = settings or ReconcileSettings()

@@ -22,7 +22,7 @@ from kairos.errors import ConfigError
 from kairos.execution import repository as repo
 from kairos.execution.accounts import Account, AccountBook
 from kairos.execution.live import LiveCcxtAdapter
-from kairos.execution.reconcile import Reconciler, ReconcileSettings
+from kairos.execution.reconcile import OrderReconciler, ReconcileSettings
 from kairos.execution.service import ExecutionService, ServiceSettings
 from kairos.execution.shadow import ShadowAdapter, public_price_source
 from kairos.execution.vault import KEK_ENV, Credentials, KeyVault
@@ -52,7 +52,7 @@ class ExecutionRuntime:
     pool: ConnectionPool
     book: AccountBook
     service: ExecutionService
-    reconciler: Reconciler
+    reconciler: OrderReconciler
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], function: str) -> ExecutionRuntime:
@@ -79,7 +79,7 @@ class ExecutionRuntime:
             clock_block_ms=Decimal(integer(env, "KAIROS_CLOCK_MAX_OFFSET_MS", 5000, minimum=1)),
         )
         service = ExecutionService(pool, book, repo.Emitter(function), settings)
-        reconciler = Reconciler(
+        reconciler = OrderReconciler(
             service,
             ReconcileSettings(
                 lost_after_misses=integer(env, "KAIROS_RECONCILE_LOST_MISSES", 3, minimum=1), lost_grace_s=lost_grace

@@ -51,7 +51,7 @@ IN_FLIGHT_GRACE = timedelta(seconds=90)
 
 
 @dataclass
-class Reconciler:
+class ProtectionReconciler:
     """LIVE adapter (seed 000's ``live-context.adapter``): one private ``reconcile`` behind the
     three phase methods. Commands are collected in ``outputs``; the caller writes the outbox."""
 
@@ -151,7 +151,7 @@ class Reconciler:
         return None
 
 
-class ShadowReconciler(Reconciler):
+class ShadowProtectionReconciler(ProtectionReconciler):
     """SHADOW adapter: the same reconcile, for a SHADOW account (the execution service simulates
     the venue and fills the protective orders from market prices)."""
 
@@ -177,7 +177,7 @@ def run(conn: psycopg.Connection, position_id: str, cause: Envelope[Any], config
     mark = marks.latest(conn, position.key.venue, position.key.symbol, config.mark_max_age)
     common: dict[str, Any] = {"conn": conn, "cause": cause, "orders": orders, "config": config, "source": source,
                               "mark": mark}
-    live, shadow = Reconciler(**common), ShadowReconciler(**common)
+    live, shadow = ProtectionReconciler(**common), ShadowProtectionReconciler(**common)
     at = now or datetime.now(UTC)
     outcome = asyncio.run(sync_position(position, orders, config.rules_for(position.key.symbol),
                                         {Mode.LIVE: live, Mode.SHADOW: shadow}, at, mark=mark))
