@@ -1,9 +1,10 @@
 """SHADOW adapter: orders are filled locally, never sent, from the latest market prices.
 
 Same port as LIVE, so the executor, the reconciler and every event downstream cannot
-tell the difference except by ``mode``. Fills use the simulator's own model (the pure
-``venue_sim.book.walk`` over the synthetic depth, maker/taker fees of the market spec),
-so SHADOW and the simulator agree on slippage and fees. Orders live in ``shadow_orders``
+tell the difference except by ``mode``. Fills walk the synthetic depth of
+``kairos.venues.book`` over the account venue's market specs (maker/taker fees of the spec),
+the same pure model the simulator fills with, so SHADOW and the simulator agree on slippage
+and fees. Orders live in ``shadow_orders``
 (one JSON document per order), so a restart loses nothing; resting limit and conditional
 orders are re-evaluated against the current price whenever they are fetched (the
 reconciler does that every minute).
@@ -27,17 +28,13 @@ from kairos.execution.venue import (
     VenueStatus,
     VenueTrade,
 )
-from kairos.venue_sim import book
-from kairos.venue_sim.markets import MarketSpec, markets_by_symbol
-from kairos.venue_sim.model import Side
+from kairos.venues import book
+from kairos.venues.binance_usdm import markets as binance_markets
+from kairos.venues.book import Side
+from kairos.venues.markets import MarketSpec
 from psycopg_pool import ConnectionPool
 
 PriceSource = Callable[[str], Decimal]
-
-
-def venue_symbol(symbol: str) -> str:
-    """'BTC/USDT:USDT' -> 'BTCUSDT' (a venue-native symbol passes through)."""
-    return symbol.split(":")[0].replace("/", "")
 
 
 def public_price_source(base_url: str | None) -> PriceSource:
@@ -61,7 +58,7 @@ class ShadowAdapter:
         self._pool = pool
         self._account = account
         self._prices = prices
-        self._markets = markets or markets_by_symbol()
+        self._markets = markets or binance_markets.by_symbol()
 
     # --- the port ---------------------------------------------------------------------
 
@@ -159,7 +156,7 @@ class ShadowAdapter:
     # --- the model (the simulator's book walk and fees) --------------------------------
 
     def _spec(self, symbol: str) -> MarketSpec:
-        spec = self._markets.get(venue_symbol(symbol))
+        spec = self._markets.get(binance_markets.native_symbol(symbol))
         if spec is None:
             raise OrderRejected(f"unknown symbol {symbol}", "-1121")
         return spec

@@ -9,10 +9,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from kairos.venue_sim import book, margin
+from kairos.venue_sim import margin
 from kairos.venue_sim.engine import Engine
-from kairos.venue_sim.markets import MarketSpec
 from kairos.venue_sim.model import ZERO, AlgoOrder, Fill, Order, OrderType, Position
+from kairos.venues import book
+from kairos.venues.markets import MarketSpec
 
 ORDER_TYPES = [t.value for t in OrderType]
 JSON = dict[str, Any]

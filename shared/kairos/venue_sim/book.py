@@ -1,74 +1,10 @@
-"""The synthetic order book around the current price, and walking it with a taker order.
+"""The synthetic book the simulator fills from: production's ``kairos.venues.book``.
 
-The simulator is the only participant, so depth is synthesised from the price path: best
-bid at the price floored to the tick, best ask ``spread_ticks`` above, then
-``depth_levels`` levels of ``level_qty`` per side, ``level_step_ticks`` apart. Quantity
-taken within one price tick is remembered so a second order in the same tick sees a
-thinner book (that is how partial fills arise when size exceeds depth).
+SHADOW and the simulator walk the same pure book, so they agree on slippage.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+from kairos.venues.book import best_bid_ask, depth_capacity, fillable, levels, walk
 
-from kairos.venue_sim.markets import MarketSpec
-from kairos.venue_sim.model import ZERO, Side
-
-
-def best_bid_ask(spec: MarketSpec, last: Decimal) -> tuple[Decimal, Decimal]:
-    bid = spec.floor_price(last)
-    return bid, bid + spec.tick_size * spec.spread_ticks
-
-
-def levels(spec: MarketSpec, last: Decimal, taker_side: Side) -> list[tuple[Decimal, Decimal]]:
-    """Levels a taker on ``taker_side`` consumes, best first: asks for a buy, bids for a sell."""
-    bid, ask = best_bid_ask(spec, last)
-    step = spec.tick_size * spec.level_step_ticks
-    out = []
-    for i in range(spec.depth_levels):
-        price = ask + step * i if taker_side is Side.BUY else bid - step * i
-        if price > 0:
-            out.append((price, spec.level_qty))
-    return out
-
-
-def depth_capacity(spec: MarketSpec) -> Decimal:
-    return spec.level_qty * spec.depth_levels
-
-
-def walk(
-    spec: MarketSpec,
-    last: Decimal,
-    side: Side,
-    qty: Decimal,
-    limit: Decimal | None,
-    consumed: Decimal,
-) -> list[tuple[Decimal, Decimal]]:
-    """Fills ``(price, qty)`` for a taker of ``qty``, not beyond ``limit``, after ``consumed``.
-
-    Pure: the caller adds the total returned quantity to its per-tick ``consumed`` count.
-    """
-    fills: list[tuple[Decimal, Decimal]] = []
-    skip = consumed
-    want = qty
-    for price, level_qty in levels(spec, last, side):
-        if want <= 0:
-            break
-        if limit is not None and (price > limit if side is Side.BUY else price < limit):
-            break
-        avail = level_qty
-        if skip > 0:
-            used = min(skip, avail)
-            skip -= used
-            avail -= used
-        if avail <= 0:
-            continue
-        take = min(avail, want)
-        fills.append((price, take))
-        want -= take
-    return fills
-
-
-def fillable(spec: MarketSpec, last: Decimal, side: Side, limit: Decimal | None, consumed: Decimal) -> Decimal:
-    big = depth_capacity(spec) * 2
-    return sum((q for _, q in walk(spec, last, side, big, limit, consumed)), ZERO)
+__all__ = ["best_bid_ask", "depth_capacity", "fillable", "levels", "walk"]

@@ -14,8 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from kairos.venue_sim import algo as algos
-from kairos.venue_sim import book, ledger, margin
-from kairos.venue_sim.markets import MarketSpec
+from kairos.venue_sim import ledger, margin
 from kairos.venue_sim.model import (
     CONDITIONAL_TYPES,
     ZERO,
@@ -32,6 +31,8 @@ from kairos.venue_sim.model import (
     VenueError,
 )
 from kairos.venue_sim.validate import check_price, check_qty, min_notional_error
+from kairos.venues import book
+from kairos.venues.markets import MarketSpec
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from kairos.venue_sim.markets import MarketSpec
 from kairos.venue_sim.model import ZERO, Account, Order, Position, Side
+from kairos.venues.markets import MarketSpec
 
 Q8 = Decimal("0.00000001")
 

@@ -10,17 +10,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
-ZERO = Decimal(0)
+from kairos.venues.book import Side
+from kairos.venues.markets import ZERO
+
 ENTRY_Q = Decimal("0.00000001")
-
-
-class Side(StrEnum):
-    BUY = "BUY"
-    SELL = "SELL"
-
-    @property
-    def sign(self) -> int:
-        return 1 if self is Side.BUY else -1
 
 
 class OrderType(StrEnum):

@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
 
-from kairos.venue_sim.markets import MarketSpec
+from kairos.venues.markets import MarketSpec
 
 BUNDLED_CANDLES = Path(__file__).parent / "data" / "candles_1m.csv"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from kairos.venue_sim.markets import MarketSpec
 from kairos.venue_sim.model import VenueError
+from kairos.venues.markets import MarketSpec
 
 
 def min_notional_error(spec: MarketSpec) -> VenueError:

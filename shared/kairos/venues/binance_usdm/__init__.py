@@ -1,0 +1,3 @@
+"""Binance USD-M futures (linear perpetuals), traded through ccxt's ``binanceusdm``."""
+
+VENUE = "binanceusdm"
