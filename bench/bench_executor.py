@@ -44,7 +44,7 @@ from kairos.localinfra.ports import free_port, wait_for_port
 from kairos.localinfra.postgres import start_embedded_postgres
 from kairos.runtime.db import migrate
 from kairos.runtime.loader import load_func_module
-from kairos.venue_sim.testing import ControlClient
+from kairos_testkit.venue_sim import ControlClient
 
 SYMBOLS = ("BTC/USDT:USDT", "ETH/USDT:USDT")
 QTY = {"BTC/USDT:USDT": Decimal("0.003"), "ETH/USDT:USDT": Decimal("0.020")}
@@ -132,7 +132,7 @@ def topic_to_ack(
 ) -> None:
     """Two phases through KafkaSource + HTTP: paced at ``rate``/s (latency without queueing),
     then a burst of ``n`` (throughput; its latency is mostly time spent queued)."""
-    from tests.kit import start_function, stop_process
+    from kairos_testkit.functions import start_function, stop_process
 
     fn = start_function("executor", env, tmp)
     deliveries = [

@@ -35,8 +35,8 @@ from kairos.localinfra.broker import start_embedded_broker
 from kairos.localinfra.postgres import start_embedded_postgres
 from kairos.positions import queries
 from kairos.runtime.db import migrate
-from kairos.venue_sim.testing import running_venue_sim
 from kairos.venue_sim.venue import AccountSeed
+from kairos_testkit.venue_sim import running_venue_sim
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 PAIRS = (("BTC/USDT:USDT", "0.010"), ("ETH/USDT:USDT", "0.100"), ("SOL/USDT:USDT", "2"))
@@ -112,7 +112,7 @@ def concurrent_pump(s: Any, workers: int, release: bool = False) -> int:
 
 
 def burst(server_url: str, bootstrap: str, n: int, workers: int) -> dict[str, float]:
-    from tests.portfolio.pkit import system  # the tests' in-process system and pump
+    from kairos_testkit.protection_system import system  # the tests' in-process system and pump
 
     accounts = math.ceil(n / len(PAIRS))
     seeds = [(f"b-{i:04d}", f"bench-key-{i:04d}-abcd", f"bench-secret-{i:04d}-abcdefgh") for i in range(accounts)]

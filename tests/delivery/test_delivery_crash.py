@@ -15,8 +15,10 @@ from kairos.bus.kafka import make_producer, send_records
 from kairos.contracts.codec import to_kafka
 from kairos.contracts.commands import ExecuteTrade
 from kairos.contracts.envelope import new_event
-
-from tests.kit import ScriptedSink, create_topics, runtime_env, served, stop_process, wait_until
+from kairos_testkit.functions import runtime_env, served, stop_process
+from kairos_testkit.http_sink import ScriptedSink
+from kairos_testkit.topics import create_topics
+from kairos_testkit.waiting import wait_until
 
 
 def test_killed_delivery_redelivers_unacked_event_and_inbox_dedupes(database_url, kafka_bootstrap, tmp_path):

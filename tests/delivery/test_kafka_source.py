@@ -15,8 +15,9 @@ from kairos.contracts.envelope import new_event
 from kairos.contracts.ops import Alert
 from kairos.delivery.kafka_source import KafkaSourceDelivery, KafkaSourceSpec
 from kairos.delivery.ping_source import PingSourceDelivery, PingSourceSpec
-
-from tests.kit import ScriptedSink, read_topic, wait_until
+from kairos_testkit.http_sink import ScriptedSink
+from kairos_testkit.topics import read_topic
+from kairos_testkit.waiting import wait_until
 
 FAST = DeliveryPolicy(retry=2, backoff_policy="linear", backoff_delay="PT0.05S", timeout="PT5S")
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 from kairos.catalog.model import load_catalog
-
-from tests.deploy.kit import REPO, base_docs, by_kind
+from kairos_testkit.manifests import base_docs, by_kind
+from kairos_testkit.paths import REPO
 
 CATALOG = load_catalog()
 _TEMPLATE = re.compile(r"^\{\{ (secret|configMap):([a-z0-9-]+)(?::([A-Za-z0-9_.-]+))? \}\}$")

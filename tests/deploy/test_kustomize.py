@@ -10,8 +10,7 @@ import pytest
 import yaml
 from kairos.deploy.manifests import KNATIVE_DIR
 from kairos.deploy.manifests_render import UnsupportedKustomization, apply_json6902, render
-
-from tests.deploy.kit import REPO
+from kairos_testkit.paths import REPO
 
 KUSTOMIZATIONS = sorted((REPO / KNATIVE_DIR).rglob("kustomization.yaml"))
 

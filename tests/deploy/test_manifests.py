@@ -14,8 +14,8 @@ from kairos.deploy.manifests import KNATIVE_DIR, drift, generate
 from kairos.deploy.manifests_knative import CONTAINER, DeploySettings, kafka_sink_name, kafka_source_name
 from kairos.deploy.manifests_render import render
 from kairos.deploy.validate import validate_manifest
-
-from tests.deploy.kit import REPO, base_docs, by_kind
+from kairos_testkit.manifests import base_docs, by_kind
+from kairos_testkit.paths import REPO
 
 CATALOG = load_catalog()
 

@@ -17,9 +17,9 @@ import psycopg
 import pytest
 from kairos.dev.topics import read_topics
 from kairos.localinfra.postgres import start_embedded_postgres
-
-from tests.dev.devkit import DevSystem, clean_env, start_dev
-from tests.kit import record_envelopes, wait_until
+from kairos_testkit.dev_system import DevSystem, clean_env, start_dev
+from kairos_testkit.topics import record_envelopes
+from kairos_testkit.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

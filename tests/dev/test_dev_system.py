@@ -20,9 +20,8 @@ import psutil
 import pytest
 from kairos.dev.topics import read_topics
 from kairos.venues.near_intents.assets import KNOWN_ASSETS
-
-from tests.dev.devkit import DevSystem, as_json, start_dev
-from tests.kit import wait_until
+from kairos_testkit.dev_system import DevSystem, as_json, start_dev
+from kairos_testkit.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -105,8 +105,7 @@ def test_alert_events_on_the_alert_topic_reach_the_view(kafka_bootstrap: str) ->
     from kairos.contracts.envelope import new_event
     from kairos.contracts.ops import Alert as OpsAlert
     from kairos.dev.observe import AlertFeed
-
-    from tests.kit import wait_until
+    from kairos_testkit.waiting import wait_until
 
     ensure_catalog_topics(kafka_bootstrap)
     alert = OpsAlert(

@@ -12,9 +12,10 @@ from kairos.catalog import load_catalog
 from kairos.contracts.codec import KafkaRecord, to_kafka
 from kairos.delivery.kafka_source import KafkaSourceDelivery
 from kairos.delivery.wiring import kafka_source_specs
-
-from tests.kit import create_topics, read_topic, record_envelopes, runtime_env, served, wait_until
-from tests.runtime.test_function_runtime import quote_event
+from kairos_testkit.events import quote_event
+from kairos_testkit.functions import runtime_env, served
+from kairos_testkit.topics import create_topics, read_topic, record_envelopes
+from kairos_testkit.waiting import wait_until
 
 
 def test_bad_events_are_dead_lettered_with_reason_and_the_partition_keeps_flowing(

@@ -14,8 +14,9 @@ from kairos.delivery.kafka_source import KafkaSourceDelivery
 from kairos.delivery.wiring import kafka_source_specs
 from kairos.venues.near_intents.fake_bus import FakeSolverBus
 from kairos.venues.near_intents.ingest import KafkaSink, NearIntentsIngest
-
-from tests.kit import create_topics, read_topic, record_envelopes, runtime_env, start_function, stop_process, wait_until
+from kairos_testkit.functions import runtime_env, start_function, stop_process
+from kairos_testkit.topics import create_topics, read_topic, record_envelopes
+from kairos_testkit.waiting import wait_until
 
 PIPELINE = ["normalize-near-intents", "reactor", "executor", "trade-results"]
 N = 40

@@ -10,9 +10,10 @@ import psycopg
 from kairos.contracts.commands import CancelOrder
 from kairos.execution import clock
 from kairos.execution.clock_guard import check_all
-
-from tests.execution.xkit import command, db_order, drive, exec_env, runtime, setup_account, venue_orders_by_cid
-from tests.kit import create_topics, in_process, ping_event, read_topic, record_envelopes, runtime_env
+from kairos_testkit.events import ping_event
+from kairos_testkit.execution import command, db_order, drive, exec_env, runtime, setup_account, venue_orders_by_cid
+from kairos_testkit.functions import in_process, runtime_env
+from kairos_testkit.topics import create_topics, read_topic, record_envelopes
 
 
 def _guard(database_url: str) -> list:

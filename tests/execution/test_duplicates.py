@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 from kairos.execution.client_ids import client_order_id, is_ours
-
-from tests.execution.xkit import command, deliver, exec_env, outbox_counts, setup_account, venue_orders_by_cid
-from tests.kit import create_topics, in_process, runtime_env
+from kairos_testkit.execution import command, deliver, exec_env, outbox_counts, setup_account, venue_orders_by_cid
+from kairos_testkit.functions import in_process, runtime_env
+from kairos_testkit.topics import create_topics
 
 
 @pytest.fixture

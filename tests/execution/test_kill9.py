@@ -19,9 +19,10 @@ from kairos.delivery.kafka_source import KafkaSourceDelivery
 from kairos.delivery.wiring import kafka_source_specs
 from kairos.execution.client_ids import is_ours
 from kairos.localinfra.ports import free_port
-
-from tests.execution.xkit import command, exec_env, runtime, setup_account, venue_orders_by_cid
-from tests.kit import create_topics, runtime_env, start_function, wait_until
+from kairos_testkit.execution import command, exec_env, runtime, setup_account, venue_orders_by_cid
+from kairos_testkit.functions import runtime_env, start_function
+from kairos_testkit.topics import create_topics
+from kairos_testkit.waiting import wait_until
 
 # the issue asks for 500 commands; ~50 s here on a quiet machine (fewer via the variables)
 N_COMMANDS = int(os.environ.get("KAIROS_KILL9_COMMANDS", "500"))

@@ -7,8 +7,7 @@ from decimal import Decimal
 
 import psycopg
 from kairos.execution.client_ids import client_order_id
-
-from tests.execution.xkit import VENUE_SYMBOL, command, db_order, drive, venue_orders_by_cid
+from kairos_testkit.execution import VENUE_SYMBOL, command, db_order, drive, venue_orders_by_cid
 
 
 def _events(database_url: str, command_id: str) -> list[tuple[str, str, str]]:
@@ -178,7 +177,7 @@ def test_amend_cancels_and_replaces_under_the_amend_command_id(rt, sim, database
         strategy_id="s-test",
         limit_price=Decimal("59500"),
     )
-    from tests.execution.xkit import command as _c
+    from kairos_testkit.execution import command as _c
 
     rt.service.amend(amend, _c())
     assert db_order(database_url, c.data.command_id)["state"] == "CANCELED"

@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 
 from kairos.errors import TransientError
-
-from tests.execution.xkit import command, db_order, drive, venue_orders_by_cid
+from kairos_testkit.execution import command, db_order, drive, venue_orders_by_cid
 
 
 def test_429_with_retry_after_is_waited_out_inside_the_call(rt, sim, database_url):

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import psycopg
 from kairos.execution.client_ids import PREFIX, client_order_id
-
-from tests.execution.xkit import (
+from kairos_testkit.events import ping_event
+from kairos_testkit.execution import (
     SYMBOL,
     VENUE_SYMBOL,
     command,
@@ -20,7 +20,8 @@ from tests.execution.xkit import (
     setup_account,
     venue_orders_by_cid,
 )
-from tests.kit import create_topics, in_process, ping_event, read_topic, record_envelopes, runtime_env
+from kairos_testkit.functions import in_process, runtime_env
+from kairos_testkit.topics import create_topics, read_topic, record_envelopes
 
 
 def _audit(database_url: str, action: str) -> list[tuple]:

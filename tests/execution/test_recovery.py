@@ -7,9 +7,10 @@ from decimal import Decimal
 
 import psycopg
 from kairos.contracts.codec import to_cloudevent
-
-from tests.execution.xkit import VENUE_SYMBOL, command, db_order, deliver, drive, exec_env, runtime, setup_account
-from tests.kit import create_topics, in_process, read_topic, record_envelopes, runtime_env, wait_until
+from kairos_testkit.execution import VENUE_SYMBOL, command, db_order, deliver, drive, exec_env, runtime, setup_account
+from kairos_testkit.functions import in_process, runtime_env
+from kairos_testkit.topics import create_topics, read_topic, record_envelopes
+from kairos_testkit.waiting import wait_until
 
 
 def test_restart_reconciles_in_flight_orders_before_accepting_commands(database_url, sim, kafka_bootstrap):

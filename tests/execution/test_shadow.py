@@ -6,8 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import psycopg
-
-from tests.execution.xkit import VENUE_SYMBOL, command, db_order, drive, runtime, setup_account, venue_orders_by_cid
+from kairos_testkit.execution import VENUE_SYMBOL, command, db_order, drive, runtime, setup_account, venue_orders_by_cid
 
 
 def _fills(database_url: str, command_id: str) -> list[tuple[Decimal, Decimal, Decimal]]:

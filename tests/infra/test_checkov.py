@@ -15,8 +15,8 @@ import subprocess
 from typing import Any
 
 import pytest
-
-from tests.infra.helpers import APP, PLATFORM, REPO, SCRIPTS, TF_DIR, tool
+from kairos_testkit.infra_files import APP, PLATFORM, SCRIPTS, TF_DIR, tool
+from kairos_testkit.paths import REPO
 
 SCANNED = [TF_DIR, PLATFORM, APP, SCRIPTS]
 _SKIP = re.compile(r"checkov:skip=([A-Z0-9_]+)(?::(.*))?")

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-
-from tests.infra.helpers import TF_DIR, tool, versions
+from kairos_testkit.infra_files import TF_DIR, tool, versions
 
 TEMPLATES = {
     "server": TF_DIR / "templates" / "server-cloud-init.yaml.tftpl",

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 from kairos.deploy import validate_documents, validate_manifest
-
-from tests.infra.helpers import APP, PLATFORM, REPO, kubernetes_minor, load_yaml_docs, render_kustomization, tool
+from kairos_testkit.infra_files import APP, PLATFORM, kubernetes_minor, load_yaml_docs, render_kustomization, tool
+from kairos_testkit.paths import REPO
 
 # Kinds whose CRD is not in ../shared/k8s-crds; checked by _check_without_crd instead.
 NO_CRD_OFFLINE = {("postgresql.cnpg.io/v1", "ScheduledBackup")}

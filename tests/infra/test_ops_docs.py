@@ -6,8 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from tests.infra.helpers import REPO
+from kairos_testkit.paths import REPO
 
 DOCS = REPO / "docs"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 from kairos.deploy.secrets import MissingSecretValues, main, read_env_file, render
-
-from tests.infra.helpers import APP, REPO, SCRIPTS, load_yaml_docs, tool
+from kairos_testkit.infra_files import APP, SCRIPTS, load_yaml_docs, tool
+from kairos_testkit.paths import REPO
 
 SHELL_SCRIPTS = sorted(SCRIPTS.rglob("*.sh"))
 EXECUTABLES = [p for p in SHELL_SCRIPTS if "lib" not in p.parts]

@@ -9,8 +9,8 @@ from typing import Any
 
 import hcl2
 import pytest
-
-from tests.infra.helpers import REPO, TF_DIR, tool, versions
+from kairos_testkit.infra_files import TF_DIR, tool, versions
+from kairos_testkit.paths import REPO
 
 TF_FILES = sorted(TF_DIR.glob("*.tf"))
 

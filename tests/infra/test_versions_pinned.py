@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 
 import pytest
-
-from tests.infra.helpers import PLATFORM, REPO, SCRIPTS, TF_DIR, render_kustomization, versions
+from kairos_testkit.infra_files import PLATFORM, SCRIPTS, TF_DIR, render_kustomization, versions
+from kairos_testkit.paths import REPO
 
 EXPECTED_KEYS = {
     "K3S_VERSION",
@@ -111,7 +111,6 @@ def test_scripts_and_terraform_read_the_file() -> None:
 
 def test_validator_default_kubernetes_version_follows_k3s() -> None:
     from kairos.deploy import DEFAULT_KUBERNETES_VERSION
-
-    from tests.infra.helpers import kubernetes_minor
+    from kairos_testkit.infra_files import kubernetes_minor
 
     assert kubernetes_minor() == DEFAULT_KUBERNETES_VERSION, "update kairos.deploy.validate with K3S_VERSION"

@@ -7,10 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from kairos.venue_sim.testing import running_venue_sim
 from kairos.venue_sim.venue import AccountSeed
-
-from tests.execution.xkit import VENUE_SYMBOL
+from kairos_testkit.execution import VENUE_SYMBOL
+from kairos_testkit.venue_sim import running_venue_sim
 
 API_KEY, SECRET = "kp-test-api-key-8Rf0", "kp-test-secret-As5nX3qM1wYt"
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import psycopg
-
-from tests.portfolio.pkit import system, venue_algos
+from kairos_testkit.protection_system import system, venue_algos
 
 
 def _adoption_alerts(s) -> list[dict]:

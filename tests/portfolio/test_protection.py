@@ -6,8 +6,7 @@ from decimal import Decimal
 
 import psycopg
 import pytest
-
-from tests.portfolio.pkit import TWO_TP, system, venue_algos, venue_position
+from kairos_testkit.protection_system import TWO_TP, system, venue_algos, venue_position
 
 EXECUTE = "kairos.cmd.execute_trade"
 
@@ -206,8 +205,7 @@ def test_protected_within_10_s_although_the_venue_drops_20_percent_of_responses(
     import time
 
     from kairos.contracts.codec import to_cloudevent
-
-    from tests.execution.xkit import command
+    from kairos_testkit.execution import command
 
     sim.control.set_price("ETHUSDT", "3000")
     sim.control.set_price("SOLUSDT", "150")
@@ -305,8 +303,8 @@ def test_a_mark_already_beyond_the_stop_alerts_and_closes_at_market_before_placi
 def test_restart_of_every_function_with_200_open_positions_loses_no_protection(new_database, kafka_bootstrap):
     """200 positions (100 accounts x BTC and ETH); every function is restarted while half of
     them wait for their SL step; afterwards each has exactly one TP and one SL at the venue."""
-    from kairos.venue_sim.testing import running_venue_sim
     from kairos.venue_sim.venue import AccountSeed
+    from kairos_testkit.venue_sim import running_venue_sim
 
     seeds = [(f"acct-{i:03d}", f"key-{i:03d}-abcdefgh", f"secret-{i:03d}-abcdefghijkl") for i in range(100)]
     url = new_database("restart")

@@ -12,8 +12,7 @@ from typing import Any
 
 import psycopg
 import pytest
-
-from tests.portfolio.pkit import system
+from kairos_testkit.protection_system import system
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ from kairos.positions.fold import apply_fill
 from kairos.positions.inputs import fill_from_exec
 from kairos.positions.model import FillIntent, OrderState, ProtectiveKind, TrailingMode
 from kairos.positions.plan import VenueChecks, plan
-
-from tests.positions.kit import RULES, T0, D, exit_fill, full_protection, opened, order, protection
+from kairos_testkit.position_builders import RULES, T0, D, exit_fill, full_protection, opened, order, protection
 
 
 def test_protective_order_states_are_the_execution_services_states() -> None:

@@ -6,8 +6,7 @@ import pytest
 from kairos.positions.diagnostics import LevelState, Phase, derive
 from kairos.positions.fold import apply_fill
 from kairos.positions.model import OrderState, Position, ProtectiveOrder, TrailingMode
-
-from tests.positions.kit import RULES, D, exit_fill, fill, full_protection, opened, order, protection
+from kairos_testkit.position_builders import RULES, D, exit_fill, fill, full_protection, opened, order, protection
 
 ST = OrderState
 

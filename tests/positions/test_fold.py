@@ -6,8 +6,7 @@ import pytest
 from kairos.positions.events import PositionEventKind as K
 from kairos.positions.fold import TRANSITIONS, Effect, FoldError, OpenDefaults, adopt, apply_fill, next_status
 from kairos.positions.model import Position, PositionKey, PositionSide, PositionStatus, ProtectiveKind
-
-from tests.positions.kit import ACCOUNT, SYMBOL, VENUE, D, at, exit_fill, fill, opened, protection
+from kairos_testkit.position_builders import ACCOUNT, SYMBOL, VENUE, D, at, exit_fill, fill, opened, protection
 
 S = PositionStatus
 

@@ -8,8 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from kairos.positions.fold import apply_fill, fold_all
 from kairos.positions.model import Fill, OrderSide, PositionStatus
-
-from tests.positions.kit import D, fill
+from kairos_testkit.position_builders import D, fill
 
 TOLERANCE = Decimal("1e-18")
 

@@ -16,9 +16,8 @@ from kairos.positions.model import (
     ProtectiveOrder,
     TrailState,
 )
+from kairos_testkit.position_builders import D, exit_fill, fill, opened, protection
 from pydantic import ValidationError
-
-from tests.positions.kit import D, exit_fill, fill, opened, protection
 
 
 def test_position_survives_a_json_round_trip_with_levels_trail_and_trade_ids() -> None:

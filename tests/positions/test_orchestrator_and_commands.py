@@ -13,8 +13,7 @@ from kairos.positions.fold import OpenDefaults, apply_fill
 from kairos.positions.model import Mode, Position, PositionSide, TrailingMode
 from kairos.positions.orchestrator import SyncOutcome, TradingAdapter, sync_position
 from kairos.positions.plan import PlacementFailure, Rejection, VenueChecks, plan
-
-from tests.positions.kit import RULES, T0, D, fill, full_protection, opened, protection
+from kairos_testkit.position_builders import RULES, T0, D, fill, full_protection, opened, protection
 
 
 class Recorder:

@@ -20,8 +20,7 @@ from kairos.positions.plan import (
     VenueChecks,
     plan,
 )
-
-from tests.positions.kit import RULES, D, exit_fill, fill, full_protection, opened, order, protection
+from kairos_testkit.position_builders import RULES, D, exit_fill, fill, full_protection, opened, order, protection
 
 ST = OrderState
 OK = VenueChecks(position_open=True, tp_filled=False, closable_quantity=D(1))

@@ -16,8 +16,7 @@ from kairos.positions.diagnostics import derive
 from kairos.positions.fold import apply_fill
 from kairos.positions.model import OrderState, Position, ProtectiveKind, ProtectiveOrder
 from kairos.positions.plan import SlBlock, VenueChecks, plan
-
-from tests.positions.kit import RULES, D, exit_fill, opened, protection
+from kairos_testkit.position_builders import RULES, D, exit_fill, opened, protection
 
 
 class FakeExecutor:

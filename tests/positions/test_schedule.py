@@ -16,8 +16,7 @@ from kairos.positions.schedule import (
     slot_start,
     sync_command_id,
 )
-
-from tests.positions.kit import T0, at
+from kairos_testkit.position_builders import T0, at
 
 
 def test_routine_positions_are_spread_evenly_over_the_interval() -> None:

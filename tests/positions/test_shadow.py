@@ -11,8 +11,7 @@ from kairos.positions.fold import apply_fill
 from kairos.positions.model import PositionStatus, ProtectiveKind, TrailingMode
 from kairos.positions.shadow import FillModel, PricePoint, fill_price, simulate
 from kairos.positions.targets import compute
-
-from tests.positions.kit import RULES, D, at, fill, opened, protection
+from kairos_testkit.position_builders import RULES, D, at, fill, opened, protection
 
 NO_COST = FillModel()
 

@@ -24,8 +24,7 @@ from kairos.venue_sim.engine import Engine
 from kairos.venue_sim.markets import Bracket, MarketSpec
 from kairos.venue_sim.model import Fill as VenueFill
 from kairos.venue_sim.model import OrderRequest, OrderType, Side
-
-from tests.positions.kit import D, at, protection
+from kairos_testkit.position_builders import D, at, protection
 
 SPEC = MarketSpec(
     symbol="TESTUSDT", base="TEST", quote="USDT", tick_size=D("0.1"), step_size=D("0.01"), min_qty=D("0.01"),

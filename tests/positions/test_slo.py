@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from kairos.contracts.ops import Alert
 from kairos.positions.slo import ProtectionRecord, Thresholds, evaluate, percentile, telegram_message
-
-from tests.positions.kit import at
+from kairos_testkit.position_builders import at
 
 
 def rec(pid: str, opened: float, protected: float | None = None, unprotected: float | None = None,

@@ -21,9 +21,8 @@ from kairos.positions.model import (
     VenueRules,
 )
 from kairos.positions.targets import compute, floor_to_step, native_trailing, round_to_tick
+from kairos_testkit.position_builders import LONG, RULES, SHORT, D, exit_fill, opened, protection
 from pydantic import ValidationError
-
-from tests.positions.kit import LONG, RULES, SHORT, D, exit_fill, opened, protection
 
 
 def test_round_to_tick_up_and_down_and_never_below_one_tick() -> None:

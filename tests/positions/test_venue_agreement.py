@@ -14,8 +14,7 @@ from kairos.positions import trailing
 from kairos.positions.model import PositionSide
 from kairos.venue_sim.algo import trail
 from kairos.venue_sim.model import AlgoOrder, OrderType, Side, TimeInForce, WorkingType
-
-from tests.positions.kit import D
+from kairos_testkit.position_builders import D
 
 prices = st.lists(st.integers(min_value=1, max_value=100_000).map(lambda n: D(n) / 100), min_size=1, max_size=60)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import psycopg
 from kairos.contracts.codec import to_cloudevent
-
-from tests.kit import create_topics, in_process, read_topic, record_envelopes, runtime_env
-from tests.runtime.test_function_runtime import quote_event
+from kairos_testkit.events import quote_event
+from kairos_testkit.functions import in_process, runtime_env
+from kairos_testkit.topics import create_topics, read_topic, record_envelopes
 
 
 def test_batch_handles_good_events_refuses_bad_ones_and_dedupes(database_url, kafka_bootstrap):

@@ -11,12 +11,10 @@ import pytest
 from kairos.contracts.codec import to_cloudevent
 from kairos.contracts.commands import ExecuteTrade
 from kairos.contracts.envelope import new_event
-from kairos.contracts.near_intents import RawNearIntentsQuote
 from kairos.runtime.db import apply_migrations, migration_files
-
-from tests.kit import create_topics, in_process, ping_event, read_topic, record_envelopes, runtime_env
-
-USDC = "nep141:17208628f84f5d6ad33f0da3bbbeb27ffcb398eac501a31bd6ad2011e36133a1"
+from kairos_testkit.events import ping_event, quote_event
+from kairos_testkit.functions import in_process, runtime_env
+from kairos_testkit.topics import create_topics, read_topic, record_envelopes
 
 
 def command_event(command_id: str = "cmd-0000000001"):
@@ -30,25 +28,6 @@ def command_event(command_id: str = "cmd-0000000001"):
         strategy_id="t",
     )
     return new_event(cmd, source="/test", partition_key="paper|NEAR/USDC")
-
-
-def quote_event(quote_id: str = "q-1", **params):
-    p = {
-        "subscription": "s",
-        "quote_id": quote_id,
-        "defuse_asset_identifier_in": "nep141:wrap.near",
-        "defuse_asset_identifier_out": USDC,
-        "exact_amount_in": "1000000000000000000000000",
-        "min_deadline_ms": 60000,
-    }
-    p.update(params)
-    msg = {"jsonrpc": "2.0", "method": "subscribe", "params": p}
-    return new_event(
-        RawNearIntentsQuote(message=msg, received_at=datetime.now(UTC)),
-        source="/test",
-        partition_key=quote_id,
-        venue="near_intents",
-    )
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,10 @@ from kairos.contracts.ops import PingTick
 from kairos.contracts.positions import SyncPosition
 from kairos.runtime import Context, KairosFunction, recorder
 from kairos.runtime.db import migrate
-
-from tests.kit import catalog_env, create_topics, ping_event, read_topic, record_envelopes, runtime_env, wait_until
+from kairos_testkit.events import ping_event
+from kairos_testkit.functions import catalog_env, runtime_env
+from kairos_testkit.topics import create_topics, read_topic, record_envelopes
+from kairos_testkit.waiting import wait_until
 
 HOLD_S = 2.0
 

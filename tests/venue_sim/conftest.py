@@ -6,9 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kairos.venue_sim.testing import VenueSimHandle, running_venue_sim
-
-from tests.venue_sim.helpers import START_MS
+from kairos_testkit.venue_sim import START_MS, VenueSimHandle, running_venue_sim
 
 
 @pytest.fixture

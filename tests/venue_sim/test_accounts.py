@@ -7,10 +7,8 @@ from typing import Any
 
 import ccxt
 import pytest
-from kairos.venue_sim.testing import VenueSimHandle, running_venue_sim
 from kairos.venue_sim.venue import AccountSeed
-
-from tests.venue_sim.helpers import ETH, SOL, START_MS
+from kairos_testkit.venue_sim import ETH, SOL, START_MS, VenueSimHandle, running_venue_sim
 
 
 def test_accounts_see_only_their_own_orders_positions_and_balances(sim: VenueSimHandle, ex: Any) -> None:

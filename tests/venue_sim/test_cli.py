@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from kairos.localinfra.ports import free_port
 from kairos.venue_sim.ccxt_client import make_binanceusdm
-
-from tests.venue_sim.helpers import ETH
+from kairos_testkit.venue_sim import ETH
 
 
 def start(*args: str) -> tuple[subprocess.Popen[str], str]:

@@ -7,9 +7,7 @@ from typing import Any
 
 import ccxt.async_support as accxt
 import pytest
-from kairos.venue_sim.testing import VenueSimHandle
-
-from tests.venue_sim.helpers import BTC, ETH, SOL, run
+from kairos_testkit.venue_sim import BTC, ETH, SOL, VenueSimHandle, run
 
 
 async def with_client(sim: VenueSimHandle, body: Any) -> Any:

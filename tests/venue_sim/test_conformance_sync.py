@@ -6,9 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from kairos.venue_sim.testing import VenueSimHandle
-
-from tests.venue_sim.helpers import BTC, ETH, SOL
+from kairos_testkit.venue_sim import BTC, ETH, SOL, VenueSimHandle
 
 
 def test_load_markets_has_three_linear_perpetuals_with_venue_precision(ex: Any) -> None:

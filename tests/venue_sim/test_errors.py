@@ -6,9 +6,7 @@ from typing import Any
 
 import ccxt
 import pytest
-from kairos.venue_sim.testing import VenueSimHandle
-
-from tests.venue_sim.helpers import BTC, ETH, SOL
+from kairos_testkit.venue_sim import BTC, ETH, SOL, VenueSimHandle
 
 
 def last_code(sim: VenueSimHandle) -> int | None:

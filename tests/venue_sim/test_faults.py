@@ -12,9 +12,7 @@ from typing import Any
 import ccxt
 import pytest
 from kairos.venue_sim.faults import FaultState, load_fault_file
-from kairos.venue_sim.testing import VenueSimHandle, running_venue_sim
-
-from tests.venue_sim.helpers import BTC, ETH, START_MS
+from kairos_testkit.venue_sim import BTC, ETH, START_MS, VenueSimHandle, running_venue_sim
 
 
 def test_latency_fault_delays_the_matching_endpoint_only(sim: VenueSimHandle, ex: Any) -> None:

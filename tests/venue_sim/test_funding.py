@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from kairos.venue_sim.testing import running_venue_sim
-
-from tests.venue_sim.helpers import ETH, START_MS
+from kairos_testkit.venue_sim import ETH, START_MS, running_venue_sim
 
 
 def test_long_position_pays_positive_funding_at_the_funding_time() -> None:

@@ -5,10 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from kairos.venue_sim.testing import running_venue_sim
 from kairos.venue_sim.venue import AccountSeed
-
-from tests.venue_sim.helpers import BTC, START_MS
+from kairos_testkit.venue_sim import BTC, START_MS, running_venue_sim
 
 
 def test_long_is_liquidated_at_its_liquidation_price_and_its_orders_cancelled() -> None:

@@ -5,9 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from kairos.venue_sim.testing import VenueSimHandle
-
-from tests.venue_sim.helpers import BTC
+from kairos_testkit.venue_sim import BTC, VenueSimHandle
 
 
 def open_long(sim: VenueSimHandle, ex: Any, qty: float = 0.1, price: str = "60000.0") -> None:

@@ -8,10 +8,8 @@ from typing import Any
 
 from kairos.venue_sim.markets import DEFAULT_MARKETS
 from kairos.venue_sim.pricepath import BUNDLED_CANDLES, ReplayPath, SeededPath, load_candles
-from kairos.venue_sim.testing import running_venue_sim
 from kairos.venue_sim.venue import Venue, VenueConfig
-
-from tests.venue_sim.helpers import BTC, START_MS
+from kairos_testkit.venue_sim import BTC, START_MS, running_venue_sim
 
 BTC_SPEC = DEFAULT_MARKETS[0]
 

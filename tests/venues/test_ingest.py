@@ -8,8 +8,8 @@ import threading
 from kairos.bus.kafka import ensure_catalog_topics
 from kairos.venues.near_intents.fake_bus import FakeSolverBus
 from kairos.venues.near_intents.ingest import KafkaSink, NearIntentsIngest
-
-from tests.kit import read_topic, record_envelopes, wait_until
+from kairos_testkit.topics import read_topic, record_envelopes
+from kairos_testkit.waiting import wait_until
 
 
 def run_ingest(ingest: NearIntentsIngest) -> tuple[asyncio.AbstractEventLoop, asyncio.Event, threading.Thread]:

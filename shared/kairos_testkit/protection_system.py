@@ -26,8 +26,8 @@ from kairos.contracts.envelope import new_event
 from kairos.contracts.ops import PingTick
 from kairos.runtime.function import KairosFunction
 
-from tests.execution.xkit import ACCOUNT, SYMBOL, command, exec_env, setup_account
-from tests.kit import in_process, runtime_env
+from kairos_testkit.execution import ACCOUNT, KEK, SYMBOL, command, exec_env, setup_account
+from kairos_testkit.functions import in_process, runtime_env
 
 PROTECTION = {"default": {"take_profits": [{"distance_pct": "1", "fraction": "1"}], "stop_loss": {"distance_pct": "1"}}}
 TWO_TP = {"default": {"take_profits": [{"distance_pct": "1", "fraction": "0.5"},
@@ -188,8 +188,6 @@ def register_accounts(database_url: str, sim: Any, seeds: list[tuple[str, str, s
     one position per account and symbol, so many positions need many accounts)."""
     from kairos.execution import accounts
     from kairos.execution.vault import Credentials, KeyVault
-
-    from tests.execution.xkit import KEK
 
     vault = KeyVault.from_env({"KAIROS_EXCHANGE_KEK": KEK})
     with psycopg.connect(database_url, autocommit=True) as conn:

@@ -1,4 +1,4 @@
-"""Builders shared by the infra tests: repository paths, the versions file, a tiny
+"""The infra files as the infra tests read them: repository paths, the versions file, a tiny
 kustomize renderer (only what k8s/platform and k8s/app use), tool lookup."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+from kairos_testkit.paths import REPO
+
 TF_DIR = REPO / "infra" / "terraform" / "hetzner"
 PLATFORM = REPO / "k8s" / "platform"
 APP = REPO / "k8s" / "app"

@@ -1,4 +1,4 @@
-"""Run the simulator from tests and the local runner, and steer it through its control API.
+"""Run the venue simulator from tests and benchmarks, and steer it through its control API.
 
 ``running_venue_sim`` starts a real HTTP server on a free port in a background thread;
 ccxt talks to it over TCP like to any exchange. The handle's ``control`` client drives
@@ -12,7 +12,7 @@ import json
 import threading
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,6 +24,16 @@ from kairos.venue_sim.ccxt_client import make_binanceusdm
 from kairos.venue_sim.faults import FaultState
 from kairos.venue_sim.server import AuditLog, VenueServer
 from kairos.venue_sim.venue import AccountSeed, Venue, VenueConfig
+
+BTC = "BTC/USDT:USDT"
+ETH = "ETH/USDT:USDT"
+SOL = "SOL/USDT:USDT"
+START_MS = 1_767_225_600_000  # 2026-01-01T00:00Z: market clock of every test venue
+
+
+def run(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run one async test body (no asyncio plugin needed)."""
+    return asyncio.run(coro)
 
 
 class ControlClient:

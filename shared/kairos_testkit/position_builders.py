@@ -1,4 +1,4 @@
-"""Builders shared by the positions tests: fills, positions, orders and venue rules in one line each."""
+"""Builders of the positions domain for tests: fills, positions, orders and venue rules in one line each."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Builders for the execution tests: a venue simulator, a migrated database with a LIVE
+"""The execution service under test: a migrated database with a LIVE
 account whose keys are sealed, commands, and readers of the venue's and the DB's truth."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from kairos.execution import accounts
 from kairos.execution.vault import Credentials, KeyVault, generate_kek
 from kairos.execution.wiring import ExecutionRuntime
 from kairos.runtime.db import migrate
+from kairos.runtime.recorder import OutboxRow
 
 SYMBOL = "BTC/USDT:USDT"
 VENUE_SYMBOL = "BTCUSDT"
@@ -96,8 +97,9 @@ def venue_orders_by_cid(sim: Any) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def drive(rt: ExecutionRuntime, env: Envelope[Any], timeout: float = 30.0) -> list[int]:
-    """Call the service like a delivery would: again after every transient failure."""
+def drive(rt: ExecutionRuntime, env: Envelope[Any], timeout: float = 30.0) -> list[OutboxRow]:
+    """Call the service like a delivery would: again after every transient failure; returns the
+    outbox rows the command produced."""
     import time
 
     from kairos.errors import TransientError

@@ -1,4 +1,4 @@
-"""Shared builders of the deploy tests: the generated base, kind filters, the validator's known gap."""
+"""The generated Knative base manifests as the deploy tests read them, and a filter by kind."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ import yaml
 from kairos.catalog.model import load_catalog
 from kairos.deploy.manifests import KNATIVE_DIR, generate
 
-from tests.conftest import REPO_ROOT
+from kairos_testkit.paths import REPO
 
-REPO = REPO_ROOT
 
 def base_docs() -> list[dict[str, Any]]:
     """Every manifest of ``k8s/knative/base`` as the generator makes it (fresh copies)."""

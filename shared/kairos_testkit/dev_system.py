@@ -1,4 +1,4 @@
-"""Drive a real ``kairos dev`` process from the tests: start, wait, run CLI commands, stop."""
+"""A real ``kairos dev`` process driven from a test: start, wait, run CLI commands, stop."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ import psutil
 import psycopg
 from kairos.dev.state import StateDir, read_run_info
 
-from tests.kit import REPO, wait_until
+from kairos_testkit.paths import REPO
+from kairos_testkit.waiting import wait_until
 
 
 def clean_env(**extra: str) -> dict[str, str]:
