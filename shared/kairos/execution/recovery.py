@@ -1,13 +1,19 @@
 """Crash recovery: an executor starts RECOVERING and accepts nothing until every in-flight
 order was reconciled with the venue; then HEALTHY and a ``RECOVERY_COMPLETE`` alert.
 
+In flight means an outcome we do not know (``states.IN_FLIGHT``: submitted without an
+answer, unknown, canceling). Resting orders (take-profits, stop-losses, limits) are known:
+the reconciler function follows them every minute, so they neither delay readiness nor
+count as work the previous process left open.
+
 While RECOVERING the function's readiness answers 503 and every delivery is answered 503
 (retried later), so no new order can race the reconciliation. A venue that cannot be
 asked keeps us RECOVERING (a failed query is not an answer) and we try again.
 
 When recovery found orders in flight (the previous process died with work open),
 strategies are stopped (``strategy_control`` scope ``all``) until an operator resumes
-them; a clean start of another instance (scale-out) does not stop trading.
+them. A clean start (the previous process drained, or another instance starting for load)
+is HEALTHY at once and stops nothing, however many protective orders rest at the venue.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from kairos.catalog import load_catalog
 from kairos.contracts.envelope import new_event, stable_id
 from kairos.contracts.ops import Alert
 from kairos.execution.reconcile import ReconcileReport
+from kairos.execution.states import IN_FLIGHT
 from kairos.execution.wiring import ExecutionRuntime
 from kairos.runtime.recorder import OutboxRow, append_outbox
 
@@ -47,15 +54,16 @@ class Recovery:
         """Finish at once when nothing is in flight (the common clean start); otherwise
         reconcile in the background while readiness answers 503."""
         if self._in_flight() == 0:
-            self.run()
+            self._finish(0, None, 0.0)
             return
         threading.Thread(target=self.run, name=f"{self.function}-recovery", daemon=True).start()
 
     def _in_flight(self) -> int:
+        """Orders of the last 24 h whose outcome is unknown (see the module docstring)."""
         with self.rt.pool.connection() as conn:
             r = conn.execute(
-                "SELECT count(*) FROM orders WHERE state NOT IN ('FILLED','CANCELED','REJECTED','EXPIRED')"
-                " AND created_at > now() - interval '24 hours'"
+                "SELECT count(*) FROM orders WHERE state = ANY(%s) AND created_at > now() - interval '24 hours'",
+                ([str(s) for s in sorted(IN_FLIGHT)],),
             ).fetchone()
         return int(r[0]) if r else 0
 
@@ -80,8 +88,18 @@ class Recovery:
             time.sleep(self.retry_s)
         if self._stop.is_set():
             return
-        assert self.report is not None
-        elapsed = time.monotonic() - started
+        self._finish(in_flight, self.report, time.monotonic() - started)
+
+    def _finish(self, in_flight: int, report: ReconcileReport | None, elapsed: float) -> None:
+        """Stop strategies when work was open, raise ``RECOVERY_COMPLETE``, become HEALTHY.
+        ``report`` is None on a clean start (nothing was reconciled)."""
+        checked = report.checked if report else 0
+        run_id = report.run_id if report else f"clean-{time.time_ns()}"
+        message = (
+            f"recovery reconciled {checked} orders ({in_flight} in flight) in {elapsed:.1f}s"
+            if report
+            else "clean start: no order in flight, nothing reconciled, strategies untouched"
+        )
         with self.rt.pool.connection() as conn, conn.transaction():
             if in_flight:
                 conn.execute(
@@ -94,12 +112,12 @@ class Recovery:
                 severity="warning" if in_flight else "info",
                 code="RECOVERY_COMPLETE",
                 component=self.function,
-                message=f"recovery reconciled {self.report.checked} in-flight orders in {elapsed:.1f}s",
+                message=message,
                 action="strategies stay stopped until an operator resumes them" if in_flight else None,
                 details={
                     "in_flight": in_flight,
-                    "corrected": self.report.corrected,
-                    "run_id": self.report.run_id,
+                    "corrected": report.corrected if report else 0,
+                    "run_id": run_id,
                     "strategies_stopped": bool(in_flight),
                 },
             )
@@ -107,15 +125,15 @@ class Recovery:
                 alert,
                 source=f"/kairos/{self.function}",
                 partition_key=self.function,
-                event_id=stable_id("kairos.recovery", self.function, self.report.run_id),
+                event_id=stable_id("kairos.recovery", self.function, run_id),
             )
             out_rows = [append_outbox(conn, self.function, [(_alert_topic(self.function), env)])[0]]
-            for i, found in enumerate(self.report.alerts):  # e.g. orphans the recovery run saw
+            for i, found in enumerate(report.alerts if report else []):  # e.g. orphans the recovery run saw
                 extra = new_event(
                     found,
                     source=f"/kairos/{self.function}",
                     partition_key=self.function,
-                    event_id=stable_id("kairos.recovery.alert", self.report.run_id, i),
+                    event_id=stable_id("kairos.recovery.alert", run_id, i),
                 )
                 out_rows.append(append_outbox(conn, self.function, [(_alert_topic(self.function), extra)])[0])
         self.publish(out_rows)

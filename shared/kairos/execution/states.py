@@ -54,7 +54,11 @@ class Trigger(StrEnum):
 S, T = OrderState, Trigger
 
 FINAL: frozenset[OrderState] = frozenset({S.FILLED, S.CANCELED, S.REJECTED, S.EXPIRED})
-IN_FLIGHT: frozenset[OrderState] = frozenset(set(S) - FINAL)
+NOT_FINAL: frozenset[OrderState] = frozenset(set(S) - FINAL)
+# In flight = an outcome we do not know: sent without an answer, or a cancel not confirmed.
+# A resting order (OPEN, PARTIALLY_FILLED) is known, and a NEW one was never sent; recovery
+# after a crash counts only these, so a clean restart with resting stops stops nothing.
+IN_FLIGHT: frozenset[OrderState] = frozenset({S.SUBMITTED, S.UNKNOWN, S.CANCELING})
 LIVE_AT_VENUE = (S.SUBMITTED, S.UNKNOWN, S.OPEN, S.PARTIALLY_FILLED, S.CANCELING)
 
 _AT_VENUE_OUTCOMES: dict[Trigger, OrderState] = {
