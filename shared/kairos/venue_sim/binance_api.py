@@ -19,6 +19,7 @@ from aiohttp import web
 from kairos.venue_sim import auth
 from kairos.venue_sim import binance_format as fmt
 from kairos.venue_sim.faults import FaultState
+from kairos.venue_sim.history import INTERVALS_MS
 from kairos.venue_sim.model import VenueError
 from kairos.venue_sim.venue import Venue
 
@@ -31,12 +32,6 @@ FILL_DELAY_MS = web.RequestKey("fill_delay_ms", int)
 
 Params = dict[str, str]
 Handler = Callable[[Params, str | None, web.Request], Any]
-
-INTERVALS_MS = {
-    "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000, "1h": 3_600_000,
-    "2h": 7_200_000, "4h": 14_400_000, "6h": 21_600_000, "8h": 28_800_000, "12h": 43_200_000,
-    "1d": 86_400_000, "3d": 259_200_000, "1w": 604_800_000, "1M": 2_592_000_000,
-}  # fmt: skip
 
 
 def json_dumps(obj: Any) -> str:
@@ -226,13 +221,12 @@ class BinanceApi:
         interval = params.get("interval", "")
         if interval not in INTERVALS_MS:
             raise VenueError(-1120, "Invalid interval.")
-        ms = INTERVALS_MS[interval]
         limit = min(p_int(params, "limit", 500) or 500, 1500)
-        rows = self.venue.klines(symbol, ms, p_int(params, "startTime"), p_int(params, "endTime"), limit)
+        rows = self.venue.klines(symbol, interval, p_int(params, "startTime"), p_int(params, "endTime"), limit)
         return [
             [t, spec.fmt_price(o), spec.fmt_price(h), spec.fmt_price(lo), spec.fmt_price(c), spec.fmt_qty(v),
-             t + ms - 1, fmt.dec(v * c), 1, "0", "0", "0"]
-            for t, o, h, lo, c, v in rows
+             close_ms, fmt.dec(v * c), 1, "0", "0", "0"]
+            for t, close_ms, o, h, lo, c, v in rows
         ]  # fmt: skip
 
     def ticker_24h(self, params: Params, key: str | None, req: web.Request) -> Any:

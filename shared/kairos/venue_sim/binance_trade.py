@@ -268,4 +268,7 @@ def private_routes(api: BinanceApi) -> list[tuple[str, str, Handler]]:
         ("DELETE", "/fapi/v1/algoOpenOrders", cancel_all_algos),
         # ccxt's fetch_currencies (on by default when keys are set) asks the spot wallet; no coins here.
         ("GET", "/sapi/v1/capital/config/getall", lambda p, k, r: []),
+        # ...and, with its default fetchMargins, the spot margin pairs: a futures venue has none.
+        ("GET", "/sapi/v1/margin/allPairs", lambda p, k, r: []),
+        ("GET", "/sapi/v1/margin/isolated/allPairs", lambda p, k, r: []),
     ]

@@ -143,6 +143,19 @@ def control_routes(venue: Venue, faults: FaultState, audit: Any) -> list[web.Rou
         kind, since = request.query.get("kind"), int(request.query.get("since", "0"))
         return _ok([e for e in eng.events if e["seq"] > since and (kind is None or e["kind"] == kind)])
 
+    async def fix_kline(request: web.Request) -> web.Response:
+        b = await body(request)
+        values = tuple(_dec(b, f) for f in ("open", "high", "low", "close", "volume"))
+        if any(v is None for v in values):
+            raise ValueError("open, high, low, close and volume are required")
+        venue.fix_kline(str(b["symbol"]), str(b.get("interval", "1m")), int(b["open_time"]), values)  # type: ignore[arg-type]
+        return _ok({"fixed": True})
+
+    async def kline_hole(request: web.Request) -> web.Response:
+        b = await body(request)
+        venue.add_kline_hole(str(b["symbol"]), int(b["start"]), int(b["end"]))
+        return _ok({"holes": venue.kline_holes})
+
     async def audit_log(request: web.Request) -> web.Response:
         since = int(request.query.get("since", "0"))
         return _ok([r for r in audit.records() if r["seq"] > since])
@@ -153,6 +166,6 @@ def control_routes(venue: Venue, faults: FaultState, audit: Any) -> list[web.Rou
         ("GET", "/faults", get_faults), ("PUT", "/faults", set_faults), ("POST", "/faults", set_faults),
         ("DELETE", "/faults", clear_faults), ("POST", "/accounts", add_account), ("GET", "/orders", orders),
         ("GET", "/fills", fills), ("GET", "/positions", positions), ("GET", "/events", events),
-        ("GET", "/audit", audit_log),
+        ("GET", "/audit", audit_log), ("POST", "/klines/fix", fix_kline), ("POST", "/klines/hole", kline_hole),
     ]  # fmt: skip
     return [web.route(m, PREFIX + path, guarded(fn)) for m, path, fn in table]

@@ -17,8 +17,14 @@ from decimal import Decimal
 from pathlib import Path
 
 from kairos.venue_sim.engine import Engine
-from kairos.venue_sim.markets import DEFAULT_MARKETS, MarketSpec, markets_by_symbol
+from kairos.venue_sim.history import INTERVALS_MS, MINUTE_MS, Archive, bucket_open, next_open
 from kairos.venue_sim.pricepath import PricePath, build_paths
+from kairos.venues.binance_usdm.markets import MARKETS as DEFAULT_MARKETS
+from kairos.venues.markets import MarketSpec, markets_by_symbol
+
+Ohlcv = tuple[Decimal, Decimal, Decimal, Decimal, Decimal]
+KlineRow = tuple[int, int, Decimal, Decimal, Decimal, Decimal, Decimal]  # open, close time, OHLCV
+BINANCE_USDM_LAUNCH_MS = 1_567_900_800_000  # 2019-09-08: the first USD-M perpetual
 
 
 @dataclass
@@ -44,6 +50,7 @@ class VenueConfig:
     unique_client_ids: str = "open"
     funding_rate: Decimal | None = None  # None: no funding; else settled every funding_interval_ms
     funding_interval_ms: int = 8 * 3_600_000
+    history_start_ms: int = BINANCE_USDM_LAUNCH_MS  # the archive's (and klines') first candle
 
 
 class Venue:
@@ -62,6 +69,9 @@ class Venue:
         self.scripts: dict[str, deque[Decimal]] = {s: deque() for s in self.specs}
         self.times: dict[str, list[int]] = {s: [] for s in self.specs}
         self.prices: dict[str, list[Decimal]] = {s: [] for s in self.specs}
+        self._archives: dict[str, Archive] = {}
+        self.kline_fixes: dict[tuple[str, str, int], Ohlcv] = {}
+        self.kline_holes: dict[str, list[tuple[int, int]]] = {}
         self.clock = config.clock
         self.speed = config.speed
         self._wall0 = time.monotonic()
@@ -153,28 +163,74 @@ class Venue:
         lo, hi = bisect.bisect_left(times, start), bisect.bisect_left(times, end)
         return list(zip(times[lo:hi], prices[lo:hi], strict=True))
 
-    def klines(
-        self, symbol: str, interval_ms: int, start: int | None, end: int | None, limit: int
-    ) -> list[tuple[int, Decimal, Decimal, Decimal, Decimal, Decimal]]:
-        """OHLCV buckets built from the very ticks that drove matching."""
+    def archive(self, symbol: str) -> Archive:
+        """The deterministic 1 m history before the first tick, ending at the first live price."""
+        if symbol not in self._archives:
+            spec = self.engine.spec(symbol)
+            self._archives[symbol] = Archive(spec, self.config.seed, self.t0, self.prices[symbol][0])
+        return self._archives[symbol]
+
+    def klines(self, symbol: str, interval: str, start: int | None, end: int | None, limit: int) -> list[KlineRow]:
+        """Binance's klines: buckets from the archive before the first tick and from the very
+        ticks that drove matching after it; the current (unclosed) bucket is included, as on
+        Binance. Holes and corrections set through the control API apply here."""
         spec = self.engine.spec(symbol)
-        last_open = (self.now_ms // interval_ms) * interval_ms
+        ms = INTERVALS_MS[interval]
+        last_open = bucket_open(self.now_ms, interval, ms)
+        listing = bucket_open(max(self.config.history_start_ms, 0), interval, ms)
         if start is None:
-            first_open = last_open - (limit - 1) * interval_ms
-            if end is not None:
-                first_open = (end // interval_ms) * interval_ms - (limit - 1) * interval_ms
+            t = min(last_open, bucket_open(end, interval, ms)) if end is not None else last_open
+            for _ in range(limit - 1):
+                if t <= listing:
+                    break
+                t = bucket_open(t - 1, interval, ms)
+            first_open = t
         else:
-            first_open = ((start + interval_ms - 1) // interval_ms) * interval_ms
-        rows: list[tuple[int, Decimal, Decimal, Decimal, Decimal, Decimal]] = []
+            first_open = bucket_open(start, interval, ms)
+            if first_open < start:
+                first_open = next_open(first_open, interval, ms)
+        archive = self.archive(symbol) if ms >= MINUTE_MS else None
+        # Sub-minute candles exist only where ticks do (the archive is 1 m).
+        first_open = max(first_open, listing if archive is not None else bucket_open(self.t0, interval, ms))
+        holes = self.kline_holes.get(symbol, ())
+        rows: list[KlineRow] = []
         t = first_open
         while t <= last_open and len(rows) < limit and (end is None or t <= end):
-            pts = self.window(symbol, t, t + interval_ms)
-            if pts:
-                ps = [p for _, p in pts]
-                vol = (spec.level_qty * len(ps) / 10).quantize(spec.step_size)
-                rows.append((t, ps[0], max(ps), min(ps), ps[-1], vol))
-            t += interval_ms
+            nt = next_open(t, interval, ms)
+            if not any(lo <= t < hi for lo, hi in holes):
+                fixed = self.kline_fixes.get((symbol, interval, t))
+                row = fixed if fixed is not None else self._bucket(spec, archive, t, nt)
+                if row is not None:
+                    rows.append((t, nt - 1, *row))
+            t = nt
         return rows
+
+    def _bucket(self, spec: MarketSpec, archive: Archive | None, t: int, nt: int) -> Ohlcv | None:
+        bar = archive.span(t, nt) if archive is not None else None
+        prices = [p for _, p in self.window(spec.symbol, t, nt)]
+        if bar is None and not prices:
+            return None
+        live_volume = (spec.level_qty * len(prices) / 10).quantize(spec.step_size)
+        if bar is None:
+            return prices[0], max(prices), min(prices), prices[-1], live_volume
+        tick, step = spec.tick_size, spec.step_size
+        o, h, lo, c = (x * tick for x in (bar.open, bar.high, bar.low, bar.close))
+        volume = (bar.volume * step + live_volume).quantize(step)
+        if prices:
+            h, lo, c = max(h, *prices), min(lo, *prices), prices[-1]
+        return o.quantize(tick), h.quantize(tick), lo.quantize(tick), c.quantize(tick), volume
+
+    def fix_kline(self, symbol: str, interval: str, open_time: int, values: Ohlcv) -> None:
+        """Serve ``values`` for this candle from now on: the venue corrected it."""
+        self.engine.spec(symbol)
+        if interval not in INTERVALS_MS:
+            raise ValueError(f"unknown interval {interval!r}")
+        self.kline_fixes[(symbol, interval, open_time)] = values
+
+    def add_kline_hole(self, symbol: str, start: int, end: int) -> None:
+        """Serve no candle opening in [start, end): history the venue lost."""
+        self.engine.spec(symbol)
+        self.kline_holes.setdefault(symbol, []).append((start, end))
 
     def recent(self, symbol: str, limit: int) -> list[tuple[int, int, Decimal]]:
         """Synthetic public trades: one per tick, id = position in the tick history."""
