@@ -21,10 +21,9 @@ test: $(STAMP)
 	@if [ -x scripts/ensure-test-tools.sh ]; then scripts/ensure-test-tools.sh; fi
 	$(PY) -m pytest $(ARGS)
 
-## lint: ruff + mypy
+## lint: ruff + mypy over shared/, tests/, bench/ and every functions/* project (scripts/lint.sh)
 lint: $(STAMP)
-	$(VENV)/bin/ruff check shared tests bench functions
-	$(VENV)/bin/mypy
+	KAIROS_BIN=$(VENV)/bin scripts/lint.sh
 
 ## bench: the benchmarks under bench/ (numbers go to docs/PERFORMANCE.md by hand)
 bench: $(STAMP)

@@ -153,7 +153,7 @@ def topic_to_ack(
 
     def latencies(tag: str, events: list[Any]) -> list[float]:
         with psycopg.connect(url) as conn:
-            acks = dict(
+            acks: dict[str, Any] = dict(
                 conn.execute(
                     "SELECT o.command_id, min(e.at) FROM orders o JOIN order_events e ON e.order_id = o.id"
                     " WHERE o.command_id LIKE %s AND e.trigger IN ('ACCEPT','FILL','PARTIAL_FILL','REJECT')"

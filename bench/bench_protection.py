@@ -52,7 +52,7 @@ def new_db(server_url: str, name: str) -> str:
         conn.execute(f'CREATE DATABASE "{name}"')
     params = conninfo_to_dict(server_url)
     params["dbname"] = name
-    return make_conninfo(**params)
+    return make_conninfo("", **params)
 
 
 def detection(server_url: str, n: int) -> dict[str, float]:

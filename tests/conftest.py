@@ -56,7 +56,7 @@ def new_database(postgres_url: str) -> Callable[[str], str]:
             conn.execute(f'CREATE DATABASE "{name}"')
         params = conninfo_to_dict(postgres_url)
         params["dbname"] = name
-        return make_conninfo(**params)
+        return make_conninfo("", **params)
 
     return make
 

@@ -6,6 +6,7 @@ import base64
 import threading
 import uuid
 from datetime import UTC, datetime
+from typing import cast
 
 import pytest
 from kairos.bus.kafka import ensure_topics, make_producer, send_records
@@ -143,7 +144,8 @@ def test_unordered_delivery_delivers_everything_once_and_commits(kafka_bootstrap
     delivery, thread = run_delivery(kafka_bootstrap, topic, sink, ordering="unordered")
     try:
         wait_until(lambda: delivery.stats.delivered == 60)
-        wait_until(lambda: sum(delivery.stats.snapshot()["committed"].values()) == 60, message="commits")
+        wait_until(lambda: sum(cast("dict[str, int]", delivery.stats.snapshot()["committed"]).values()) == 60,
+                   message="commits")
     finally:
         delivery.stop.set()
         thread.join(10)

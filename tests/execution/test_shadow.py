@@ -31,7 +31,7 @@ def test_shadow_market_order_fills_like_the_simulator_without_touching_it(databa
     assert _fills(database_url, shadow.data.command_id) == _fills(database_url, live.data.command_id)
     assert s["cid"] not in venue_orders_by_cid(sim)  # nothing was sent
     with psycopg.connect(database_url) as conn:
-        modes = dict(conn.execute("SELECT command_id, mode FROM orders").fetchall())
+        modes: dict[str, str] = dict(conn.execute("SELECT command_id, mode FROM orders").fetchall())
     assert modes[shadow.data.command_id] == "shadow"
 
 

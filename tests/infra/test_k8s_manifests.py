@@ -42,7 +42,7 @@ def _check_without_crd(doc: dict[str, Any]) -> list[str]:
 
 
 def _validate(docs: list[dict[str, Any]], crds: Path) -> list[str]:
-    errors = []
+    errors: list[str] = []
     for doc in docs:
         if (doc["apiVersion"], doc["kind"]) in NO_CRD_OFFLINE:
             errors.extend(_check_without_crd(doc))
@@ -53,7 +53,7 @@ def _validate(docs: list[dict[str, Any]], crds: Path) -> list[str]:
 
 def test_every_manifest_file_validates(shared_brief: Path) -> None:
     crds = shared_brief / "k8s-crds"
-    errors = []
+    errors: list[str] = []
     for path in _manifest_files():
         errors.extend(f"{path.relative_to(REPO)}: {e}" for e in _validate(load_yaml_docs(path), crds))
     assert errors == []
@@ -196,7 +196,7 @@ def test_generated_knative_manifests_validate_when_present(shared_brief: Path) -
     if not files:
         pytest.skip("k8s/knative/ has no generated manifests yet (make manifests)")
     crds = shared_brief / "k8s-crds"
-    errors = []
+    errors: list[str] = []
     for path in files:
         errors.extend(f"{path.relative_to(REPO)}: {e}" for e in _validate(load_yaml_docs(path), crds))
     assert errors == []

@@ -76,7 +76,7 @@ def test_crash_after_commit_before_publish_is_relayed_exactly_once(database_url,
     env = runtime_env(database_url, broker, KAIROS_OUTBOX_RELAY_GRACE_S="0")
     event = quote_event("q-crash")
     with in_process("normalize-near-intents", env) as fn:
-        fn.publish_rows = lambda rows: None  # the process "dies" right after commit
+        fn.publish_rows = lambda rows: None  # type: ignore[method-assign]  # the process "dies" right after commit
         outcome = fn.process(to_cloudevent(event))
     assert outcome.status == 204
     assert count(database_url, "SELECT count(*) FROM outbox WHERE published_at IS NULL") == 1
