@@ -1,6 +1,6 @@
 """normalize-near-intents: ``raw.near_intents.quote`` -> ``norm.swap_demand``.
 
-"normalize = convert venue-native payload into canonical internal event" (seed 001).
+Normalizing converts a venue-native payload into the canonical internal event.
 A quote that cannot be normalized raises InvalidEvent: the runtime answers 4xx with the
 reason and the delivery dead-letters it, so nothing is dropped silently.
 """

@@ -1,4 +1,4 @@
-"""position-sync: reconcile one position's protection (seed 000's orchestrator and adapters).
+"""position-sync: reconcile one position's protection (the positions orchestrator and its adapters).
 
 Inputs: ``cmd.sync_position`` (scheduler, fills) and ``exec.order_event`` of a protective
 order (accepted, filled, cancelled, rejected, expired: the position is synced at once; an

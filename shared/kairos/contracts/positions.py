@@ -1,4 +1,4 @@
-"""Position facts (``event.position``) and the sync command (``cmd.sync_position``), issue 7.
+"""Position facts (``event.position``) and the sync command (``cmd.sync_position``).
 
 The payload of every ``kairos.event.position_*`` type is the positions core's
 ``PositionEvent`` (one model, so the fold stays simple); each type gets its own subclass

@@ -1,6 +1,6 @@
 """Reconciliation: bring every non-final order of the last 24 h to the venue's truth.
 
-Rules (seed 003): the venue is authoritative for status and fills, the database for
+Rules: the venue is authoritative for status and fills, the database for
 intent; an order the venue has is never re-submitted (this module never sends an order);
 an order the venue cannot find is marked lost only after ``lost_after_misses``
 consecutive "not found" answers AND ``lost_grace_s`` since it was created: a failed query

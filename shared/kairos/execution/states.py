@@ -118,7 +118,7 @@ def triggers_for_venue(
 ) -> list[Trigger]:
     """The triggers that bring an order in ``state`` to what the venue reports.
 
-    The venue is authoritative for status and fills (seed 003). An empty list means "in
+    The venue is authoritative for status and fills. An empty list means "in
     agreement" (or nothing the table allows: the caller audits that as a conflict).
     ``expired``: the command's expiry passed, so a venue cancel is recorded as EXPIRE.
     """

@@ -1,8 +1,8 @@
-"""Seed 002's check before a stop is placed, made where the venue can be read: the executor.
+"""The check before a stop is placed, made where the venue can be read: the executor.
 
-The seed lost money to stop-losses sent for positions that had just been closed (a TP filled
-between the TP step and the SL step): the venue answered -2022 and the retry loops made it
-worse. position-sync checks what our records say before it asks for the SL; the executor,
+A stop-loss sent for a position that has just been closed (a TP filled between the TP step
+and the SL step) is rejected by the venue (-2022), and retrying it only makes that worse.
+position-sync checks what our records say before it asks for the SL; the executor,
 which alone talks to the venue, checks the venue's own position right before sending a
 reduce-only stop: still open, on the side the stop closes, and at least the stop's size.
 Otherwise the order is refused without being sent, with a reason position-sync reads as a
@@ -30,7 +30,7 @@ REASON = "REDUCE_ONLY_PRECHECK"
 
 
 def guarded(order_type: str, reduce_only: bool, mode: str) -> bool:
-    """Only LIVE reduce-only stops: SHADOW holds no venue position, TPs go first (seed 002)."""
+    """Only LIVE reduce-only stops: SHADOW holds no venue position, TPs go first."""
     return mode == "live" and reduce_only and order_type in GUARDED_TYPES
 
 

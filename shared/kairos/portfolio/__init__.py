@@ -1,4 +1,4 @@
-"""Issue 7's integration: the positions projection, position-sync's adapters, the scheduler
+"""The positions integration: the positions projection, position-sync's adapters, the scheduler
 and the SLO monitor, wired to Postgres and the execution service's contracts.
 
 The rules live in ``kairos.positions`` (pure); this package only loads, calls and persists:

@@ -1,6 +1,6 @@
 """Configuration of protection, read once from the function's environment.
 
-Why configuration and not the entry command: issue 7 says protection applies to the
+Why configuration and not the entry command: protection applies to the
 positions the configuration says to protect; strategies name themselves on their orders
 (``strategy_id``), so settings are chosen per strategy with a default.
 

@@ -1,7 +1,7 @@
 """The positions projection: one ``exec.fill`` -> the position of its slot, its events, and an
-immediate ``cmd.sync_position`` (seed 000: events about a position trigger a sync at once).
+immediate ``cmd.sync_position`` (events about a position trigger a sync at once).
 A newly opened position to protect also gets an emergency check: a sync held back until it
-has been open for ``EMERGENCY_AFTER`` (seed 002's 10 s), so a stalled immediate path (an order
+has been open for ``EMERGENCY_AFTER`` (10 s, the protection SLO), so a stalled immediate path (an order
 event lost, an executor restarting) is caught then, not at the next scheduler minute. When
 the position is protected by then, that sync plans nothing.
 

@@ -5,13 +5,14 @@ Both adapters reconcile the same way (the core's ``plan``) and send every order 
 sync plans the same ids and the executor dedupes them. LIVE and SHADOW differ only in where
 the orders rest: a SHADOW position's account is a SHADOW account of the execution service,
 which holds the orders and fills them from market prices through the same order -> fill ->
-position path (issue 7's "same path"; docs/POSITIONS.md, SHADOW route a).
+position path as a LIVE account's (docs/POSITIONS.md, SHADOW route a).
 
-Seed 002's two checked steps: when a sync sends TP placements, the SL step is *not* taken in
-the same sync; the TP order's ``exec.order_event`` triggers the next sync, which checks (from
-the executor's records: position still open, no TP fill the fold has not applied, closable
-quantity covers the stop) and only then releases the SL. A reduce-only rejection (-2022)
-makes the next plan a re-read (the reconciler's fills), never a retry loop.
+Two checked steps, so that no stop is sent for a position a TP has just closed: when a sync
+sends TP placements, the SL step is *not* taken in the same sync; the TP order's
+``exec.order_event`` triggers the next sync, which checks (from the executor's records:
+position still open, no TP fill the fold has not applied, closable quantity covers the stop)
+and only then releases the SL. A reduce-only rejection (-2022) makes the next plan a re-read
+(the reconciler's fills), never a retry loop.
 
 The plan gets the symbol's latest mark price (``kairos.portfolio.marks``, recorded by the
 reconciler) when it is younger than ``KAIROS_POSITIONS_MARK_MAX_AGE_S``: it advances the
@@ -52,7 +53,7 @@ IN_FLIGHT_GRACE = timedelta(seconds=90)
 
 @dataclass
 class ProtectionReconciler:
-    """LIVE adapter (seed 000's ``live-context.adapter``): one private ``reconcile`` behind the
+    """LIVE adapter (the orchestrator's ``TradingAdapter``): one private ``reconcile`` behind the
     three phase methods. Commands are collected in ``outputs``; the caller writes the outbox."""
 
     conn: psycopg.Connection
@@ -102,7 +103,7 @@ class ProtectionReconciler:
         return done
 
     def _checks(self, position: Position) -> VenueChecks:
-        """Seed 002's checks, read from the executor's records of the venue (orders and fills the
+        """The checks before the SL step, read from the executor's records of the venue (orders and fills the
         executor and the reconciler wrote), since only the executor may talk to the venue."""
         pending = store.unfolded(self.conn, position.position_id)
         return VenueChecks(position_open=position.is_open and position.quantity > 0, tp_filled=pending.tp,

@@ -1,4 +1,4 @@
-"""Positions and their protection: the pure core (issue 7).
+"""Positions and their protection: the pure core.
 
 Modules, in import order (each imports only those above it):
 
@@ -7,10 +7,10 @@ Modules, in import order (each imports only those above it):
 - ``fold``: (position, fill) -> (position, events), the projection;
 - ``trailing``: trailing-stop math shared by LIVE (emulated) and SHADOW;
 - ``targets``: the protection a position should have (rounded to tick and step);
-- ``diagnostics``: seed 000's derive-sync (what is missing, which phase);
-- ``actions`` / ``plan``: the reconcile plan with seed 002's safety ordering, and its
+- ``diagnostics``: derive-sync (what is missing, which phase);
+- ``actions`` / ``plan``: the reconcile plan in its safety order (cancels, TPs, checked SL), and its
   ``cmd.*`` payloads;
-- ``orchestrator``: seed 000's phase -> adapter-method dispatch (``TradingAdapter`` protocol);
+- ``orchestrator``: phase -> adapter-method dispatch (``TradingAdapter`` protocol);
 - ``inputs``: ``exec.fill`` -> the core's ``Fill``;
 - ``schedule``: the scheduler's spreading and priorities;
 - ``slo``: SLOs and alerts from timestamps;

@@ -29,7 +29,7 @@ class ActionKind(StrEnum):
 
 
 class Step(StrEnum):
-    """Seed 002's ordering: cancels first, then TP (persisted), then the checked SL step."""
+    """The safety ordering: cancels first, then TP (persisted), then the checked SL step."""
 
     CLEANUP = "cleanup"
     TP = "tp"

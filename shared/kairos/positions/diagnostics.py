@@ -1,4 +1,4 @@
-"""Seed 000's derive-sync: what protection a position has, what it lacks, and its phase.
+"""Derive-sync: what protection a position has, what it lacks, and its phase.
 
 Pure: position + its protective orders (+ venue rules, + mark for trails) in, a
 ``Diagnostics`` value out. The orchestrator only reads ``phase`` to pick the adapter method;

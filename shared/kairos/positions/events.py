@@ -1,4 +1,4 @@
-"""Domain events of a position (the seed's ``event.position_*``) and deterministic ids.
+"""Domain events of a position (the ``event.position_*`` types) and deterministic ids.
 
 One model for every kind keeps the fold simple; the integration registers one contract per
 topic type from ``PositionEvent.event_type``. Ids are hashes of what happened, so replaying

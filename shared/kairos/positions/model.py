@@ -72,7 +72,7 @@ class TrailingMode(StrEnum):
 
 
 class OrderState(StrEnum):
-    """The execution service's order states (issue 5), as far as protection cares."""
+    """The execution service's order states, as far as protection cares."""
 
     NEW = "NEW"
     SUBMITTED = "SUBMITTED"

@@ -1,9 +1,9 @@
-"""Seed 000's orchestrator: derive the phase, call the adapter of the position's mode, record the outcome.
+"""The orchestrator: derive the phase, call the adapter of the position's mode, record the outcome.
 
-The adapter interface is the seed's ``TradingAdapter`` (one method per phase, LIVE and SHADOW
+The adapter interface is ``TradingAdapter`` (one method per phase, LIVE and SHADOW
 implement the same three). This module only *calls* the injected adapter; the adapters and
 the function around them (``position-sync``: parse, load, call this, persist, acknowledge)
-are the integration. What position-sync persists is what the seed asks: ``SyncOutcome``.
+are the integration. What position-sync persists is the ``SyncOutcome``.
 """
 
 from __future__ import annotations

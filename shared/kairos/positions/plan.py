@@ -2,7 +2,7 @@
 
 Why the plan is a value and not a sequence of venue calls: it is tested exhaustively without
 a venue, a repeated sync plans the same command ids (so the executor dedupes it), and the
-safety ordering of seed 002 is visible in the data:
+safety ordering is visible in the data:
 
 1. ``cleanup``: cancels (leftovers of a closed position, extra or wrong TPs, duplicate SLs);
    always safe, executed first;

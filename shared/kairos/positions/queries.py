@@ -15,7 +15,7 @@ SELECT position_id, unprotected_since, extract(epoch FROM %(now)s::timestamptz -
  ORDER BY unprotected_since, position_id
  LIMIT %(limit)s
 """
-"""Seed 002's detection: positions lacking protection, oldest first; served by ``positions_unprotected``."""
+"""Detection: positions lacking protection, oldest first; served by ``positions_unprotected``."""
 
 SCHEDULE_OPEN_POSITIONS = """
 SELECT position_id, unprotected_since

@@ -1,7 +1,7 @@
 """The position scheduler's arithmetic: which ``sync_position`` commands, in what order, when.
 
-Seed 000's scheduler ticks every minute and spreads one sync per open position evenly over
-the interval instead of firing a burst; seed 002 puts unprotected positions first and treats
+The scheduler ticks every minute and spreads one sync per open position evenly over
+the interval instead of firing a burst; it puts unprotected positions first and treats
 those unprotected for more than 10 s as emergencies that bypass the spreading. Command ids are
 stable per (position, slot): a cron tick delivered twice, or two scheduler replicas, emit the
 same ids and the consumer's inbox drops the copies.

@@ -1,6 +1,6 @@
 """Protection SLOs computed from timestamps, and the alerts their breaches raise.
 
-Seed 002's table: TP/SL in place within 10 s of the open (alert beyond 30 s), placement
+The targets: TP/SL in place within 10 s of the open (alert beyond 30 s), placement
 success above 99 % (alert below 95 %), sync cycle under 1 s (alert beyond 5 s). The
 ``slo-monitor`` cron reads the timestamps from Postgres, calls ``evaluate`` and publishes the
 alerts on ``ops.alert`` (and the optional webhook, ``telegram_message``). Pure: ``now`` is given.

@@ -1,4 +1,4 @@
--- Execution service (issue 5): orders with an explicit lifecycle, append-only order
+-- Execution service: orders with an explicit lifecycle, append-only order
 -- events, fills unique by venue trade id, reconciliation audit, clock offsets, the
 -- strategy stop flag, encrypted exchange keys, and the SHADOW venue's own book.
 --

@@ -1,4 +1,4 @@
--- Positions and their protection (issue 7): the positions projection, the fills folded into it,
+-- Positions and their protection: the positions projection, the fills folded into it,
 -- and the links from executor commands to a position's protective orders.
 -- From kairos/positions/schema_draft.sql (the core's tested draft); numbered 0010 to leave room
 -- for the execution service's own migrations. Joined with 0003's orders by PROTECTIVE_ORDERS.
@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS positions (
 CREATE UNIQUE INDEX IF NOT EXISTS positions_open_slot
     ON positions (account, venue, symbol, hedge_side) WHERE status <> 'CLOSED';
 
--- Detection (seed 002): positions lacking protection, oldest first. Partial index: it only holds
+-- Detection: positions lacking protection, oldest first. Partial index: it only holds
 -- the rows the query wants, so the query cost follows the unprotected count, not the table size.
 -- With a fresh visibility map (autovacuum) the query is an index-only scan of this index:
 -- 0.2 ms for 500 unprotected among 10,000 open and 20,000 closed positions; before the first
