@@ -21,7 +21,7 @@ from typing import Any
 from kairos.contracts.envelope import Envelope, derive_event
 from kairos.contracts.ops import PingTick
 from kairos.execution import accounts
-from kairos.execution.venue import VenuePosition
+from kairos.venues.port import VenuePosition
 from kairos.execution.wiring import ExecutionRuntime
 from kairos.portfolio import marks
 from kairos.portfolio.adoption import adopt_from_venue

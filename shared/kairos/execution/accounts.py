@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import psycopg
 from kairos.errors import PermanentError
 from kairos.execution.vault import Credentials, KeyVault
-from kairos.execution.venue import VenueAdapter
+from kairos.venues.port import VenueAdapter
 from psycopg_pool import ConnectionPool
 
 log = logging.getLogger(__name__)

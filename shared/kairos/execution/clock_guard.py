@@ -1,6 +1,7 @@
 """The clock guard's I/O: ask each account's venue for its time and store the offset.
 
-Only the public ``/time`` endpoint is used: the guard holds no keys. One reading per
+Only the venue's public server time is read (its package's ``PublicVenue``): the guard
+holds no keys. One reading per
 account (``venue_clock.venue_key`` = account), because the executor checks the offset of
 the account it is about to trade on.
 """
@@ -9,22 +10,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 import psycopg
 from kairos.contracts.ops import Alert
 from kairos.execution import accounts, clock
+from kairos.venues import registry
 
 log = logging.getLogger(__name__)
-
-
-def _public_client(base_url: str | None, timeout_ms: int) -> Any:
-    import ccxt
-    from kairos.venue_sim.ccxt_client import make_binanceusdm
-
-    if base_url:
-        return make_binanceusdm(base_url, "", "", config={"timeout": timeout_ms})
-    return ccxt.binanceusdm({"timeout": timeout_ms})
 
 
 def check_all(conn: psycopg.Connection, *, timeout_ms: int = 3000) -> list[Alert]:
@@ -34,9 +26,9 @@ def check_all(conn: psycopg.Connection, *, timeout_ms: int = 3000) -> list[Alert
         if acct.mode != "live":
             continue
         try:
-            ex = _public_client(acct.base_url, timeout_ms)
+            venue = registry.definition(acct.venue).public(acct.base_url, timeout_ms)
             before = int(time.time() * 1000)
-            venue_ms = int(ex.fetch_time())
+            venue_ms = venue.server_time_ms()
             after = int(time.time() * 1000)
         except Exception as exc:  # a failed measurement changes nothing stored
             log.warning("venue time unavailable", extra={"account": acct.account, "reason": str(exc)})

@@ -28,7 +28,7 @@ from kairos.execution import repository as repo
 from kairos.execution.client_ids import is_ours
 from kairos.execution.service import ExecutionService
 from kairos.execution.states import OrderState, Trigger
-from kairos.execution.venue import OrderNotFound, VenueError, VenueOrder
+from kairos.venues.port import OrderNotFound, VenueError, VenueOrder
 from kairos.runtime.recorder import OutboxRow
 
 log = logging.getLogger(__name__)

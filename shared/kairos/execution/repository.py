@@ -24,8 +24,8 @@ from kairos.contracts.commands import ExecuteTrade
 from kairos.contracts.envelope import Envelope, new_event, stable_id
 from kairos.contracts.execution import OrderEvent, OrderFill, TradeResult
 from kairos.execution.states import FINAL, OrderState, Trigger, next_state
-from kairos.execution.venue import CONDITIONAL_TYPES, OrderRequest, VenueTrade
 from kairos.runtime.recorder import OutboxRow, append_outbox
+from kairos.venues.port import CONDITIONAL_TYPES, OrderRequest, VenueTrade
 from psycopg.rows import dict_row
 from pydantic import BaseModel
 

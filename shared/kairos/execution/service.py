@@ -43,7 +43,8 @@ from kairos.execution import repository as repo
 from kairos.execution.accounts import AccountBook
 from kairos.execution.client_ids import client_order_id
 from kairos.execution.states import OrderState, Trigger, triggers_for_venue
-from kairos.execution.venue import (
+from kairos.runtime.recorder import OutboxRow
+from kairos.venues.port import (
     DuplicateClientId,
     OrderNotFound,
     OrderRejected,
@@ -52,7 +53,6 @@ from kairos.execution.venue import (
     VenueError,
     VenueOrder,
 )
-from kairos.runtime.recorder import OutboxRow
 from psycopg_pool import ConnectionPool
 
 log = logging.getLogger(__name__)

@@ -4,10 +4,9 @@ Same port as LIVE, so the executor, the reconciler and every event downstream ca
 tell the difference except by ``mode``. Fills walk the synthetic depth of
 ``kairos.venues.book`` over the account venue's market specs (maker/taker fees of the spec),
 the same pure model the simulator fills with, so SHADOW and the simulator agree on slippage
-and fees. Orders live in ``shadow_orders``
-(one JSON document per order), so a restart loses nothing; resting limit and conditional
-orders are re-evaluated against the current price whenever they are fetched (the
-reconciler does that every minute).
+and fees. Orders live in ``shadow_orders`` (one JSON document per order), so a restart
+loses nothing; resting limit and conditional orders are re-evaluated against the current
+price whenever they are fetched (the reconciler does that every minute).
 """
 
 from __future__ import annotations
@@ -19,53 +18,39 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from kairos.execution.venue import (
+from kairos.venues import book
+from kairos.venues.book import Side
+from kairos.venues.markets import MarketSpec
+from kairos.venues.port import (
     OrderNotFound,
     OrderRejected,
     OrderRequest,
+    VenueDefinition,
     VenueOrder,
     VenuePosition,
     VenueStatus,
     VenueTrade,
 )
-from kairos.venues import book
-from kairos.venues.binance_usdm import markets as binance_markets
-from kairos.venues.book import Side
-from kairos.venues.markets import MarketSpec
 from psycopg_pool import ConnectionPool
 
 PriceSource = Callable[[str], Decimal]
 
 
-def public_price_source(base_url: str | None) -> PriceSource:
-    """Last prices from the venue's public ticker (no keys, no orders)."""
-    from kairos.venue_sim.ccxt_client import make_binanceusdm
-
-    ex = make_binanceusdm(base_url, "", "") if base_url else __import__("ccxt").binanceusdm()
-
-    def price(symbol: str) -> Decimal:
-        return Decimal(str(ex.fetch_ticker(symbol)["info"]["lastPrice"]))
-
-    return price
-
-
 class ShadowAdapter:
     mode = "shadow"
 
-    def __init__(
-        self, pool: ConnectionPool, account: str, prices: PriceSource, markets: dict[str, MarketSpec] | None = None
-    ) -> None:
+    def __init__(self, pool: ConnectionPool, account: str, prices: PriceSource, venue: VenueDefinition) -> None:
         self._pool = pool
         self._account = account
         self._prices = prices
-        self._markets = markets or binance_markets.by_symbol()
+        self._venue = venue
 
     # --- the port ---------------------------------------------------------------------
 
     def submit(self, req: OrderRequest) -> VenueOrder:
         spec = self._spec(req.symbol)
         if req.quantity % spec.step_size:
-            raise OrderRejected(f"quantity {req.quantity} is off the step {spec.step_size}", "-1111")
+            raise OrderRejected(f"quantity {req.quantity} is off the step {spec.step_size}")
         with self._pool.connection() as conn:
             r = conn.execute(
                 "SELECT body FROM shadow_orders WHERE account = %s AND client_order_id = %s",
@@ -143,6 +128,9 @@ class ShadowAdapter:
     def positions(self) -> list[VenuePosition]:
         return []  # nothing is held at a venue; the projection is the only book
 
+    def close_reason(self, symbol: str, since: datetime) -> str:
+        return "external_close"  # never asked: SHADOW positions are not compared with a venue
+
     def marks(self, symbols: Sequence[str]) -> dict[str, Decimal]:
         """The prices SHADOW fills and triggers from (the venue's public last price)."""
         return {s: self._prices(s) for s in symbols}
@@ -153,12 +141,12 @@ class ShadowAdapter:
     def close(self) -> None:
         return None
 
-    # --- the model (the simulator's book walk and fees) --------------------------------
+    # --- the model (the synthetic book walk and fees the simulator uses too) ------------
 
     def _spec(self, symbol: str) -> MarketSpec:
-        spec = self._markets.get(binance_markets.native_symbol(symbol))
+        spec = self._venue.market(symbol)
         if spec is None:
-            raise OrderRejected(f"unknown symbol {symbol}", "-1121")
+            raise OrderRejected(f"unknown symbol {symbol}")
         return spec
 
     def _evaluate(self, body: dict[str, Any]) -> dict[str, Any]:

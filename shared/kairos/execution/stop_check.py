@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from kairos.execution.venue import VenueAdapter, VenueError
+from kairos.venues.port import VenueAdapter, VenueError
 
 if TYPE_CHECKING:
     from kairos.execution.repository import OrderRow

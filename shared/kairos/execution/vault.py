@@ -17,25 +17,14 @@ import binascii
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from kairos.errors import ConfigError, FatalError
+from kairos.venues.port import Credentials
 
 KEK_ENV = "KAIROS_EXCHANGE_KEK"
 KEK_PREVIOUS_ENV = "KAIROS_EXCHANGE_KEK_PREVIOUS"
-
-
-@dataclass(frozen=True)
-class Credentials:
-    api_key: str = field(repr=False)
-    secret: str = field(repr=False)
-
-    def __repr__(self) -> str:
-        return "Credentials(api_key=***, secret=***)"
-
-    __str__ = __repr__
 
 
 class KeyUnavailable(FatalError):

@@ -21,13 +21,13 @@ from decimal import Decimal
 from kairos.errors import ConfigError
 from kairos.execution import repository as repo
 from kairos.execution.accounts import Account, AccountBook
-from kairos.execution.live import LiveCcxtAdapter
 from kairos.execution.reconcile import OrderReconciler, ReconcileSettings
 from kairos.execution.service import ExecutionService, ServiceSettings
-from kairos.execution.shadow import ShadowAdapter, public_price_source
-from kairos.execution.vault import KEK_ENV, Credentials, KeyVault
-from kairos.execution.venue import VenueAdapter
+from kairos.execution.shadow import ShadowAdapter
+from kairos.execution.vault import KEK_ENV, KeyVault
 from kairos.runtime.config import integer, require
+from kairos.venues import registry
+from kairos.venues.port import Credentials, VenueAdapter
 from psycopg_pool import ConnectionPool
 
 log = logging.getLogger(__name__)
@@ -95,9 +95,13 @@ class ExecutionRuntime:
 def adapter_factory(
     pool: ConnectionPool, timeout_ms: int
 ) -> Callable[[Account, Callable[[], Credentials]], VenueAdapter]:
+    """Adapters come from the account's venue package: LIVE is the venue's own adapter, SHADOW
+    the one local fill model over the venue's market specs and public last prices."""
+
     def build(acct: Account, creds: Callable[[], Credentials]) -> VenueAdapter:
+        venue = registry.definition(acct.venue)
         if acct.mode == "live":
-            return LiveCcxtAdapter(acct.base_url, creds(), timeout_ms=timeout_ms)
-        return ShadowAdapter(pool, acct.account, public_price_source(acct.base_url))
+            return venue.live(acct.base_url, creds(), timeout_ms)
+        return ShadowAdapter(pool, acct.account, venue.public(acct.base_url, None).last_price, venue)
 
     return build

@@ -21,7 +21,7 @@ import psycopg
 from kairos.contracts.envelope import Envelope, derive_event, stable_id
 from kairos.contracts.ops import Alert
 from kairos.contracts.positions import as_contract
-from kairos.execution.venue import VenuePosition
+from kairos.venues.port import VenuePosition
 from kairos.portfolio import store
 from kairos.portfolio.config import PositionsConfig
 from kairos.portfolio.projection import sync_command

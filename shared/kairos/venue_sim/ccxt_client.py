@@ -1,50 +1,16 @@
-"""The one documented step: an unmodified ccxt ``binanceusdm`` pointed at the simulator.
+"""ccxt's ``binanceusdm`` pointed at the simulator: the venue package's client with a base URL.
 
-Only configuration is passed to ccxt's own constructor; nothing is patched or subclassed:
-
-1. every entry of ``urls['api']`` is replaced by the simulator's base URL plus the same
-   path (``https://fapi.binance.com/fapi/v1`` -> ``http://127.0.0.1:PORT/fapi/v1``);
-2. ccxt chooses Binance's futures-specific error table by matching the *production*
-   hostname of the request URL (``binance.get_exceptions_by_url``), so for any other host
-   it falls back to the generic table, where -2019, -2021, -2022, -4164 and -4116 are
-   missing and would surface as a bare ``ExchangeError``. We hand ccxt its own linear
-   table as the generic one (linear entries first, exactly the lookup order it uses
-   against fapi.binance.com), so the exception classes match production.
+``kairos.venues.binance_usdm.client`` builds every Binance USD-M client, production's and
+the simulator's; its docstring says what changes for a host other than Binance's.
 """
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
-import ccxt
-import ccxt.async_support
-
-
-def simulator_urls(base_url: str, template: dict[str, Any]) -> dict[str, str]:
-    """Map each of ccxt's API URLs onto ``base_url`` keeping its path."""
-    base = base_url.rstrip("/")
-    return {name: base + urlsplit(url).path for name, url in template.items() if isinstance(url, str)}
+from kairos.venues.binance_usdm.client import make_client
 
 
 def make_binanceusdm(base_url: str, api_key: str, secret: str, *, async_: bool = False, **options: Any) -> Any:
-    """Return ``ccxt.binanceusdm`` (or its ``async_support`` twin) talking to the simulator.
-
-    ``options`` go into ccxt's ``options`` dict (e.g. ``recvWindow``); pass ``timeout``
-    (ms) and other top-level ccxt settings via ``options['config']``.
-    """
-    cls = ccxt.async_support.binanceusdm if async_ else ccxt.binanceusdm
-    probe = ccxt.binanceusdm()
-    exceptions = probe.exceptions
-    exact = {**exceptions["exact"], **exceptions["linear"]["exact"]}
-    broad = {**exceptions["broad"], **exceptions["linear"].get("broad", {})}
-    config: dict[str, Any] = dict(options.pop("config", {}))
-    config.update(
-        apiKey=api_key,
-        secret=secret,
-        enableRateLimit=False,
-        urls={"api": simulator_urls(base_url, probe.urls["api"])},
-        exceptions={"exact": exact, "broad": broad},
-        options={"fetchCurrencies": False, **options},
-    )
-    return cls(config)
+    """Return ``ccxt.binanceusdm`` (or its ``async_support`` twin) talking to the simulator."""
+    return make_client(base_url, api_key, secret, async_=async_, **options)

@@ -1,10 +1,11 @@
 """LIVE adapter: a Binance USD-M account through ccxt's async client.
 
-ccxt async needs an event loop; the executor's handlers are blocking threads. Every
-adapter therefore runs its coroutines on one background loop (``_LoopThread``) and
-blocks the calling thread on the result. ccxt's exceptions are translated here, at the
-boundary, into the venue port's classes (``kairos.execution.venue``): the rest of the
-code never imports ccxt.
+The adapter's coroutines run on the process's one venue loop (``ccxt_runtime.LoopThread``)
+and the calling thread blocks on the result. ccxt's exceptions are translated at this
+boundary (``errors.translate``) into the venue port's classes: the rest of the code never
+imports ccxt. Binance specifics live here: conditional orders are algo orders with their
+own client id (``clientAlgoId``) whose fills are those of the child order they trigger;
+positions are read one-way (``positionSide`` BOTH).
 
 Writes (create, cancel) that fail with a network error, a timeout or a 5xx raise
 ``OutcomeUnknown``: the request may have been executed. Reads that fail raise
@@ -14,28 +15,22 @@ Writes (create, cancel) that fail with a network error, a timeout or a 5xx raise
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import json
 import logging
-import ssl
-import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-import ccxt.async_support as accxt
-import certifi
 from ccxt.base import errors as cx
-from kairos.execution.vault import Credentials
-from kairos.execution.venue import (
-    DuplicateClientId,
-    OrderNotFound,
-    OrderRejected,
+
+from kairos.venues.binance_usdm import errors
+from kairos.venues.binance_usdm.client import make_client
+from kairos.venues.ccxt_runtime import LoopThread, shared_ssl_context
+from kairos.venues.ccxt_runtime import dec as _dec
+from kairos.venues.port import (
+    Credentials,
     OrderRequest,
-    OutcomeUnknown,
     RateLimited,
     VenueOrder,
     VenuePosition,
@@ -43,7 +38,6 @@ from kairos.execution.venue import (
     VenueTrade,
     VenueUnavailable,
 )
-from kairos.venue_sim.ccxt_client import make_binanceusdm
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -61,51 +55,7 @@ _TYPES = {
 }
 
 
-class _LoopThread:
-    """One asyncio loop in a daemon thread, shared by every LIVE adapter of the process."""
-
-    _lock = threading.Lock()
-    _instance: _LoopThread | None = None
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        threading.Thread(target=self.loop.run_forever, name="kairos-venue-loop", daemon=True).start()
-
-    @classmethod
-    def get(cls) -> _LoopThread:
-        with cls._lock:
-            if cls._instance is None:
-                cls._instance = _LoopThread()
-            return cls._instance
-
-    def run(self, coro: Coroutine[Any, Any, R], timeout: float) -> R:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-
-def _binance_code(exc: Exception) -> str | None:
-    text = str(exc)
-    start = text.find("{")
-    if start < 0:
-        return None
-    try:
-        return str(json.loads(text[start:]).get("code"))
-    except (ValueError, AttributeError):
-        return None
-
-
-@functools.lru_cache(maxsize=1)
-def _ssl_context() -> ssl.SSLContext:
-    """One TLS context for every account's client. ccxt builds its own per instance, loading the
-    CA bundle each time (~20 ms of CPU): with hundreds of accounts that was seconds of the
-    executor's start and of a burst (docs/PERFORMANCE.md). Same CA file as ccxt's default."""
-    return ssl.create_default_context(cafile=certifi.where())
-
-
-def _dec(value: Any) -> Decimal:
-    return Decimal(str(value)) if value not in (None, "") else Decimal("0")
-
-
-class LiveCcxtAdapter:
+class LiveAdapter:
     """LIVE: orders really go to the venue (here: the simulator, or Binance itself)."""
 
     mode = "live"
@@ -118,20 +68,18 @@ class LiveCcxtAdapter:
         timeout_ms: int = 3000,
         max_backoff_s: float = 10.0,
     ) -> None:
-        self._loop = _LoopThread.get()
+        self._loop = LoopThread.get()
         self._timeout_s = timeout_ms / 1000
         self._max_backoff_s = max_backoff_s
         self._markets_loaded = False
 
-        async def build() -> Any:
-            if base_url:
-                return make_binanceusdm(
-                    base_url, creds.api_key, creds.secret, async_=True,
-                    config={"timeout": timeout_ms, "ssl_context": _ssl_context()},
-                )
-            return accxt.binanceusdm(
-                {"apiKey": creds.api_key, "secret": creds.secret, "timeout": timeout_ms, "enableRateLimit": True,
-                 "ssl_context": _ssl_context()}
+        async def build() -> Any:  # ccxt's async client binds to the loop it is created on
+            return make_client(
+                base_url,
+                creds.api_key,
+                creds.secret,
+                async_=True,
+                config={"timeout": timeout_ms, "ssl_context": shared_ssl_context()},
             )
 
         self._ex = self._loop.run(build(), 10)
@@ -144,7 +92,7 @@ class LiveCcxtAdapter:
         while True:
             try:
                 return self._loop.run(self._with_markets(make), self._timeout_s * 2 + 5)
-            except (cx.DDoSProtection, cx.RateLimitExceeded) as exc:
+            except errors.RATE_LIMITED as exc:
                 retry_after = self._retry_after()
                 if waited + retry_after > self._max_backoff_s:
                     raise RateLimited(
@@ -156,32 +104,18 @@ class LiveCcxtAdapter:
                 )
                 time.sleep(retry_after)
                 waited += retry_after
-            except cx.InvalidNonce as exc:
+            except errors.CLOCK_REFUSED as exc:
                 # our clock and the venue's disagree: sign with the venue's time from now on
                 # (the clock guard decides separately whether entries may still be placed)
                 if resynced:
                     raise VenueUnavailable(f"{what}: venue refuses our timestamp even after resync: {exc}") from None
                 self._loop.run(self._resync_clock(), self._timeout_s * 2 + 5)
                 resynced = True
-            except cx.OrderNotFound:
-                raise OrderNotFound(what) from None
-            except cx.InvalidOrder as exc:
-                code = _binance_code(exc)
-                if code == "-4116":
-                    raise DuplicateClientId(f"{what}: duplicate client order id", code) from None
-                raise OrderRejected(f"{what}: {exc}", code) from None
-            except (cx.InsufficientFunds, cx.BadRequest, cx.BadSymbol) as exc:
-                raise OrderRejected(f"{what}: {exc}", _binance_code(exc)) from None
-            except (cx.AuthenticationError, cx.PermissionDenied, cx.AccountSuspended) as exc:
-                # not executed: the venue refused to read the request (keys, clock)
-                raise VenueUnavailable(
-                    f"{what}: {type(exc).__name__}: {exc}; check the account keys and the clock guard"
-                ) from None
-            except (cx.NetworkError, cx.ExchangeError, TimeoutError) as exc:
-                reason = f"{what}: {type(exc).__name__}: {exc}"
-                if write:
-                    raise OutcomeUnknown(reason + " (the request may have been executed)") from None
-                raise VenueUnavailable(reason) from None
+            except (cx.BaseError, TimeoutError) as exc:
+                translated = errors.translate(exc, write=write, what=what)
+                if translated is None:
+                    raise
+                raise translated from None
 
     async def _with_markets(self, make: Callable[[], Awaitable[R]]) -> R:
         if not self._markets_loaded:
@@ -296,13 +230,26 @@ class LiveCcxtAdapter:
         for p in raw:
             info = p.get("info") or {}
             amount = _dec(info.get("positionAmt"))
-            if amount == 0:
-                continue
             if str(info.get("positionSide") or "BOTH") != "BOTH":
-                log.warning("hedge-mode position not adopted", extra={"symbol": p.get("symbol")})
+                if amount != 0:
+                    log.warning("hedge-mode position not adopted", extra={"symbol": p.get("symbol")})
                 continue
+            # zero amounts are kept: "flat" is an answer the reconciler closes positions on
             out.append(VenuePosition(str(p["symbol"]), amount, _dec(info.get("entryPrice"))))
         return out
+
+    def close_reason(self, symbol: str, since: datetime) -> str:
+        """Binance closes a position itself with a market order whose client id starts
+        ``autoclose-`` (liquidation) or ``adl_autoclose`` (auto-deleverage); anything else
+        that flattened it was a trade Kairos did not send."""
+        since_ms = int(since.timestamp() * 1000)
+        raw = self._call(lambda: self._ex.fetch_closed_orders(symbol, since_ms), write=False, what="closed orders")
+        ids = [str((o.get("info") or {}).get("clientOrderId") or "") for o in raw]
+        if any(i.startswith("adl_autoclose") for i in ids):
+            return "auto_deleverage"
+        if any(i.startswith("autoclose-") for i in ids):
+            return "liquidation"
+        return "external_close"
 
     def marks(self, symbols: Sequence[str]) -> dict[str, Decimal]:
         wanted = list(symbols)

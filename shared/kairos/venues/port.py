@@ -1,14 +1,21 @@
-"""The venue port: what the executor and the reconciler need from any venue, and nothing more.
+"""The venue port: what Kairos needs from any venue, and nothing more.
 
-Implementations: ``live.LiveCcxtAdapter`` (a real venue through ccxt async) and
-``shadow.ShadowAdapter`` (fills simulated locally). Each translates its own exceptions
-into the classes below at its boundary, so the service decides by meaning, not by
-library: was the request executed (no / maybe), may we retry, must we back off.
+Two interfaces. ``VenueAdapter`` trades one account (the executor, the reconciler):
+implemented per venue package for LIVE (e.g. ``kairos.venues.binance_usdm.live``) and once,
+venue-neutral, for SHADOW (``kairos.execution.shadow``, fills simulated locally).
+``PublicVenue`` reads what needs no keys (the clock guard's server time, SHADOW's last
+prices). Each implementation translates its own exceptions into the classes below at its
+boundary, so callers decide by meaning, not by library: was the request executed
+(no / maybe), may we retry, must we back off.
+
+A venue package describes itself with one ``VenueDefinition`` (its name as stored on
+accounts, its capabilities, its market specs, how to build its adapters);
+``kairos.venues.registry`` finds the definition for an account's venue.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -16,6 +23,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from kairos.errors import TransientError
+from kairos.venues.markets import MarketSpec
 
 CONDITIONAL_TYPES = frozenset({"stop_market", "take_profit_market", "trailing_stop_market"})
 
@@ -129,6 +137,19 @@ class OrderNotFound(Exception):
     """The venue positively answered that it does not know the order."""
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """An account's API key and secret, opened from the vault only to build its LIVE adapter."""
+
+    api_key: str = field(repr=False)
+    secret: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "Credentials(api_key=***, secret=***)"
+
+    __str__ = __repr__
+
+
 class VenueAdapter(Protocol):
     """One interface, chosen per account: LIVE or SHADOW. All methods are blocking."""
 
@@ -158,8 +179,16 @@ class VenueAdapter(Protocol):
         ...
 
     def positions(self) -> list[VenuePosition]:
-        """Every non-zero position of the account (the reconciler adopts those no fill explains).
-        A SHADOW adapter has none: its positions exist only in our projection."""
+        """Every position of the account: the list is complete, so a symbol absent from it is
+        flat (zero amounts may be listed too). The reconciler closes open rows the venue shows
+        flat and adopts what no fill explains. A SHADOW adapter has none: its positions exist
+        only in our projection (and are never compared with a venue)."""
+        ...
+
+    def close_reason(self, symbol: str, since: datetime) -> str:
+        """Why the account's ``symbol`` position became flat since ``since`` without a fill of
+        ours: ``liquidation``, ``auto_deleverage`` (the venue closed it) or ``external_close``.
+        Raises VenueError when the venue cannot tell."""
         ...
 
     def marks(self, symbols: Sequence[str]) -> dict[str, Decimal]:
@@ -170,3 +199,54 @@ class VenueAdapter(Protocol):
     def server_time_ms(self) -> int: ...
 
     def close(self) -> None: ...
+
+
+class PublicVenue(Protocol):
+    """A venue's public data, read without keys. Methods are blocking and raise VenueError."""
+
+    def server_time_ms(self) -> int: ...
+
+    def last_price(self, symbol: str) -> Decimal:
+        """The last traded price of ``symbol`` (ccxt's unified or the venue's native spelling)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a venue supports, as data: callers and docs read it instead of assuming Binance.
+
+    ``order_types`` and ``time_in_force`` use the port's spelling (``OrderRequest``).
+    """
+
+    order_types: frozenset[str]
+    time_in_force: frozenset[str]
+    reduce_only: bool  # a reduce-only flag on every order type above
+    native_trailing: bool  # trailing stops held and triggered by the venue itself
+    conditional_orders_apart: bool  # stops live in their own order book with their own client id
+    one_way_positions: bool  # Kairos trades one-way (net) positions on it
+    hedge_mode: bool  # Kairos trades hedge-mode (long and short apart) positions on it
+    reports_positions: bool  # positions can be read (the stop check, adoption)
+    client_id_max_length: int  # the longest client order id the venue accepts
+
+
+LiveFactory = Callable[[str | None, Credentials, int], VenueAdapter]
+"""(base URL or None for the venue's production hosts, credentials, timeout ms) -> LIVE adapter."""
+
+PublicFactory = Callable[[str | None, int | None], PublicVenue]
+"""(base URL or None, timeout ms or None for the client's default) -> public data reader."""
+
+
+@dataclass(frozen=True)
+class VenueDefinition:
+    """Everything Kairos knows about one venue, exported by its package."""
+
+    name: str  # as stored in ``exec_accounts.venue`` and carried on order commands
+    capabilities: Capabilities
+    markets: Mapping[str, MarketSpec]  # by native symbol; what SHADOW fills against
+    native_symbol: Callable[[str], str]  # ccxt's unified symbol -> the venue's own
+    live: LiveFactory
+    public: PublicFactory
+
+    def market(self, symbol: str) -> MarketSpec | None:
+        """The spec of ``symbol`` (unified or native spelling), None when the venue has none."""
+        return self.markets.get(self.native_symbol(symbol))

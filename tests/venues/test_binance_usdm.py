@@ -1,0 +1,77 @@
+"""Binance USD-M's venue package without a venue: its error mapping, definition and registry.
+
+The adapter's behaviour against a real HTTP venue is tested in ``tests/execution`` (LIVE
+against the simulator); these tests pin what the package states as data.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from ccxt.base import errors as cx
+from kairos.execution import client_ids
+from kairos.venues import registry
+from kairos.venues.binance_usdm import VENUE, errors
+from kairos.venues.binance_usdm.definition import DEFINITION
+from kairos.venues.port import (
+    DuplicateClientId,
+    OrderNotFound,
+    OrderRejected,
+    OutcomeUnknown,
+    VenueUnavailable,
+)
+
+
+def _binance(exc_class: type[Exception], code: int) -> Exception:
+    return exc_class(f'binanceusdm {{"code":{code},"msg":"as the venue says"}}')
+
+
+def test_a_duplicate_client_id_is_not_a_rejection() -> None:
+    out = errors.translate(_binance(cx.InvalidOrder, -4116), write=True, what="create x")
+    assert isinstance(out, DuplicateClientId)
+    assert out.venue_code == errors.DUPLICATE_CLIENT_ID
+
+
+def test_a_reduce_only_rejection_keeps_the_code_in_its_reason() -> None:
+    """position-sync tells a -2022 from other rejections by the reason text."""
+    out = errors.translate(_binance(cx.InvalidOrder, -2022), write=True, what="create x")
+    assert type(out) is OrderRejected
+    assert out.venue_code == errors.REDUCE_ONLY_REJECTED and "-2022" in out.reason
+
+
+def test_a_failed_write_may_have_been_executed_a_failed_read_is_no_answer() -> None:
+    assert isinstance(errors.translate(cx.NetworkError("reset"), write=True, what="w"), OutcomeUnknown)
+    assert isinstance(errors.translate(cx.ExchangeError("502"), write=True, what="w"), OutcomeUnknown)
+    assert isinstance(errors.translate(TimeoutError(), write=True, what="w"), OutcomeUnknown)
+    read = errors.translate(cx.NetworkError("reset"), write=False, what="r")
+    assert isinstance(read, VenueUnavailable) and not isinstance(read, OutcomeUnknown)
+
+
+def test_unknown_orders_bad_requests_and_auth_failures() -> None:
+    assert isinstance(errors.translate(cx.OrderNotFound("gone"), write=False, what="r"), OrderNotFound)
+    assert type(errors.translate(_binance(cx.BadSymbol, -1121), write=True, what="w")) is OrderRejected
+    assert type(errors.translate(cx.InsufficientFunds("poor"), write=True, what="w")) is OrderRejected
+    auth = errors.translate(cx.AuthenticationError("bad key"), write=True, what="w")
+    assert isinstance(auth, VenueUnavailable) and not isinstance(auth, OutcomeUnknown)
+    assert errors.translate(ValueError("ours"), write=True, what="w") is None
+
+
+def test_the_registry_serves_the_package_and_names_the_known_venues() -> None:
+    assert registry.definition(VENUE) is DEFINITION
+    with pytest.raises(registry.UnknownVenue, match="binanceusdm"):
+        registry.definition("bybit")
+
+
+def test_our_client_ids_fit_every_trading_venue() -> None:
+    """A venue with shorter client ids needs its own id scheme (docs/VENUES.md)."""
+    cid = client_ids.client_order_id("any-command")
+    for venue in registry.TRADING_VENUES.values():
+        assert len(cid) <= venue.capabilities.client_id_max_length, venue.name
+
+
+def test_markets_are_found_by_unified_and_native_symbol() -> None:
+    spec = DEFINITION.market("BTC/USDT:USDT")
+    assert spec is not None and spec.symbol == "BTCUSDT" and spec.step_size == Decimal("0.001")
+    assert DEFINITION.market("BTCUSDT") is spec
+    assert DEFINITION.market("DOGE/USDT:USDT") is None
