@@ -47,7 +47,7 @@ def test_own_fill_not_yet_folded_is_never_adopted(database_url, kafka_bootstrap,
         assert len(s.outbox("kairos.event.position_opened")) == 1
 
 
-def test_drift_is_alerted_once_per_venue_amount_not_every_tick(database_url, kafka_bootstrap, sim):
+def test_a_size_changed_by_hand_is_followed_once_not_alerted_every_tick(database_url, kafka_bootstrap, sim):
     with system(database_url, kafka_bootstrap, sim) as s:
         s.enter("0.010")
         s.pump()
@@ -55,10 +55,8 @@ def test_drift_is_alerted_once_per_venue_amount_not_every_tick(database_url, kaf
         for _ in range(2):
             s.tick("reconciler")
             s.pump()
-        with psycopg.connect(database_url) as conn:
-            ids = {r[0] for r in conn.execute(
-                "SELECT event_id FROM outbox WHERE event_type = 'kairos.ops.alert'"
-                " AND convert_from(value, 'UTF8') LIKE '%POSITION_DRIFT%'")}
-        assert len(ids) == 1, "two ticks, one drift: one alert id"
-        assert [a["code"] for a in _adoption_alerts(s)] == ["POSITION_DRIFT", "POSITION_DRIFT"]
-        assert len(s.positions()) == 1 and s.positions()[0]["managed"] is True  # never patched from the venue
+        adjusted = [a for a in s.outbox("kairos.ops.alert") if a["code"] == "POSITION_ADJUSTED"]
+        assert len(adjusted) == 1, "two ticks, one disagreement: followed once"
+        (pos,) = s.positions()
+        assert pos["managed"] is True and Decimal(pos["quantity"]) == Decimal("0.015")  # the venue's size
+        assert _adoption_alerts(s) == []

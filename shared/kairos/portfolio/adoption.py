@@ -1,19 +1,35 @@
-"""Positions found at the venue that no fill of ours explains (opened by hand): adopt and alert.
+"""The venue is the truth for what is open: each reconciler tick compares every open LIVE
+position row of an account with the venue's positions, and adopts what no fill explains.
 
 Only the executor and the reconciler may talk to a venue (they hold the keys), so this module
-takes what they read (``fetch_positions``) as data. For each venue position whose slot has no
-open row, the core's ``adopt`` makes an unmanaged position (``managed=False``), protected when
-the configuration says so (``protect_unmanaged``); the outputs are its opened event, a
-``POSITION_ADOPTED`` alert and an immediate sync. A slot whose open row disagrees with the
-venue's size is alerted as drift (the projection is never patched from here). The open-slot
-unique index makes a second adoption of the same position fail instead of duplicating it.
+takes what they read (``fetch_positions``, complete: a symbol absent is flat) as data. Per
+slot, once no fill of ours is in flight for its symbol (``busy_symbols``):
+
+- an open row the venue shows **flat**, or holding the **other side**, is closed by a
+  synthetic reduce-only fill (``venue:<reason>:...``) at the last recorded mark (the entry
+  when there is none), with ``close_reason`` = ``liquidation`` / ``auto_deleverage`` when
+  the venue says it closed it (``VenueAdapter.close_reason``), else ``external_close``; a
+  ``POSITION_CLOSED_AT_VENUE`` alert and an immediate sync (which cancels leftovers);
+- an open row the venue holds on the **same side with another size** is adjusted by a
+  synthetic fill of the difference (a reduction at the mark, an increase at the price that
+  makes the entry equal the venue's), a ``POSITION_ADJUSTED`` alert and an immediate sync
+  (which resizes TP/SL);
+- a venue position with **no open row** in its slot (opened by hand, or the other side after
+  the close above, or reopened after a close) is adopted: the core's ``adopt`` makes an
+  unmanaged position, protected when the configuration says so (``protect_unmanaged``), a
+  ``POSITION_ADOPTED`` alert and an immediate sync, so it is protected within the tick.
+
+The synthetic fills go through the core's fold like any fill (events, realised PnL estimated
+at the mark) and are recorded in ``position_fills``. The open-slot unique index makes a
+second adoption of the same position fail instead of duplicating it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -21,12 +37,12 @@ import psycopg
 from kairos.contracts.envelope import Envelope, derive_event, stable_id
 from kairos.contracts.ops import Alert
 from kairos.contracts.positions import as_contract
-from kairos.venues.port import VenuePosition
-from kairos.portfolio import store
+from kairos.portfolio import marks, store
 from kairos.portfolio.config import PositionsConfig
 from kairos.portfolio.projection import sync_command
-from kairos.positions.fold import adopt
-from kairos.positions.model import PositionKey, PositionSide
+from kairos.positions.fold import OpenDefaults, adopt, apply_fill
+from kairos.positions.model import Fill, FillIntent, Mode, OrderSide, Position, PositionKey, PositionSide
+from kairos.venues.port import VenuePosition
 
 log = logging.getLogger("kairos.portfolio.adoption")
 COMPONENT = "portfolio"
@@ -54,15 +70,101 @@ def busy_symbols(conn: psycopg.Connection, account: str, venue: str, since: date
     return {r[0] for r in rows}
 
 
+CloseReason = Callable[[str, datetime], str]
+MARK_FOR_CLOSE = timedelta(hours=1)  # an older mark is still a better exit estimate than the entry
+
+
 def adopt_from_venue(conn: psycopg.Connection, account: str, venue: str, seen: Sequence[VenuePosition],
                      read_at: datetime, cause: Envelope[Any], config: PositionsConfig, source: str,
-                     index_from: int = 0) -> list[Envelope[Any]]:
-    """The reconciler's entry: positions read at ``read_at``, minus the symbols still busy."""
+                     index_from: int = 0, close_reason: CloseReason | None = None) -> list[Envelope[Any]]:
+    """The reconciler's entry for one account whose positions were read (completely) at
+    ``read_at``: follow the venue for every open row, then adopt, minus the busy symbols.
+    ``close_reason(symbol, since)`` asks the venue why a slot is flat (None: external close)."""
     busy = busy_symbols(conn, account, venue, read_at)
+    if busy:
+        log.info("venue comparison deferred: own fills in flight", extra={"account": account, "symbols": sorted(busy)})
+    out = follow_venue(conn, account, venue, seen, busy, cause, source, read_at, index_from, close_reason)
     quiet = [vp for vp in seen if vp.symbol not in busy]
-    if busy & {vp.symbol for vp in seen}:
-        log.info("adoption deferred: own fills in flight", extra={"account": account, "symbols": sorted(busy)})
-    return adopt_unexplained(conn, account, venue, quiet, cause, config, source, read_at, index_from=index_from)
+    return out + adopt_unexplained(conn, account, venue, quiet, cause, config, source, read_at,
+                                   index_from=index_from + len(out))
+
+
+def follow_venue(conn: psycopg.Connection, account: str, venue: str, seen: Sequence[VenuePosition],
+                 busy: set[str], cause: Envelope[Any], source: str, at: datetime, index_from: int = 0,
+                 close_reason: CloseReason | None = None) -> list[Envelope[Any]]:
+    """Close or adjust every open row the venue disagrees with (module docstring)."""
+    amounts = {vp.symbol: vp for vp in seen}
+    out: list[Envelope[Any]] = []
+    for current in (p for p in store.open_for_account(conn, account, venue) if p.mode is Mode.LIVE):
+        symbol = current.key.symbol
+        if symbol in busy:
+            continue
+        vp = amounts.get(symbol)
+        amount = vp.amount if vp is not None else Decimal(0)
+        if amount == current.signed_quantity:
+            continue
+        flat_or_flipped = amount == 0 or (amount > 0) != (current.side is PositionSide.LONG)
+        mark = marks.latest(conn, venue, symbol, MARK_FOR_CLOSE) or current.entry_price
+        if flat_or_flipped:
+            reason = _why_flat(close_reason, symbol, current)
+            fill = _synthetic(current, f"venue:{reason}:{current.position_id}:{current.revision}",
+                              current.quantity, mark, at, reduce=True)
+            code, severity = "POSITION_CLOSED_AT_VENUE", ("critical" if reason != "external_close" else "warning")
+            message = (f"{current.key.text()}: the venue holds {amount}, the projection {current.signed_quantity}; "
+                       f"closed ({reason}) at an estimated {mark}")
+        else:
+            reason = "adjusted"
+            delta = abs(amount) - current.quantity
+            price = mark if delta < 0 else _increase_price(current, abs(amount), vp.entry_price if vp else mark)
+            fill = _synthetic(current, f"venue:adjust:{current.position_id}:{current.revision}:{amount}",
+                              abs(delta), price, at, reduce=delta < 0)
+            code, severity = "POSITION_ADJUSTED", "warning"
+            message = (f"{current.key.text()}: the venue holds {amount}, the projection {current.signed_quantity}; "
+                       "the position now follows the venue and its protection is resized")
+        result = apply_fill(current, fill, OpenDefaults())
+        store.save(conn, result.position)
+        store.record_fill(conn, fill, current.position_id)
+        if flat_or_flipped:
+            conn.execute("UPDATE positions SET close_reason = %s WHERE position_id = %s",
+                         (reason, current.position_id))
+        pid = current.position_id
+        out += [derive_event(cause, as_contract(e), source=source, partition_key=pid,
+                             index=index_from + len(out) + i) for i, e in enumerate(result.events)]
+        out.append(_alert(cause, source, index_from + len(out), severity, code, message,
+                          {"position_id": pid, "venue_amount": str(amount), "reason": reason}))
+        out.append(sync_command(cause, pid, source, "adoption"))  # the reconciler's venue comparison
+        log.warning("position follows the venue", extra={"position_id": pid, "reason": reason,
+                                                          "venue_amount": str(amount)})
+    return out
+
+
+def _why_flat(close_reason: CloseReason | None, symbol: str, current: Position) -> str:
+    if close_reason is None:
+        return "external_close"
+    try:
+        return close_reason(symbol, current.opened_at)
+    except Exception as exc:  # the venue could not tell why; it is flat all the same
+        log.warning("close reason unknown: recorded as an external close",
+                    extra={"position_id": current.position_id, "reason": str(exc)})
+        return "external_close"
+
+
+def _increase_price(current: Position, venue_quantity: Decimal, venue_entry: Decimal) -> Decimal:
+    """The price at which the added quantity makes our average entry the venue's."""
+    added = venue_quantity - current.quantity
+    price = (venue_entry * venue_quantity - current.entry_price * current.quantity) / added
+    return price if price > 0 else venue_entry
+
+
+def _synthetic(current: Position, trade_id: str, quantity: Decimal, price: Decimal, at: datetime,
+               *, reduce: bool) -> Fill:
+    """A fill standing for trades Kairos did not make (by hand, a liquidation)."""
+    long = current.side is PositionSide.LONG
+    side = OrderSide.SELL if long == reduce else OrderSide.BUY
+    return Fill(venue_trade_id=trade_id, account=current.key.account, venue=current.key.venue,
+                symbol=current.key.symbol, side=side, quantity=quantity, price=price, occurred_at=at,
+                reduce_only=reduce, intent=FillIntent.EXIT if reduce else FillIntent.ENTRY,
+                strategy_id=current.strategy_id)
 
 
 def adopt_unexplained(conn: psycopg.Connection, account: str, venue: str, seen: Sequence[VenuePosition],

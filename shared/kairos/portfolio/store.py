@@ -68,6 +68,17 @@ def open_in_slot(conn: psycopg.Connection, key: PositionKey) -> Position | None:
     return _position(row) if row else None
 
 
+def open_for_account(conn: psycopg.Connection, account: str, venue: str) -> list[Position]:
+    """The account's open one-way positions, locked until the transaction ends (the reconciler
+    compares them with the venue)."""
+    rows = conn.execute(
+        "SELECT projection FROM positions WHERE account = %s AND venue = %s AND status <> 'CLOSED'"
+        " AND hedge_side = 'BOTH' ORDER BY opened_at FOR UPDATE",
+        (account, venue),
+    ).fetchall()
+    return [_position(r) for r in rows]
+
+
 def load(conn: psycopg.Connection, position_id: str, *, lock: bool = True) -> Position | None:
     sql = "SELECT projection FROM positions WHERE position_id = %s" + (" FOR UPDATE" if lock else "")
     row = conn.execute(sql, (position_id,)).fetchone()
