@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import psycopg
 from kairos_testkit.protection_system import system, venue_algos
 
 
