@@ -29,10 +29,37 @@ class PermanentError(KairosError):
 
 
 class InvalidEvent(PermanentError):
-    """Malformed CloudEvent or a payload that fails its schema."""
+    """Malformed CloudEvent or a payload that fails its schema.
+
+    ``attribute`` names the CloudEvent attribute at fault when there is one, so a refusal
+    can say which (``{"error": {"code", "reason", "attribute"}}``).
+    """
 
     code = "invalid_event"
     http_status = 400
+
+    def __init__(self, reason: str, *, attribute: str | None = None) -> None:
+        super().__init__(reason)
+        self.attribute = attribute
+
+
+class MissingAttribute(InvalidEvent):
+    """A required CloudEvent attribute is absent (checked before any SDK default fills it)."""
+
+    code = "missing_attribute"
+
+
+class InvalidAttribute(InvalidEvent):
+    """A CloudEvent attribute is present but unusable (bad specversion, time, encoding)."""
+
+    code = "invalid_attribute"
+
+
+class MalformedEvent(InvalidEvent):
+    """The request or record cannot be read as one CloudEvent at all (not JSON, not UTF-8,
+    not an object, batch mode, no CloudEvent headers)."""
+
+    code = "malformed_event"
 
 
 class UnknownEventType(PermanentError):

@@ -17,6 +17,7 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from kairos.contracts.codec import KafkaRecord
+from kairos.contracts.limits import MAX_RECORD_BYTES
 from kairos.errors import TransientError
 
 log = logging.getLogger(__name__)
@@ -33,10 +34,15 @@ def consumer_settings(profile: str) -> dict[str, Any]:
 
 
 def make_producer(bootstrap: str, *, client_id: str = "kairos") -> KafkaProducer:
-    """A producer that waits for all replicas and keeps per-partition order on retry."""
+    """A producer that waits for all replicas and keeps per-partition order on retry.
+
+    ``max_request_size`` is the broker's record limit (``kairos.contracts.limits``), not
+    kafka-python's 1 MiB default, which is smaller than a largest event plus its headers.
+    """
     return KafkaProducer(
         bootstrap_servers=bootstrap.split(","),
         client_id=client_id,
+        max_request_size=MAX_RECORD_BYTES,
         acks="all",
         linger_ms=0,
         retries=5,

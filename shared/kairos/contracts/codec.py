@@ -9,9 +9,11 @@ so callers can answer 4xx without guessing.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 from cloudevents.core.bindings import http as ce_http
 from cloudevents.core.bindings import kafka as ce_kafka
@@ -20,7 +22,7 @@ from cloudevents.core.v1.event import CloudEvent
 
 from kairos.contracts.envelope import DATA_CONTENT_TYPE, Envelope, EventMeta
 from kairos.contracts.registry import parse_data
-from kairos.errors import InvalidEvent
+from kairos.errors import InvalidAttribute, InvalidEvent, MalformedEvent, MissingAttribute
 
 # CloudEvent extension names (lowercase alphanumerics, as the spec requires).
 EXT_INGESTED_AT = "ingestedat"
@@ -40,6 +42,15 @@ _KNOWN_EXTENSIONS = {
 _CORE_ATTRIBUTES = {"id", "type", "source", "specversion", "time", "datacontenttype", "dataschema", "subject"}
 
 KNATIVE_KAFKA_EVENT_TYPE = "dev.knative.kafka.event"
+
+#: Attributes every event must carry as sent: CloudEvents' four required ones, plus
+#: ``time``, which every Kairos contract requires. They are checked on the raw request or
+#: record, before the SDK builds a CloudEvent: its constructor fills a missing ``id`` with
+#: a random UUID and a missing ``time`` with "now", so an id-less event sent twice would
+#: otherwise pass the inbox twice.
+REQUIRED_ATTRIBUTES = ("id", "source", "type", "specversion", "time")
+STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
+BATCH_CONTENT_TYPE = "application/cloudevents-batch"
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,73 @@ def _parse_ts(value: Any, name: str) -> datetime:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         raise InvalidEvent(f"attribute {name} is not an RFC 3339 timestamp: {value!r}") from None
+
+
+# --- raw attributes, before any SDK default -------------------------------------------
+
+
+def check_required_attributes(attrs: Mapping[str, Any]) -> None:
+    """Refuse an event whose attributes, as sent, lack or garble a required one."""
+    for name in REQUIRED_ATTRIBUTES:
+        value = attrs.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise MissingAttribute(f"required CloudEvent attribute {name!r} is missing or empty", attribute=name)
+        if not isinstance(value, str):
+            raise InvalidAttribute(
+                f"CloudEvent attribute {name!r} must be a string, got {type(value).__name__}", attribute=name
+            )
+    if attrs["specversion"] != "1.0":
+        raise InvalidAttribute(f'specversion must be "1.0", got {attrs["specversion"]!r}', attribute="specversion")
+    try:
+        stamp = datetime.fromisoformat(str(attrs["time"]).replace("Z", "+00:00"))
+    except ValueError:
+        stamp = None
+    if stamp is None or stamp.tzinfo is None or "T" not in str(attrs["time"]).upper():
+        raise InvalidAttribute(f"attribute 'time' is not an RFC 3339 timestamp: {attrs['time']!r}", attribute="time")
+
+
+def _structured_attributes(body: bytes, where: str) -> dict[str, Any]:
+    try:
+        obj = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise MalformedEvent(f"structured {where} is not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise MalformedEvent(f"structured {where} is not JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise MalformedEvent(f"structured {where} must be a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def _refuse_batch(content_type: str) -> None:
+    if content_type.lower().startswith(BATCH_CONTENT_TYPE):
+        raise MalformedEvent(f"batch mode ({content_type}) is not supported: send one event per request or record")
+
+
+def http_raw_attributes(headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+    """The attributes of an HTTP request as sent (binary ``ce-*`` headers or structured body)."""
+    ctype = headers.get("content-type", "")
+    _refuse_batch(ctype)
+    if ctype.lower().startswith(STRUCTURED_CONTENT_TYPE):
+        return _structured_attributes(body, "body")
+    attrs = {name[3:]: unquote(value) for name, value in headers.items() if name.startswith("ce-")}
+    if not attrs:
+        raise MalformedEvent(
+            f"not a CloudEvent: no ce-* headers and content type {ctype or '(none)'!r} is not {STRUCTURED_CONTENT_TYPE}"
+        )
+    return attrs
+
+
+def http_headers_from_raw(raw: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
+    """ASGI header pairs as text; a header that is not UTF-8 is refused naming it."""
+    headers: dict[str, str] = {}
+    for key, value in raw:
+        name = key.decode("latin-1").lower()
+        try:
+            headers[name] = value.decode("utf-8")
+        except UnicodeDecodeError:
+            attribute = name[3:] if name.startswith("ce-") else None
+            raise InvalidAttribute(f"header {name!r} is not valid UTF-8", attribute=attribute) from None
+    return headers
 
 
 # --- Envelope <-> CloudEvent -------------------------------------------------------
@@ -171,20 +249,43 @@ def to_kafka(env: Envelope[Any]) -> KafkaRecord:
 
 
 def is_cloudevent_record(record: KafkaRecord) -> bool:
-    names = {k.lower() for k, _ in record.headers}
-    if "ce_specversion" in names:
+    """A record that claims to be a CloudEvent: any ``ce_*`` header (one without
+    ``ce_specversion`` is a CloudEvent missing an attribute, not a plain record) or a
+    ``application/cloudevents*`` content type."""
+    if any(k.lower().startswith("ce_") for k, _ in record.headers):
         return True
     ctype = (record.header("content-type") or b"").decode(errors="replace")
     return ctype.startswith("application/cloudevents")
 
 
+def kafka_raw_attributes(record: KafkaRecord) -> dict[str, Any]:
+    """The attributes of a record as sent (binary ``ce_*`` headers or structured value)."""
+    ctype = (record.header("content-type") or b"").decode("utf-8", errors="replace")
+    _refuse_batch(ctype)
+    if ctype.lower().startswith(STRUCTURED_CONTENT_TYPE):
+        return _structured_attributes(record.value, "record value")
+    attrs: dict[str, Any] = {}
+    for name, value in record.headers:
+        if not name.lower().startswith("ce_"):
+            continue
+        try:
+            attrs[name.lower()[3:]] = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidAttribute(f"header {name!r} is not valid UTF-8", attribute=name.lower()[3:]) from None
+    return attrs
+
+
 def kafka_to_cloudevent(record: KafkaRecord) -> CloudEvent:
-    """Decode a binary or structured record; raises InvalidEvent when it is not a CloudEvent."""
+    """Decode a binary or structured record; raises InvalidEvent (a subclass says what is
+    wrong) for anything that is not exactly one CloudEvent with its required attributes."""
+    check_required_attributes(kafka_raw_attributes(record))
     msg = ce_kafka.KafkaMessage(headers=dict(record.headers), key=record.key, value=record.value)
     try:
         return ce_kafka.from_kafka_event(msg)  # type: ignore[return-value]
-    except (BaseCloudEventException, ValueError, KeyError, TypeError) as exc:
-        raise InvalidEvent(f"Kafka record is not a valid CloudEvent: {exc}") from None
+    except BaseCloudEventException as exc:
+        raise InvalidAttribute(f"Kafka record is not a valid CloudEvent: {exc}") from None
+    except Exception as exc:  # the SDK raises what it meets (AttributeError on odd JSON): all input errors
+        raise MalformedEvent(f"Kafka record is not a valid CloudEvent: {type(exc).__name__}: {exc}") from None
 
 
 def from_kafka(record: KafkaRecord) -> Envelope[Any]:
@@ -230,13 +331,17 @@ def cloudevent_to_http_binary(ce: CloudEvent) -> tuple[dict[str, str], bytes]:
     return dict(msg.headers), msg.body
 
 
-def http_to_cloudevent(headers: dict[str, str], body: bytes) -> CloudEvent:
-    """Decode a binary or structured HTTP CloudEvent; raises InvalidEvent otherwise."""
+def http_to_cloudevent(headers: Mapping[str, str], body: bytes) -> CloudEvent:
+    """Decode a binary or structured HTTP CloudEvent; raises InvalidEvent (a subclass says
+    what is wrong) for anything that is not exactly one CloudEvent with its required attributes."""
     lowered = {k.lower(): v for k, v in headers.items()}
+    check_required_attributes(http_raw_attributes(lowered, body))
     try:
         return ce_http.from_http_event(ce_http.HTTPMessage(headers=lowered, body=body))  # type: ignore[return-value]
-    except (BaseCloudEventException, ValueError, KeyError, TypeError) as exc:
-        raise InvalidEvent(f"HTTP request is not a valid CloudEvent: {exc}") from None
+    except BaseCloudEventException as exc:
+        raise InvalidAttribute(f"HTTP request is not a valid CloudEvent: {exc}") from None
+    except Exception as exc:  # the SDK raises what it meets (AttributeError on odd JSON): all input errors
+        raise MalformedEvent(f"HTTP request is not a valid CloudEvent: {type(exc).__name__}: {exc}") from None
 
 
 def from_http(headers: dict[str, str], body: bytes) -> Envelope[Any]:

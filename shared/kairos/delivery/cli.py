@@ -3,6 +3,11 @@
 ``--sink NAME=URL`` tells where function NAME listens (repeatable). With ``--stats-file``
 the counters of every delivery are written there as JSON once a second (the live view
 of ``kairos dev`` reads them).
+
+Each delivery runs in a thread of its own. A thread that dies (an exception escaped the
+consumer loop: a broker error, a bug) is started again after a short pause, the restart
+is counted in its stats (``restarts``, ``last_error``) and logged; the records it had not
+committed come again, and the functions' inboxes dedupe them.
 """
 
 from __future__ import annotations
@@ -40,6 +45,41 @@ def write_stats(path: Path, runners: list[KafkaSourceDelivery | PingSourceDelive
     tmp.replace(path)
 
 
+RESTART_PAUSE_SECONDS = 1.0
+
+
+def guarded(runner: KafkaSourceDelivery | PingSourceDelivery) -> None:
+    """Run one delivery; an exception that escapes it is recorded, then the thread ends."""
+    try:
+        runner.run()
+    except Exception as exc:
+        runner.stats.crashed(f"{type(exc).__name__}: {exc}")
+        log.exception("delivery thread died; it will be restarted", extra={"delivery": runner.stats.name})
+        return
+    if not runner.stop.is_set():
+        runner.stats.crashed("delivery loop returned without being stopped")
+
+
+def start(runner: KafkaSourceDelivery | PingSourceDelivery) -> threading.Thread:
+    thread = threading.Thread(target=guarded, args=(runner,), name=runner.stats.name, daemon=True)
+    thread.start()
+    return thread
+
+
+def restart_dead(runners: list[KafkaSourceDelivery | PingSourceDelivery], threads: list[threading.Thread]) -> None:
+    """Start again every delivery whose thread ended while it was not asked to stop."""
+    for i, (runner, thread) in enumerate(zip(runners, threads, strict=True)):
+        if thread.is_alive() or runner.stop.is_set():
+            continue
+        if runner.stop.wait(RESTART_PAUSE_SECONDS):
+            continue
+        log.warning(
+            "restarting delivery",
+            extra={"delivery": runner.stats.name, "restarts": runner.stats.restarts, "reason": runner.stats.last_error},
+        )
+        threads[i] = start(runner)
+
+
 def run(args: argparse.Namespace) -> int:
     logs.configure(service="delivery")
     sinks = dict(item.split("=", 1) for item in args.sink)
@@ -55,10 +95,9 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    threads = [threading.Thread(target=r.run, name=r.stats.name, daemon=True) for r in runners]
-    for t in threads:
-        t.start()
+    threads = [start(r) for r in runners]
     while not stop.wait(args.stats_interval):
+        restart_dead(runners, threads)
         if args.stats_file:
             write_stats(args.stats_file, runners)
     if args.stats_file:

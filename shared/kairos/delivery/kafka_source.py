@@ -5,6 +5,15 @@ Semantics copied from Knative's KafkaSource dispatcher:
   unordered: a batch's records are dispatched concurrently;
 - each record is POSTed as a binary-mode CloudEvent; a record that is not a CloudEvent is
   wrapped (id ``partition:<p>/offset:<o>``, type ``dev.knative.kafka.event``);
+- unlike Knative, a record that claims to be a CloudEvent (``ce_*`` headers or a
+  ``application/cloudevents*`` content type) but is not exactly one with its required
+  attributes (checked before any SDK default) is dead-lettered here, wrapped, with the
+  reason (``knativeerrorcode`` 400) instead of being POSTed: an id the SDK would invent
+  defeats the function's inbox;
+- a delivery survives any record: an unexpected exception while delivering one is
+  dead-lettered as ``delivery_error`` with its reason, and the partition moves on;
+- a dead-letter record that would exceed the broker's record limit is sent with its data
+  truncated (``kairostruncated`` = original size in bytes), never retried forever;
 - offsets are committed only after a 2xx or after the record was dead-lettered, so a
   crash redelivers whatever was not answered (the function's inbox dedupes);
 - retryable failures follow the subscription's retry policy; other 4xx are dead-lettered
@@ -15,6 +24,7 @@ Semantics copied from Knative's KafkaSource dispatcher:
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +45,7 @@ from kairos.contracts.codec import (
     kafka_to_cloudevent,
     wrap_plain_record,
 )
+from kairos.contracts.limits import EVENT_OVERHEAD_BYTES, MAX_RECORD_BYTES
 from kairos.delivery.dispatch import Dispatcher, DispatchResult
 from kairos.delivery.stats import DeliveryStats
 from kairos.errors import InvalidEvent
@@ -72,6 +83,27 @@ def dead_letter_event(ce: CloudEvent, result: DispatchResult, dest: str) -> Clou
     return CloudEvent(attributes=attrs, data=ce.get_data())
 
 
+def refusal(status: int, code: str, reason: str, attribute: str | None = None) -> DispatchResult:
+    """A refusal decided by the delivery itself, shaped like a function's 4xx answer."""
+    error = {"code": code, "reason": reason, **({"attribute": attribute} if attribute else {})}
+    return DispatchResult(False, status, json.dumps({"error": error}).encode(), 0, reason)
+
+
+def record_size(rec: KafkaRecord) -> int:
+    return len(rec.value) + len(rec.key or b"") + sum(len(k) + len(v) for k, v in rec.headers)
+
+
+def fit_for_broker(rec: KafkaRecord, limit: int) -> KafkaRecord:
+    """``rec`` itself when it fits the record limit, else the same with its value cut so
+    that it does (``ce_kairostruncated`` = the original size, content type octet-stream)."""
+    if record_size(rec) + EVENT_OVERHEAD_BYTES // 4 <= limit:
+        return rec
+    keep = max(limit - EVENT_OVERHEAD_BYTES, 0)
+    headers = [(k, v) for k, v in rec.headers if k.lower() != "content-type"]
+    headers += [("content-type", b"application/octet-stream"), ("ce_kairostruncated", str(len(rec.value)).encode())]
+    return KafkaRecord(key=rec.key, value=rec.value[:keep], headers=tuple(sorted(headers)))
+
+
 class KafkaSourceDelivery:
     """Runs one subscription until ``stop`` is set; ``stats`` shows what it did."""
 
@@ -83,12 +115,14 @@ class KafkaSourceDelivery:
         profile: str = "kafka",
         max_workers: int = 16,
         producer: KafkaProducer | None = None,
+        max_record_bytes: int = MAX_RECORD_BYTES,
     ) -> None:
         self.spec = spec
         self.bootstrap = bootstrap
         self.profile = profile
         self.stats = DeliveryStats(spec.name, "kafka")
         self.max_workers = max_workers
+        self.max_record_bytes = max_record_bytes
         self._producer = producer
         self._local = threading.local()
         self.stop = threading.Event()
@@ -106,22 +140,58 @@ class KafkaSourceDelivery:
             self._producer = make_producer(self.bootstrap, client_id=f"dlq-{self.spec.name}")
         return self._producer
 
-    def to_cloudevent(self, record: Any) -> CloudEvent:
-        rec = KafkaRecord(
-            key=record.key, value=record.value or b"", headers=tuple((k, v or b"") for k, v in (record.headers or []))
-        )
-        if is_cloudevent_record(rec):
-            try:
-                return kafka_to_cloudevent(rec)
-            except InvalidEvent:
-                pass  # broken CloudEvent headers: wrap it, the function refuses it with a reason
-        return wrap_plain_record(
-            rec, topic=record.topic, partition=record.partition, offset=record.offset, source=self.spec.source_uri
+    @staticmethod
+    def as_kafka_record(record: Any) -> KafkaRecord:
+        return KafkaRecord(
+            key=record.key if isinstance(record.key, bytes) or record.key is None else str(record.key).encode(),
+            value=record.value or b"",
+            headers=tuple((str(k), v or b"") for k, v in (record.headers or [])),
         )
 
+    def wrapped(self, record: Any) -> CloudEvent:
+        """The record as Knative wraps a record that is not a CloudEvent."""
+        return wrap_plain_record(
+            self.as_kafka_record(record),
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            source=self.spec.source_uri,
+        )
+
+    def to_cloudevent(self, record: Any) -> CloudEvent:
+        """The CloudEvent to POST; raises InvalidEvent for a record that claims to be a
+        CloudEvent but is not a valid one (it is dead-lettered with that reason)."""
+        rec = self.as_kafka_record(record)
+        if is_cloudevent_record(rec):
+            return kafka_to_cloudevent(rec)
+        return self.wrapped(record)
+
     def deliver_record(self, record: Any) -> bool:
-        """Deliver one record; True when its offset may be committed."""
-        ce = self.to_cloudevent(record)
+        """Deliver one record; True when its offset may be committed. Never raises: any
+        record ends delivered, dead-lettered, or (stopping, no dead-letter topic, broker
+        down) uncommitted for a later attempt."""
+        try:
+            return self._deliver(record)
+        except Exception as exc:  # a bug or a record nobody foresaw: it must not kill the thread
+            log.exception("delivering a record failed; dead-lettering it", extra={"subscription": self.spec.name})
+            try:
+                return self.dead_letter(
+                    self.wrapped(record), refusal(500, "delivery_error", f"{type(exc).__name__}: {exc}")
+                )
+            except Exception:
+                log.exception("dead-lettering the record failed too; it stays uncommitted")
+                self.stats.add(failed=1)
+                return False
+
+    def _deliver(self, record: Any) -> bool:
+        try:
+            ce = self.to_cloudevent(record)
+        except InvalidEvent as exc:
+            log.warning(
+                "record is not a valid CloudEvent; dead-lettering it",
+                extra={"subscription": self.spec.name, "code": exc.code, "reason": str(exc)},
+            )
+            return self.dead_letter(self.wrapped(record), refusal(exc.http_status, exc.code, str(exc), exc.attribute))
         self.stats.add(in_flight=1)
         try:
             result = self._dispatcher().send(ce)
@@ -145,9 +215,11 @@ class KafkaSourceDelivery:
             )
             self.stats.add(failed=1)
             return False
-        dl = dead_letter_event(ce, result, self.spec.sink_url)
+        dl = fit_for_broker(
+            cloudevent_to_kafka(dead_letter_event(ce, result, self.spec.sink_url)), self.max_record_bytes
+        )
         try:
-            send_records(self.producer, [(self.spec.dead_letter_topic, cloudevent_to_kafka(dl))])
+            send_records(self.producer, [(self.spec.dead_letter_topic, dl)])
         except Exception as exc:
             log.error(
                 "dead-letter publish failed; record stays uncommitted",

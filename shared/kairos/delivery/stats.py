@@ -21,6 +21,8 @@ class DeliveryStats:
     dead_lettered: int = 0
     failed: int = 0
     in_flight: int = 0
+    restarts: int = 0  # times the delivery's thread died and was started again
+    last_error: str = ""  # why it last died
     committed: dict[str, int] = field(default_factory=dict)  # "topic:partition" -> next offset
     highwater: dict[str, int] = field(default_factory=dict)  # "topic:partition" -> broker's end offset
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -29,6 +31,11 @@ class DeliveryStats:
         with self._lock:
             for key, value in deltas.items():
                 setattr(self, key, getattr(self, key) + value)
+
+    def crashed(self, reason: str) -> None:
+        with self._lock:
+            self.restarts += 1
+            self.last_error = reason
 
     def commit(self, topic: str, partition: int, offset: int) -> None:
         with self._lock:

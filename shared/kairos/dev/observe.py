@@ -163,6 +163,8 @@ class SubscriptionView:
     in_flight: int = 0
     lag: int = 0
     partitions_seen: int = 0
+    restarts: int = 0
+    last_error: str = ""
 
 
 def read_delivery_stats(path: Path) -> tuple[float, list[SubscriptionView]]:
@@ -185,6 +187,8 @@ def read_delivery_stats(path: Path) -> tuple[float, list[SubscriptionView]]:
                 in_flight=d.get("in_flight", 0),
                 lag=sum(lag.values()),
                 partitions_seen=len(d.get("highwater") or {}),
+                restarts=d.get("restarts", 0),
+                last_error=d.get("last_error", ""),
             )
         )
     return float(data.get("written_at", 0.0)), views

@@ -81,6 +81,8 @@ def subscriptions(info: RunInfo) -> tuple[list[dict[str, Any]], dict[str, int]]:
                 "dead_lettered": d.get("dead_lettered", 0),
                 "committed": sum((d.get("committed") or {}).values()),
                 "lag": sum((d.get("lag") or {}).values()),
+                "restarts": d.get("restarts", 0),
+                "last_error": d.get("last_error", ""),
             }
         )
     return subs, dict(ends)
@@ -161,6 +163,7 @@ def print_report(r: dict[str, Any]) -> None:
         print(
             f"  {s['name']:<50} {s['kind']:<5} delivered={s['delivered']:<7} committed={s['committed']:<7}"
             f" lag={s['lag']:<5} retried={s['retried']} dead-lettered={s['dead_lettered']}"
+            + (f" RESTARTED {s['restarts']}x (last: {s['last_error'][:80]})" if s.get("restarts") else "")
         )
     print("topic end offsets (as the deliveries see them):")
     for topic, end in sorted(r["topic_end_offsets"].items()):

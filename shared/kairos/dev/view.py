@@ -71,7 +71,7 @@ def render_rich(snap: Snapshot) -> Group:
         )
     subs = Table(title="deliveries (KafkaSource / PingSource)", expand=True, title_justify="left", box=box.SIMPLE_HEAD)
     subs.add_column("subscription", no_wrap=True, min_width=30)
-    for col in ("kind", "delivered", "retried", "dead-lettered", "fly", "lag"):
+    for col in ("kind", "delivered", "retried", "dead-lettered", "fly", "lag", "restarts"):
         subs.add_column(col, justify="right")
     for s in snap.subscriptions:
         subs.add_row(
@@ -82,6 +82,7 @@ def render_rich(snap: Snapshot) -> Group:
             Text(str(s.dead_lettered), "red" if s.dead_lettered else ""),
             str(s.in_flight),
             Text(str(s.lag), "yellow" if s.lag else ""),
+            Text(str(s.restarts), "red" if s.restarts else ""),
         )
     alerts = Table(
         title="recent alerts and errors", expand=True, title_justify="left", show_header=False, box=box.SIMPLE

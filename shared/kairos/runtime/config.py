@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from kairos.contracts.limits import MAX_EVENT_BYTES
 from kairos.errors import ConfigError
 
 
@@ -32,6 +33,18 @@ def integer(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0
     return value
 
 
+def event_limit(env: Mapping[str, str]) -> int:
+    """``KAIROS_MAX_EVENT_BYTES``: may lower the contract's limit, never raise it (a larger
+    event would not fit the producers' and the broker's record limit)."""
+    value = integer(env, "KAIROS_MAX_EVENT_BYTES", MAX_EVENT_BYTES, minimum=1024)
+    if value > MAX_EVENT_BYTES:
+        raise ConfigError(
+            f"KAIROS_MAX_EVENT_BYTES must be <= {MAX_EVENT_BYTES} (the broker's record limit leaves no room "
+            f"for more), got {value}"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class RuntimeSettings:
     """What every function needs to run."""
@@ -52,7 +65,7 @@ class RuntimeSettings:
             database_url=require(env, "DATABASE_URL", "a postgresql:// URL of the Kairos database"),
             kafka_bootstrap=require(env, "KAFKA_BOOTSTRAP_SERVERS", "host:port[,host:port] of the Kafka brokers"),
             kafka_profile=profile,
-            max_event_bytes=integer(env, "KAIROS_MAX_EVENT_BYTES", 1_048_576, minimum=1024),
+            max_event_bytes=event_limit(env),
             pool_size=integer(env, "KAIROS_DB_POOL_SIZE", 8, minimum=1),
             log_level=env.get("LOG_LEVEL", "INFO"),
         )

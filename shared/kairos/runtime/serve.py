@@ -1,8 +1,11 @@
 """``kairos serve FUNCTION``: serve one function project exactly as its container does.
 
-func-python serves the function (``LISTEN_ADDRESS``, health endpoints, CloudEvent
-decoding). We wrap its ASGI application for one reason: ``GET /metrics`` must answer in
-Prometheus format, and func-python would try to decode that request as a CloudEvent.
+func-python serves the function (``LISTEN_ADDRESS``, liveness, CloudEvent decoding). We
+wrap its ASGI application twice: :class:`~kairos.runtime.ingress.CloudEventGate` checks
+each raw request before func-python decodes it (required attributes, 4xx with a JSON
+reason for any bad input) and answers readiness (503, naming the function); and
+``GET /metrics`` answers in Prometheus format, which func-python would try to decode as a
+CloudEvent. The function image runs this command, so the cluster gets the same edge.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ import signal
 import sys
 from typing import Any
 
+from kairos.contracts.limits import EVENT_OVERHEAD_BYTES, MAX_REQUEST_BYTES
 from kairos.runtime import logs
+from kairos.runtime.ingress import CloudEventGate
 from kairos.runtime.loader import load_func_module
 
 log = logging.getLogger(__name__)
@@ -87,7 +92,9 @@ def serve(name_or_path: str) -> int:
             log.error("function failed to start", extra={"function": name_or_path, "reason": f"{exc}"})
             print(f"kairos serve {name_or_path}: cannot start: {exc}", file=sys.stderr)
             return 3
-    app = ASGIApplication(Started(fn))
+    settings = getattr(fn, "settings", None)
+    limit = settings.max_event_bytes + EVENT_OVERHEAD_BYTES if settings is not None else MAX_REQUEST_BYTES
+    app = CloudEventGate(ASGIApplication(Started(fn)), fn, getattr(fn, "name", name_or_path), max_body_bytes=limit)
     cfg = hypercorn.config.Config()
     cfg.bind = func_python.sock.bind()
     cfg.graceful_timeout = 10
