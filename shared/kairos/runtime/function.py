@@ -49,14 +49,22 @@ ReadinessCheck = Callable[[], tuple[bool, str]]
 
 @dataclass
 class Context:
-    """What a handler may use: the open transaction and who it is."""
+    """What a handler may use: the open transaction, who it is, and the ways out.
+
+    A handler's outputs leave through the outbox of its transaction. Two stages also send
+    what was committed elsewhere: the executor's service commits order events in its own
+    transactions (``publish`` hands those rows to this function's publisher), and the
+    outbox relay sends rows a crash left behind (``producer``). Nothing else of the runtime
+    is a handler's business.
+    """
 
     conn: psycopg.Connection
     function: str
     source: str
     spec: Function
     env: Mapping[str, str]
-    runtime: KairosFunction
+    publish: Callable[[Sequence[recorder.OutboxRow]], None]
+    producer: KafkaProducer | None
     not_before: dict[str, datetime] = field(default_factory=dict)
 
     def publish_not_before(self, event: Envelope[Any], at: datetime) -> None:
@@ -83,10 +91,6 @@ class Outcome:
         if self.status < 300:
             return b""
         return json.dumps({"error": {"code": self.code, "reason": self.reason}}).encode()
-
-
-class _RefusedInBatch(Exception):
-    """A handler refused an event in a batch's fast path: redo the batch with savepoints."""
 
 
 class KairosFunction:
@@ -268,18 +272,14 @@ class KairosFunction:
         return env.meta.id
 
     def _transact(self, env: Envelope[Any]) -> tuple[Outcome, list[recorder.OutboxRow]]:
+        """One delivery in its own transaction."""
         assert self.pool is not None
         with self.pool.connection() as conn, conn.transaction():
-            if not recorder.claim(conn, self.name, self.inbox_key(env), env.meta.type):
-                log.info("duplicate acknowledged")
-                return Outcome(204, "duplicate", duplicate=True), []
-            ctx = Context(conn, self.name, self.source, self.spec, self.env, self)
-            outputs = list(self.handler(env, ctx) or [])
-            catalog = load_catalog()
-            routed = [(catalog.output_topic(self.spec, out.meta.type), out) for out in outputs]
-            rows = recorder.append_outbox(conn, self.name, routed, ctx.not_before)
-        metrics.EMITTED.labels(self.name).inc(len(outputs))
-        return Outcome(204, "handled", emitted=[o.meta.id for o in outputs]), rows
+            (outcome,), rows = self._claim_handle_append(conn, [env])
+        if outcome.duplicate:
+            log.info("duplicate acknowledged")
+        metrics.EMITTED.labels(self.name).inc(len(outcome.emitted))
+        return outcome, rows
 
     def process_batch(self, events: Sequence[CloudEvent]) -> list[Outcome]:
         """Handle many events in ONE transaction (replay and backfill), then publish once.
@@ -292,70 +292,66 @@ class KairosFunction:
         """
         if not self._ready.is_set() or self.pool is None:
             return [Outcome(503, NotReady.code, f"{self.name} is not ready: {self._start_error}") for _ in events]
-        catalog = load_catalog()
+        decoded = [self._decode_or_refusal(ce) for ce in events]
+        envs = [e for e in decoded if not isinstance(e, Outcome)]
         try:
             with self.pool.connection() as conn, conn.transaction():
-                outcomes, new_rows = self._batch_fast(conn, events, catalog)
-        except _RefusedInBatch:
+                handled, new_rows = self._claim_handle_append(conn, envs)
+            answers = iter(handled)
+            outcomes = [e if isinstance(e, Outcome) else next(answers) for e in decoded]
+        except PermanentError:  # a handler refused one event: redo the batch, one savepoint each
             outcomes, new_rows = [], []
             with self.pool.connection() as conn, conn.transaction():
-                self._batch(conn, events, catalog, outcomes, new_rows)
+                for item in decoded:
+                    if isinstance(item, Outcome):
+                        outcomes.append(item)
+                        continue
+                    try:
+                        with conn.transaction():
+                            (outcome,), rows = self._claim_handle_append(conn, [item])
+                    except PermanentError as exc:
+                        outcome, rows = Outcome(exc.http_status, exc.code, str(exc)), []
+                    outcomes.append(outcome)
+                    new_rows += rows
+        metrics.EMITTED.labels(self.name).inc(sum(len(o.emitted) for o in outcomes))
         if new_rows:
             self.publish_rows(new_rows)
         return outcomes
 
-    def _batch_fast(
-        self, conn: psycopg.Connection, events: Sequence[CloudEvent], catalog: Any
+    def _decode_or_refusal(self, ce: CloudEvent) -> Envelope[Any] | Outcome:
+        try:
+            return self._decode(ce)
+        except PermanentError as exc:
+            return Outcome(exc.http_status, exc.code, str(exc))
+
+    def _claim_handle_append(
+        self, conn: psycopg.Connection, envs: Sequence[Envelope[Any]]
     ) -> tuple[list[Outcome], list[recorder.OutboxRow]]:
-        outcomes: list[Outcome | None] = [None] * len(events)
-        decoded: list[tuple[int, Envelope[Any]]] = []
-        for i, ce in enumerate(events):
-            try:
-                decoded.append((i, self._decode(ce)))
-            except PermanentError as exc:
-                outcomes[i] = Outcome(exc.http_status, exc.code, str(exc))
-        fresh = recorder.claim_many(conn, self.name, [(self.inbox_key(e), e.meta.type) for _, e in decoded])
+        """The sequence every path runs inside its transaction, for one event or a batch:
+        claim every event in the inbox (one statement), run the handler on those claimed now,
+        route their outputs to the catalog's topics and append them to the outbox (one
+        insert). One outcome per event, in order. A handler's ``PermanentError`` propagates:
+        the caller's transaction or savepoint undoes what the event wrote."""
+        keyed = [(self.inbox_key(env), env) for env in envs]
+        fresh = recorder.claim_many(conn, self.name, [(key, env.meta.type) for key, env in keyed])
+        catalog = load_catalog()
+        outcomes: list[Outcome] = []
         routed: list[tuple[str, Envelope[Any]]] = []
         not_before: dict[str, datetime] = {}
-        for i, env in decoded:
-            key = self.inbox_key(env)
+        for key, env in keyed:
             if key not in fresh:  # handled before, or an earlier copy in this batch
-                outcomes[i] = Outcome(204, "duplicate", duplicate=True)
+                outcomes.append(Outcome(204, "duplicate", duplicate=True))
                 continue
             fresh.discard(key)
-            ctx = Context(conn, self.name, self.source, self.spec, self.env, self)
-            try:
-                outputs = list(self.handler(env, ctx) or [])
-            except PermanentError as exc:
-                raise _RefusedInBatch from exc
-            routed += [(catalog.output_topic(self.spec, o.meta.type), o) for o in outputs]
+            ctx = self._context(conn)
+            outputs = list(self.handler(env, ctx) or [])
+            routed += [(catalog.output_topic(self.spec, out.meta.type), out) for out in outputs]
             not_before.update(ctx.not_before)
-            outcomes[i] = Outcome(204, "handled", emitted=[o.meta.id for o in outputs])
-        rows = recorder.append_outbox(conn, self.name, routed, not_before)
-        return [o for o in outcomes if o is not None], rows
+            outcomes.append(Outcome(204, "handled", emitted=[out.meta.id for out in outputs]))
+        return outcomes, recorder.append_outbox(conn, self.name, routed, not_before)
 
-    def _batch(
-        self,
-        conn: psycopg.Connection,
-        events: Sequence[CloudEvent],
-        catalog: Any,
-        outcomes: list[Outcome],
-        new_rows: list[recorder.OutboxRow],
-    ) -> None:
-        for ce in events:
-            try:
-                env = self._decode(ce)
-                with conn.transaction():
-                    if not recorder.claim(conn, self.name, self.inbox_key(env), env.meta.type):
-                        outcomes.append(Outcome(204, "duplicate", duplicate=True))
-                        continue
-                    ctx = Context(conn, self.name, self.source, self.spec, self.env, self)
-                    outputs = list(self.handler(env, ctx) or [])
-                    routed = [(catalog.output_topic(self.spec, o.meta.type), o) for o in outputs]
-                    new_rows += recorder.append_outbox(conn, self.name, routed, ctx.not_before)
-                outcomes.append(Outcome(204, "handled", emitted=[o.meta.id for o in outputs]))
-            except PermanentError as exc:
-                outcomes.append(Outcome(exc.http_status, exc.code, str(exc)))
+    def _context(self, conn: psycopg.Connection) -> Context:
+        return Context(conn, self.name, self.source, self.spec, self.env, self.publish_rows, self.producer)
 
     # --- publishing -----------------------------------------------------------------
 

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+import psycopg
 from kafka import KafkaProducer
 from psycopg_pool import ConnectionPool
 
@@ -113,3 +114,18 @@ class OutboxPublisher:
             )
             if self.on_failure:
                 self.on_failure(exc)
+
+
+def relay_unpublished(conn: psycopg.Connection, producer: KafkaProducer, *, older_than_s: float,
+                      batch: int = MAX_BATCH) -> int:
+    """Send the outbox rows a crash between commit and publish left behind; returns how many.
+
+    Rows are picked by age (older than the grace period a live publisher needs), never by
+    "ids above the last one seen", so a low id that commits late is not skipped; each batch
+    is locked, so two relays never send the same row, then sent and marked published."""
+    total = 0
+    while rows := recorder.lock_unpublished(conn, older_than_s=older_than_s, limit=batch):
+        send_records(producer, [(r.topic, r.record) for r in rows])
+        recorder.mark_published(conn, [r.id for r in rows])
+        total += len(rows)
+    return total

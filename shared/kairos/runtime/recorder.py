@@ -49,6 +49,9 @@ def claim_many(conn: psycopg.Connection, consumer: str, keys: Sequence[tuple[str
     unique = dict(keys)
     if not unique:
         return set()
+    if len(unique) == 1:  # one delivery (the HTTP path): the plain insert is the cheaper statement
+        ((key, event_type),) = unique.items()
+        return {key} if claim(conn, consumer, key, event_type) else set()
     rows = conn.execute(
         "INSERT INTO inbox (consumer, event_id, event_type)"
         " SELECT %s, k, t FROM unnest(%s::text[], %s::text[]) AS u(k, t)"
