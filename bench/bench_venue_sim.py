@@ -24,7 +24,7 @@ import urllib.request
 from typing import Any
 
 from kairos.localinfra.ports import free_port, wait_for_port
-from kairos.venue_sim.ccxt_client import make_binanceusdm
+from kairos.venues.binance_usdm.client import make_client
 
 SYMBOL = "ETH/USDT:USDT"
 KEY, SECRET = "bench-key", "bench-secret"
@@ -48,7 +48,7 @@ def one_round(ex: Any, lat: list[float]) -> None:
 
 
 def run_sync(base: str, orders: int) -> dict[str, float]:
-    ex = make_binanceusdm(base, KEY, SECRET)
+    ex = make_client(base, KEY, SECRET)
     ex.load_markets()
     lat: list[float] = []
     for _ in range(20):  # warm-up: connections, caches
@@ -61,7 +61,7 @@ def run_sync(base: str, orders: int) -> dict[str, float]:
 
 
 async def run_async(base: str, orders: int, concurrency: int) -> dict[str, float]:
-    ex = make_binanceusdm(base, KEY, SECRET, async_=True)
+    ex = make_client(base, KEY, SECRET, async_=True)
     lat: list[float] = []
     try:
         await ex.load_markets()

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from kairos.venue_sim import DEMO_API_KEY, DEMO_API_SECRET
-from kairos.venue_sim.ccxt_client import make_binanceusdm
 from kairos.venue_sim.faults import FaultState
 from kairos.venue_sim.server import AuditLog, VenueServer
 from kairos.venue_sim.venue import AccountSeed, Venue, VenueConfig
+from kairos.venues.binance_usdm.client import make_client
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"
@@ -117,9 +117,8 @@ class VenueSimHandle:
 
     def ccxt(self, *, async_: bool = False, api_key: str | None = None, secret: str | None = None,
              **options: Any) -> Any:  # fmt: skip
-        """An unmodified ccxt binanceusdm for this venue (see ``ccxt_client.make_binanceusdm``)."""
-        return make_binanceusdm(self.base_url, api_key or self.api_key, secret or self.secret, async_=async_,
-                                **options)  # fmt: skip
+        """An unmodified ccxt binanceusdm for this venue (``kairos.venues.binance_usdm.client``)."""
+        return make_client(self.base_url, api_key or self.api_key, secret or self.secret, async_=async_, **options)
 
 
 @contextmanager

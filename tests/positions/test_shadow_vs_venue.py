@@ -21,9 +21,9 @@ from kairos.positions.model import Fill, OrderSide, Position, Protection, Traili
 from kairos.positions.plan import VenueChecks, plan
 from kairos.positions.shadow import FillModel, PricePoint, simulate
 from kairos.venue_sim.engine import Engine
-from kairos.venue_sim.markets import Bracket, MarketSpec
 from kairos.venue_sim.model import Fill as VenueFill
 from kairos.venue_sim.model import OrderRequest, OrderType, Side
+from kairos.venues.markets import Bracket, MarketSpec
 from kairos_testkit.position_builders import D, at, protection
 
 SPEC = MarketSpec(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from kairos.localinfra.ports import free_port
-from kairos.venue_sim.ccxt_client import make_binanceusdm
+from kairos.venues.binance_usdm.client import make_client
 from kairos_testkit.venue_sim import ETH
 
 
@@ -45,7 +45,7 @@ def test_without_credentials_the_demo_account_is_printed_and_trades() -> None:
         assert demo.startswith("demo account: api key kairos-demo-key")
         line = next(p for p in _.splitlines() if p.startswith("venue simulator:"))
         base = line.split()[2]
-        ex = make_binanceusdm(base, "kairos-demo-key", "kairos-demo-secret")
+        ex = make_client(base, "kairos-demo-key", "kairos-demo-secret")
         assert ex.create_order(ETH, "market", "buy", 0.1)["status"] == "closed"
     finally:
         stop(proc)
@@ -58,7 +58,7 @@ def test_given_credentials_fund_that_account(tmp_path: Path) -> None:
     proc, out = start("--api-key", "K1", "--api-secret", "S1", "--seed", "4", "--faults", str(faults))
     try:
         base = next(p for p in out.splitlines() if p.startswith("venue simulator:")).split()[2]
-        assert make_binanceusdm(base, "K1", "S1").fetch_balance()["USDT"]["total"] == 100000.0
+        assert make_client(base, "K1", "S1").fetch_balance()["USDT"]["total"] == 100000.0
     finally:
         stop(proc)
 

@@ -13,9 +13,9 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from kairos.venue_sim.engine import Engine
-from kairos.venue_sim.markets import Bracket, MarketSpec
 from kairos.venue_sim.model import OrderRequest, Position, Side, TimeInForce, VenueError
 from kairos.venue_sim.model import OrderType as T
+from kairos.venues.markets import Bracket, MarketSpec
 
 SPEC = MarketSpec(
     symbol="TESTUSDT", base="TEST", quote="USDT", tick_size=Decimal("0.1"), step_size=Decimal("0.01"),

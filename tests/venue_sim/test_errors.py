@@ -117,7 +117,7 @@ def test_price_off_tick_is_4014_bad_request(sim: VenueSimHandle, ex: Any) -> Non
 
 
 def test_without_the_linear_error_table_ccxt_would_raise_a_bare_exchange_error(sim: VenueSimHandle) -> None:
-    """Documents why ``make_binanceusdm`` passes ccxt's own linear table (see ccxt_client)."""
+    """Documents why ``make_client`` passes ccxt's own linear table (kairos.venues.binance_usdm.client)."""
     plain = ccxt.binanceusdm({"apiKey": sim.api_key, "secret": sim.secret, "options": {"fetchCurrencies": False}})
     plain.urls["api"] = {k: sim.base_url + v.split(".com", 1)[1] for k, v in plain.urls["api"].items()}
     plain.load_markets()

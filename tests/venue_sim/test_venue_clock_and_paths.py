@@ -6,12 +6,12 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from kairos.venue_sim.markets import DEFAULT_MARKETS
 from kairos.venue_sim.pricepath import BUNDLED_CANDLES, ReplayPath, SeededPath, load_candles
 from kairos.venue_sim.venue import Venue, VenueConfig
+from kairos.venues.binance_usdm.markets import MARKETS
 from kairos_testkit.venue_sim import BTC, START_MS, running_venue_sim
 
-BTC_SPEC = DEFAULT_MARKETS[0]
+BTC_SPEC = MARKETS[0]
 
 
 def test_seeded_path_is_identical_for_the_same_seed_and_differs_across_seeds() -> None:
@@ -38,7 +38,7 @@ def test_replay_expands_each_candle_into_open_extremes_close() -> None:
 
 def test_replay_loops_without_jumping_back_in_level() -> None:
     candles = load_candles(BUNDLED_CANDLES)["ETHUSDT"]
-    path = ReplayPath(DEFAULT_MARKETS[1], candles)
+    path = ReplayPath(MARKETS[1], candles)
     n = len(candles) * 4
     assert abs(path.price(n) - path.price(n - 1)) <= path.price(n - 1) * Decimal("0.01")
 

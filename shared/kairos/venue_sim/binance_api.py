@@ -259,7 +259,7 @@ class BinanceApi:
         )  # fmt: skip
 
     def book_ticker(self, params: Params, key: str | None, req: web.Request) -> Any:
-        from kairos.venue_sim import book
+        from kairos.venues import book
 
         def row(s: str) -> dict[str, Any]:
             spec = self.engine.specs[s]
