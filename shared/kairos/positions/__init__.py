@@ -15,7 +15,7 @@ Modules, in import order (each imports only those above it):
 - ``schedule``: the scheduler's spreading and priorities;
 - ``slo``: SLOs and alerts from timestamps;
 - ``shadow``: SHADOW trigger simulation;
-- ``queries`` + ``schema_draft.sql``: SQL for the integration.
+- ``queries``: SQL for the integration, against the positions tables of migration 0010.
 
 Nothing here does I/O. See docs/POSITIONS.md.
 """

@@ -1,12 +1,11 @@
-"""SQL the integration runs against ``schema_draft.sql``: text only, no driver, no I/O.
+"""SQL the integration runs against the positions tables (migration ``0010_positions.sql``):
+text only, no driver, no I/O.
 
-Kept next to the draft schema so the functions, the tests and the benchmark use one text.
+Kept in one place so the functions, the tests and the benchmark use one text.
 Parameters use psycopg's ``%(name)s`` style.
 """
 
 from __future__ import annotations
-
-from importlib.resources import files
 
 DETECT_UNPROTECTED = """
 SELECT position_id, unprotected_since, extract(epoch FROM %(now)s::timestamptz - unprotected_since) AS unprotected_s
@@ -66,8 +65,3 @@ VALUES (%(command_id)s, %(position_id)s, %(kind)s, %(tp_level)s)
 ON CONFLICT (command_id) DO NOTHING
 """
 """position-sync, for each PLACE and AMEND action, in the transaction that writes the command."""
-
-
-def schema_draft() -> str:
-    """The draft DDL (``schema_draft.sql``) as text."""
-    return files("kairos.positions").joinpath("schema_draft.sql").read_text(encoding="utf-8")

@@ -1,7 +1,8 @@
 -- Positions and their protection: the positions projection, the fills folded into it,
 -- and the links from executor commands to a position's protective orders.
--- From kairos/positions/schema_draft.sql (the core's tested draft); numbered 0010 to leave room
--- for the execution service's own migrations. Joined with 0003's orders by PROTECTIVE_ORDERS.
+-- Numbered 0010 to leave room for the execution service's own migrations. Joined with 0003's
+-- orders by kairos.positions.queries.PROTECTIVE_ORDERS; the queries there run against this
+-- schema (tests/positions/test_positions_schema.py).
 
 CREATE TABLE IF NOT EXISTS positions (
     position_id        text        PRIMARY KEY,

@@ -1,4 +1,5 @@
-"""The draft schema on a real Postgres: constraints hold and detection stays fast at 10,000 positions."""
+"""The positions schema (migration 0010) on a real Postgres: constraints hold, detection stays fast at
+10,000 positions, and the queries of ``kairos.positions.queries`` run against it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from decimal import Decimal
 
 import psycopg
 import pytest
-from kairos.positions.queries import DETECT_UNPROTECTED, SCHEDULE_OPEN_POSITIONS, schema_draft
+from kairos.positions.queries import DETECT_UNPROTECTED, SCHEDULE_OPEN_POSITIONS
+from kairos.runtime.db import apply_migrations
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +30,7 @@ SELECT 'p' || lpad(g::text, 6, '0'), 'acct-' || (g % 50), 'binanceusdm', 'SYM' |
 @pytest.fixture
 def conn(database_url: str):  # type: ignore[no-untyped-def]
     with psycopg.connect(database_url, autocommit=True) as c:
-        c.execute(schema_draft())  # type: ignore[arg-type]
+        apply_migrations(c)  # type: ignore[arg-type]
         yield c
 
 
@@ -67,12 +69,10 @@ def test_closed_status_and_closed_at_go_together(conn) -> None:  # type: ignore[
 def test_protective_orders_join_with_the_execution_services_orders_into_views(database_url: str) -> None:
     from kairos.positions.model import OrderState, ProtectiveKind, ProtectiveOrder
     from kairos.positions.queries import LINK_PROTECTIVE_ORDER, PROTECTIVE_ORDERS
-    from kairos.runtime.db import apply_migrations
     from psycopg.rows import dict_row
 
     with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as c:
-        apply_migrations(c)  # type: ignore[arg-type]  # the execution service's orders/fills (0003) ...
-        c.execute(schema_draft())  # type: ignore[arg-type]  # ... then this draft on top
+        apply_migrations(c)  # type: ignore[arg-type]  # the execution service's orders/fills (0003), positions (0010)
         c.execute("""INSERT INTO positions (position_id, account, venue, symbol, side, status, quantity,
                      peak_quantity, entry_price, opened_at, updated_at, mode, revision, projection)
                      VALUES ('pos-1', 'a', 'v', 's', 'LONG', 'OPEN', 1, 1, 100, now(), now(), 'LIVE', 1, '{}')""")
