@@ -35,7 +35,7 @@ def register(event_type: str, version: int) -> Callable[[M], M]:
 
 def _load_all() -> None:
     # Import every contract module once so that their @register calls have run.
-    from kairos.contracts import commands, execution, market, near_intents, ops, positions  # noqa: F401
+    from kairos.contracts import commands, execution, market, market_data, near_intents, ops, positions  # noqa: F401
 
 
 def type_of(model: type[BaseModel]) -> tuple[str, int]:

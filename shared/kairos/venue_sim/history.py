@@ -8,8 +8,7 @@ live price (no jump where the archive meets the ticks). It costs O(1) per candle
 a few seeded sine waves (slow trends) plus hashed noise, never a walk that has to be
 replayed from the beginning.
 
-Buckets follow Binance: fixed intervals are aligned to the Unix epoch, except ``1w``
-(Mondays 00:00 UTC) and ``1M`` (the first of each calendar month).
+Buckets follow Binance, as ``kairos.marketdata.timeframes`` states them.
 """
 
 from __future__ import annotations
@@ -17,20 +16,14 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 
+from kairos.marketdata import timeframes
+from kairos.marketdata.timeframes import TIMEFRAME_MS
 from kairos.venues.markets import MarketSpec
 
 MINUTE_MS = 60_000
-INTERVALS_MS = {
-    "1s": 1_000, "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000,
-    "1h": 3_600_000, "2h": 7_200_000, "4h": 14_400_000, "6h": 21_600_000, "8h": 28_800_000,
-    "12h": 43_200_000, "1d": 86_400_000, "3d": 259_200_000, "1w": 604_800_000, "1M": 2_592_000_000,
-}  # fmt: skip
-"""Every kline interval ccxt's binanceusdm may ask for (``1M`` is a calendar month: 30 d is nominal)."""
-WEEK_MS = 7 * 86_400_000
-MONDAY_OFFSET_MS = 4 * 86_400_000  # 1970-01-01 was a Thursday
+INTERVALS_MS = TIMEFRAME_MS
 # Above this many minutes per candle, high/low/volume come from a sample of the minutes
 # (at most this many per candle) so a request for 1 d or 1 M candles stays cheap.
 MAX_MINUTES_PER_CANDLE = 60
@@ -41,23 +34,14 @@ WICK = 0.0008
 _MASK = (1 << 64) - 1
 
 
-def bucket_open(t: int, interval: str, interval_ms: int) -> int:
+def bucket_open(t: int, interval: str, interval_ms: int = 0) -> int:
     """The open time of the bucket of ``interval`` that contains ``t`` (ms)."""
-    if interval == "1M":
-        d = datetime.fromtimestamp(t / 1000, UTC)
-        return int(datetime(d.year, d.month, 1, tzinfo=UTC).timestamp() * 1000)
-    if interval == "1w":
-        return (t - MONDAY_OFFSET_MS) // WEEK_MS * WEEK_MS + MONDAY_OFFSET_MS
-    return t // interval_ms * interval_ms
+    return timeframes.bucket_open(t, interval)
 
 
-def next_open(t: int, interval: str, interval_ms: int) -> int:
+def next_open(t: int, interval: str, interval_ms: int = 0) -> int:
     """The open time of the bucket after the one opening at ``t``."""
-    if interval == "1M":
-        d = datetime.fromtimestamp(t / 1000, UTC)
-        year, month = (d.year + 1, 1) if d.month == 12 else (d.year, d.month + 1)
-        return int(datetime(year, month, 1, tzinfo=UTC).timestamp() * 1000)
-    return t + (WEEK_MS if interval == "1w" else interval_ms)
+    return timeframes.next_open(t, interval)
 
 
 def _mix(x: int) -> int:

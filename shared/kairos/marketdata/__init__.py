@@ -1,0 +1,1 @@
+"""Market data: candles and tickers from the venues, their validation, storage and tools."""
