@@ -331,6 +331,11 @@ def cloudevent_to_http_binary(ce: CloudEvent) -> tuple[dict[str, str], bytes]:
     return dict(msg.headers), msg.body
 
 
+def cloudevent_to_http_structured(ce: CloudEvent) -> tuple[dict[str, str], bytes]:
+    msg = ce_http.to_structured_event(ce)
+    return dict(msg.headers), msg.body
+
+
 def http_to_cloudevent(headers: Mapping[str, str], body: bytes) -> CloudEvent:
     """Decode a binary or structured HTTP CloudEvent; raises InvalidEvent (a subclass says
     what is wrong) for anything that is not exactly one CloudEvent with its required attributes."""

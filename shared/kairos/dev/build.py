@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from kairos.catalog import Catalog
 from kairos.dev.state import StateDir
 from kairos.dev.supervisor import ManagedProcess
-from kairos.localinfra.ports import free_port
+from kairos.localinfra.ports import free_port, listening_socket
 
 NEAR_INTENTS_URL_ENV = "NEAR_INTENTS_WS_URL"
 VENUE_API_KEY = "kairos-dev-key"
@@ -114,6 +114,10 @@ def missing_projects(catalog: Catalog) -> list[str]:
 def function_processes(catalog: Catalog, state: StateDir, infra: Infra, only: set[str]) -> list[ManagedProcess]:
     """One ``kairos serve`` per function (all, or those in ``only``), each on its own port.
 
+    The runner binds each port itself (port 0) and hands the listening socket to the
+    child, instead of picking free ports and letting children bind them later (two
+    children could get the same port, one answering the other's readiness probe).
+
     A catalog entry whose project folder does not exist yet is left out (see
     :func:`missing_projects`); the runner says so instead of restarting it forever.
     """
@@ -122,7 +126,8 @@ def function_processes(catalog: Catalog, state: StateDir, infra: Infra, only: se
     for fn in catalog.functions:
         if (only and fn.name not in only) or fn.name in missing:
             continue
-        port = free_port()
+        sock = listening_socket()  # bound here and inherited: no other child can take the port
+        port = int(sock.getsockname()[1])
         env = {**infra.env(), **fn.env, "LISTEN_ADDRESS": f"127.0.0.1:{port}"}
         procs.append(
             ManagedProcess(
@@ -133,6 +138,7 @@ def function_processes(catalog: Catalog, state: StateDir, infra: Infra, only: se
                 state.log(fn.name),
                 url=f"http://127.0.0.1:{port}",
                 ready_path="/health/readiness",
+                listen_socket=sock,
             )
         )
     return procs

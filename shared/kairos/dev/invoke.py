@@ -6,9 +6,13 @@ key, correlation id, ingested-at), sent in binary mode to the function's port as
 status, outcome, error reason, and every event the function emitted, read back from the
 outbox (a function publishes its own outputs; the HTTP reply carries only their ids).
 
+``--format structured`` sends structured mode (``application/cloudevents+json``) instead,
+as ``func invoke --format`` does. An emitted event is listed once even when its outbox row
+was written again (a stored result re-emitted).
+
 ``--in-process`` loads the function and calls its handler path without a server or a
 delivery, against the running system's Postgres and broker: the way to step through a
-handler in a debugger.
+handler in a debugger. An unknown function name is an error naming the known ones.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import httpx
 import psycopg
 from cloudevents.core.v1.event import CloudEvent
 
-from kairos.contracts.codec import cloudevent_to_http_binary
+from kairos.contracts.codec import cloudevent_to_http_binary, cloudevent_to_http_structured
 from kairos.dev.state import StateDir, default_state_dir, read_live_run_info
 from kairos.errors import ConfigError
 
@@ -41,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key", help="partition key (default: the event id)")
     parser.add_argument("--correlation-id", help="default: the event id")
     parser.add_argument("--url", help="function URL (default: from the running kairos dev)")
+    parser.add_argument(
+        "--format", choices=("binary", "structured"), default="binary", help="HTTP content mode (default binary)"
+    )
     parser.add_argument("--in-process", action="store_true", help="run the handler here, without a server")
     parser.add_argument("--state-dir", type=Path, default=None)
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
@@ -96,11 +103,14 @@ def emitted_events(database_url: str, ids: list[str], wait: float = 2.0) -> list
 
 
 def _outbox_rows(database_url: str, ids: list[str]) -> list[dict[str, Any]]:
+    """One row per event id (its latest): a stored result that was emitted again has a
+    second outbox row with the same event id, and it is still one event."""
     with psycopg.connect(database_url, connect_timeout=5) as conn:
         rows = conn.execute(
-            "SELECT event_id, event_type, topic, published_at IS NOT NULL, value FROM outbox"
-            " WHERE event_id = ANY(%s) ORDER BY id",
-            (ids,),
+            "SELECT event_id, event_type, topic, published, value FROM ("
+            " SELECT DISTINCT ON (event_id) id, event_id, event_type, topic, published_at IS NOT NULL AS published,"
+            " value FROM outbox WHERE event_id = ANY(%s) ORDER BY event_id, id DESC) latest ORDER BY id",
+            (list(dict.fromkeys(ids)),),
         ).fetchall()
     out = []
     for event_id, event_type, topic, published, value in rows:
@@ -112,13 +122,14 @@ def _outbox_rows(database_url: str, ids: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-def send_http(url: str, ce: CloudEvent) -> dict[str, Any]:
-    headers, body = cloudevent_to_http_binary(ce)
+def send_http(url: str, ce: CloudEvent, content_mode: str = "binary") -> dict[str, Any]:
+    encode = cloudevent_to_http_structured if content_mode == "structured" else cloudevent_to_http_binary
+    headers, body = encode(ce)
     try:
         resp = httpx.post(url, headers=headers, content=body, timeout=30)
     except httpx.HTTPError as exc:
         raise ConfigError(f"cannot reach {url}: {exc}; is the function running ('kairos status')?") from exc
-    emitted = [i for i in resp.headers.get("x-kairos-emitted", "").split(",") if i]
+    emitted = list(dict.fromkeys(i for i in resp.headers.get("x-kairos-emitted", "").split(",") if i))
     try:
         error = resp.json().get("error") if resp.content else None
     except ValueError:
@@ -129,6 +140,15 @@ def send_http(url: str, ce: CloudEvent) -> dict[str, Any]:
         "error": error,
         "emitted_ids": emitted,
     }
+
+
+def known_function(function: str) -> None:
+    """ConfigError naming the catalog's functions when ``function`` is not one of them."""
+    from kairos.catalog import load_catalog
+
+    names = sorted(fn.name for fn in load_catalog().functions)
+    if function not in names:
+        raise ConfigError(f"unknown function {function!r}; the catalog has: {', '.join(names)}")
 
 
 def run_in_process(function: str, env: dict[str, str], ce: CloudEvent) -> dict[str, Any]:
@@ -144,13 +164,19 @@ def run_in_process(function: str, env: dict[str, str], ce: CloudEvent) -> dict[s
         fn.stop()
     error = None if outcome.status < 300 else {"code": outcome.code, "reason": outcome.reason}
     code = "duplicate" if outcome.duplicate else outcome.code
-    return {"status": outcome.status, "outcome": code, "error": error, "emitted_ids": outcome.emitted}
+    return {
+        "status": outcome.status,
+        "outcome": code,
+        "error": error,
+        "emitted_ids": list(dict.fromkeys(outcome.emitted)),
+    }
 
 
 def run(args: argparse.Namespace) -> int:
     import os
 
     try:
+        known_function(args.function)
         data = load_data(args.data)
         ce = build_event(args, data)
         info = None
@@ -175,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
             result = run_in_process(args.function, env, ce)
         else:
             url = args.url or (info.function_url(args.function) if info else "")
-            result = send_http(url, ce)
+            result = send_http(url, ce, args.format)
         result["event_id"] = ce.get_id()
         result["emitted"] = emitted_events(database_url, result["emitted_ids"])
     except ConfigError as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections import deque
@@ -20,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from kairos.runtime.serve import LISTEN_FD_ENV
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,10 @@ class ManagedProcess:
     log_path: Path
     url: str | None = None
     ready_path: str | None = None  # GET url + ready_path answers 200 when ready
+    #: A listening socket the runner bound (port 0) and keeps: the child serves on it
+    #: (inherited, ``KAIROS_LISTEN_FD``), so no other process can take the port between
+    #: choosing it and binding it, and a restarted child gets the same port back.
+    listen_socket: socket.socket | None = None
     restart: bool = True
     stopping: bool = False
     process: subprocess.Popen[bytes] | None = None
@@ -77,14 +84,20 @@ class ManagedProcess:
     def start(self) -> None:
         """Spawn the child (appending to its log file)."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = dict(self.env)
+        fds: tuple[int, ...] = ()
+        if self.listen_socket is not None:
+            fds = (self.listen_socket.fileno(),)
+            env[LISTEN_FD_ENV] = str(fds[0])
         with self.log_path.open("ab") as out:
             self.process = subprocess.Popen(
                 list(self.argv),
-                env=self.env,
+                env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                pass_fds=fds,
             )
         self._create_time = None
         self.started_at = time.monotonic()
@@ -99,9 +112,10 @@ class ManagedProcess:
         if not (self.url and self.ready_path):
             return True
         try:
-            return client.get(self.url + self.ready_path, timeout=0.5).status_code == 200
+            resp = client.get(self.url + self.ready_path, timeout=0.5)
         except httpx.HTTPError:
             return False
+        return resp.status_code == 200 and (self.kind != "function" or answered_by(resp, self.name))
 
     def check(self, now: float, report: Callable[[SupervisorEvent], None]) -> None:
         """Restart the child when it died on its own and its backoff has elapsed."""
@@ -150,6 +164,16 @@ class ManagedProcess:
             return True
         except subprocess.TimeoutExpired:
             return False
+
+
+def answered_by(resp: httpx.Response, name: str) -> bool:
+    """True when a readiness answer names ``name``: whoever answers on a function's port
+    must prove it is that function, not another one that got the same port."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("function") == name
 
 
 def stop_all(procs: Sequence[ManagedProcess], timeout: float) -> list[str]:

@@ -25,6 +25,10 @@ from kairos.runtime.loader import load_func_module
 
 log = logging.getLogger(__name__)
 
+#: An inherited, already listening socket's file descriptor to serve on (``kairos dev``
+#: binds each function's port itself, so two children can never race for one port).
+LISTEN_FD_ENV = "KAIROS_LISTEN_FD"
+
 
 class MetricsRoute:
     """ASGI middleware answering ``/metrics``; everything else goes to func-python."""
@@ -96,7 +100,10 @@ def serve(name_or_path: str) -> int:
     limit = settings.max_event_bytes + EVENT_OVERHEAD_BYTES if settings is not None else MAX_REQUEST_BYTES
     app = CloudEventGate(ASGIApplication(Started(fn)), fn, getattr(fn, "name", name_or_path), max_body_bytes=limit)
     cfg = hypercorn.config.Config()
-    cfg.bind = func_python.sock.bind()
+    inherited = os.environ.get(LISTEN_FD_ENV)
+    # kairos dev binds the port itself and passes the listening socket (no port race);
+    # otherwise func-python binds LISTEN_ADDRESS as in the container.
+    cfg.bind = [f"fd://{int(inherited)}"] if inherited else func_python.sock.bind()
     cfg.graceful_timeout = 10
     cfg.accesslog = None
 
