@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "invoke": ("kairos.dev.invoke", "send one CloudEvent to a function and show what it emitted"),
     "status": ("kairos.dev.status", "health of every function, topic lag, dead letters, outbox backlog"),
     "dlq": ("kairos.dev.dlq", "list, show and replay dead letters"),
+    "account": ("kairos.portfolio.account_cli", "add, list, rotate the keys of venue accounts; protection settings"),
     "new": ("kairos.scaffold.cli", "create a new stage: function project, catalog entry, test skeleton"),
 }
 

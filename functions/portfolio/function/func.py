@@ -5,6 +5,7 @@ of a newly opened position to protect (due 11 s after it opened).
 A thin shell: parse (the runtime), fold (``kairos.positions.fold`` through
 ``kairos.portfolio.projection``), persist rows and outbox in the delivery's transaction.
 A duplicate fill is a no-op; a fill the fold refuses is dead-lettered (``dlq.portfolio``).
+At start, every LIVE account without protection settings of its own is named in a warning.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from kairos.contracts.envelope import Envelope
 from kairos.contracts.execution import OrderFill
 from kairos.portfolio.config import PositionsConfig
 from kairos.portfolio.projection import project
+from kairos.portfolio.protection_settings import warn_unset
 from kairos.runtime import Context, KairosFunction
 
 
@@ -25,5 +27,11 @@ def handle(event: Envelope[OrderFill], ctx: Context) -> list[Envelope[Any]]:
     return list(result.outputs)
 
 
+def _warn_unset(fn: KairosFunction) -> None:
+    assert fn.pool is not None
+    with fn.pool.connection() as conn:
+        warn_unset(conn, PositionsConfig.from_env(fn.env))
+
+
 def new() -> KairosFunction:
-    return KairosFunction("portfolio", handle)
+    return KairosFunction("portfolio", handle, on_ready=_warn_unset)

@@ -37,11 +37,20 @@ import psycopg
 from kairos.contracts.envelope import Envelope, derive_event, stable_id
 from kairos.contracts.ops import Alert
 from kairos.contracts.positions import as_contract
-from kairos.portfolio import marks, store
+from kairos.portfolio import marks, protection_settings, store
 from kairos.portfolio.config import PositionsConfig
 from kairos.portfolio.projection import sync_command
 from kairos.positions.fold import OpenDefaults, adopt, apply_fill
-from kairos.positions.model import Fill, FillIntent, Mode, OrderSide, Position, PositionKey, PositionSide
+from kairos.positions.model import (
+    Fill,
+    FillIntent,
+    Mode,
+    OrderSide,
+    Position,
+    PositionKey,
+    PositionSide,
+    Protection,
+)
 from kairos.venues.port import VenuePosition
 
 log = logging.getLogger("kairos.portfolio.adoption")
@@ -187,8 +196,8 @@ def adopt_unexplained(conn: psycopg.Connection, account: str, venue: str, seen: 
                                   f"{key.text()}: venue holds {vp.amount}, the projection {current.signed_quantity}",
                                   {"position_id": current.position_id, "venue_amount": str(vp.amount)}))
             continue
-        protection = config.default if config.protect_unmanaged else config.default.model_copy(
-            update={"take_profits": (), "stop_loss": None, "trailing": None})
+        protection = protection_settings.resolve(conn, config, account, None) if config.protect_unmanaged \
+            else Protection()
         result = adopt(key, side, abs(vp.amount), vp.entry_price, at, protect=not protection.empty,
                        protection=protection)
         store.save(conn, result.position)

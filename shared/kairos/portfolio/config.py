@@ -5,7 +5,9 @@ positions the configuration says to protect; strategies name themselves on their
 (``strategy_id``), so settings are chosen per strategy with a default.
 
 - ``KAIROS_POSITIONS_PROTECTION``: JSON ``{"default": <Protection>, "strategies": {id: <Protection>},
-  "protect_unmanaged": bool}``; an empty protection means "do not protect".
+  "protect_unmanaged": bool}``; an empty protection means "do not protect", except the
+  ``default``: absent or ``{}`` it is "not set", and ``SAFE_DEFAULT`` applies. Settings stored in
+  Postgres per account and strategy come first (``kairos.portfolio.protection_settings``).
 - ``KAIROS_POSITIONS_RULES``: JSON ``{"default": <VenueRules>, "symbols": {symbol: <VenueRules>}}``.
 - ``KAIROS_POSITIONS_FALLBACK``: ``close_at_market`` (default) or ``alert_only``.
 - ``KAIROS_POSITIONS_MARK_MAX_AGE_S``: the oldest mark price position-sync acts on (default 90:
@@ -26,10 +28,17 @@ from pydantic import ValidationError
 
 from kairos.errors import ConfigError
 from kairos.positions.fold import OpenDefaults
-from kairos.positions.model import Mode, Protection, VenueRules
+from kairos.positions.model import Mode, Protection, StopLoss, TakeProfitLevel, VenueRules
 from kairos.positions.plan import Fallback, PlanConfig
 
 DEFAULT_RULES = VenueRules(tick_size=Decimal("0.1"), step_size=Decimal("0.001"))
+
+# What a position gets when nothing else is configured: a stop 2 % from the entry and one
+# take-profit 4 % from it for the whole position. Nothing configured still means protected.
+SAFE_DEFAULT = Protection(
+    take_profits=(TakeProfitLevel(distance_pct=Decimal("4"), fraction=Decimal("1")),),
+    stop_loss=StopLoss(distance_pct=Decimal("2")),
+)
 
 
 def _json(env: Mapping[str, str], name: str) -> dict[str, Any]:
@@ -47,7 +56,7 @@ def _json(env: Mapping[str, str], name: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class PositionsConfig:
-    default: Protection = field(default_factory=Protection)
+    default: Protection | None = None  # None: not set (SAFE_DEFAULT applies)
     strategies: Mapping[str, Protection] = field(default_factory=dict)
     protect_unmanaged: bool = True
     rules_default: VenueRules = DEFAULT_RULES
@@ -75,7 +84,7 @@ class PositionsConfig:
             if not 0 < max_age <= 3600:
                 raise ValueError(f"KAIROS_POSITIONS_MARK_MAX_AGE_S must be in (0, 3600] seconds, got {max_age}")
             return cls(
-                default=Protection.model_validate(prot.get("default") or {}),
+                default=Protection.model_validate(prot["default"]) if prot.get("default") else None,
                 strategies={k: Protection.model_validate(v) for k, v in (prot.get("strategies") or {}).items()},
                 protect_unmanaged=bool(prot.get("protect_unmanaged", True)),
                 rules_default=VenueRules.model_validate(rules["default"]) if "default" in rules else DEFAULT_RULES,
@@ -87,7 +96,8 @@ class PositionsConfig:
             raise ConfigError(f"positions configuration is invalid: {exc}") from None
 
     def protection_for(self, strategy_id: str | None) -> Protection:
-        return self.strategies.get(strategy_id or "", self.default)
+        """From the environment alone (Postgres settings: ``protection_settings.resolve``)."""
+        return self.strategies.get(strategy_id or "", self.default or SAFE_DEFAULT)
 
     def open_defaults(self, strategy_id: str | None, mode: Mode) -> OpenDefaults:
         """What a position opened by a fill of ``strategy_id`` gets; empty protection = not protected."""

@@ -25,7 +25,7 @@ from kairos.contracts.envelope import Envelope, derive_event, new_event
 from kairos.contracts.execution import OrderFill
 from kairos.contracts.positions import SyncPosition, as_contract
 from kairos.errors import PermanentError
-from kairos.portfolio import store
+from kairos.portfolio import protection_settings, store
 from kairos.portfolio.config import PositionsConfig
 from kairos.positions.events import PositionEventKind
 from kairos.positions.fold import FoldError, apply_fill
@@ -87,7 +87,7 @@ def project(conn: psycopg.Connection, event: Envelope[OrderFill], config: Positi
                           tag=ctx.kind, tp_level=ctx.tp_level, order_remaining=ctx.remaining)
     current = store.open_in_slot(conn, fill.key)
     mode = Mode.SHADOW if ef.mode == "shadow" else Mode.LIVE
-    defaults = config.open_defaults(fill.strategy_id, mode)
+    defaults = protection_settings.open_defaults(conn, config, ef.account, fill.strategy_id, mode)
     try:
         result = apply_fill(current, fill, defaults)
     except FoldError as exc:
