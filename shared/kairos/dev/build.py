@@ -22,6 +22,8 @@ from kairos.localinfra.ports import free_port, listening_socket
 NEAR_INTENTS_URL_ENV = "NEAR_INTENTS_WS_URL"
 VENUE_API_KEY = "kairos-dev-key"
 VENUE_API_SECRET = "kairos-dev-secret"  # a local simulator's credential, not a secret
+VENUE_URL_ENV = "KAIROS_VENUE_BASE_URL"
+DEV_ACCOUNT = "dev-sim"
 
 
 def kairos_argv(*args: str) -> list[str]:
@@ -79,13 +81,27 @@ def venue_sim_process(state: StateDir, seed: int) -> tuple[ManagedProcess, dict[
         VENUE_API_SECRET,
     )
     proc = ManagedProcess("venue-sim", "venue", argv, dict(os.environ), state.log("venue-sim"), url, "/_sim/health")
-    env = {
-        "KAIROS_VENUE": "binance-sim",
-        "KAIROS_VENUE_BASE_URL": url,
-        "KAIROS_VENUE_API_KEY": VENUE_API_KEY,
-        "KAIROS_VENUE_API_SECRET": VENUE_API_SECRET,
-    }
-    return proc, env
+    # Only the address goes to every child (the market-data jobs read it); the funded
+    # account's keys do not: register_dev_account seals them into Postgres like any account.
+    return proc, {VENUE_URL_ENV: url}
+
+
+def register_dev_account(infra: Infra) -> None:
+    """The simulator's funded account as the LIVE account ``dev-sim`` (keys sealed with this
+    run's KEK, as ``kairos account add`` does), so a command naming it trades through the
+    simulator. Its protection is the defaults' (portfolio warns at start until one is set)."""
+    import psycopg
+
+    from kairos.execution import accounts
+    from kairos.execution.vault import KeyVault
+    from kairos.runtime.db import migrate
+    from kairos.venues.port import Credentials
+
+    migrate(infra.database_url)
+    vault = KeyVault.from_env(infra.env())
+    with psycopg.connect(infra.database_url, autocommit=True) as conn:
+        accounts.register(conn, vault, DEV_ACCOUNT, venue="binanceusdm", mode="live",
+                          base_url=infra.venue[VENUE_URL_ENV], creds=Credentials(VENUE_API_KEY, VENUE_API_SECRET))
 
 
 def fake_bus_process(state: StateDir, rate: float, seed: int, malformed_every: int) -> tuple[ManagedProcess, str]:
@@ -128,7 +144,9 @@ def function_processes(catalog: Catalog, state: StateDir, infra: Infra, only: se
             continue
         sock = listening_socket()  # bound here and inherited: no other child can take the port
         port = int(sock.getsockname()[1])
-        env = {**infra.env(), **fn.env, "LISTEN_ADDRESS": f"127.0.0.1:{port}"}
+        # the catalog's env is the default; a variable the operator exported wins over it
+        chosen = {k: os.environ[k] for k in fn.env if k in os.environ}
+        env = {**infra.env(), **fn.env, **chosen, "LISTEN_ADDRESS": f"127.0.0.1:{port}"}
         procs.append(
             ManagedProcess(
                 fn.name,
