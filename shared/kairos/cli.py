@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "invoke": ("kairos.dev.invoke", "send one CloudEvent to a function and show what it emitted"),
     "status": ("kairos.dev.status", "health of every function, topic lag, dead letters, outbox backlog"),
     "dlq": ("kairos.dev.dlq", "list, show and replay dead letters"),
+    "market": ("kairos.marketdata.market_cli", "market data subscriptions; the ticker source (market tickers)"),
+    "candles": ("kairos.marketdata.candles_cli", "backfill candle history, import a candle file, list gaps"),
     "account": ("kairos.portfolio.account_cli", "add, list, rotate the keys of venue accounts; protection settings"),
     "new": ("kairos.scaffold.cli", "create a new stage: function project, catalog entry, test skeleton"),
 }

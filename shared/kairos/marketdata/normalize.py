@@ -49,6 +49,39 @@ def _int(value: Any, what: str) -> int:
     return value
 
 
+def problem(
+    open_ms: int,
+    close_ms: int,
+    o: Decimal,
+    h: Decimal,
+    lo: Decimal,
+    c: Decimal,
+    v: Decimal,
+    timeframe: str,
+    now_ms: int,
+) -> str | None:
+    """Why these values cannot be a closed candle of ``timeframe`` at ``now_ms``, or None.
+
+    The one statement of the rules, shared by normalize, backfill and import.
+    """
+    if not timeframes.aligned(open_ms, timeframe):
+        return f"open time {open_ms} is not aligned to {timeframe}"
+    expected_close = timeframes.next_open(open_ms, timeframe) - 1
+    if close_ms != expected_close:
+        return f"close time {close_ms} is not the end of the bucket ({expected_close})"
+    if close_ms >= now_ms:
+        return f"not closed yet (closes {close_ms}, venue time {now_ms})"
+    if min(o, h, lo, c) <= 0:
+        return f"prices must be > 0 (o={o} h={h} l={lo} c={c})"
+    if h < lo:
+        return f"high {h} is below low {lo}"
+    if not (lo <= o <= h and lo <= c <= h):
+        return f"open {o} or close {c} outside [low {lo}, high {h}]"
+    if v < 0:
+        return f"negative volume {v}"
+    return None
+
+
 def candle_of(raw: RawBinanceUsdmKline, revision: int = 1) -> Candle:
     """The candle of one raw kline, or Rejected with the reason."""
     k = raw.kline
@@ -56,22 +89,9 @@ def candle_of(raw: RawBinanceUsdmKline, revision: int = 1) -> Candle:
         raise Rejected(f"kline has {len(k)} fields, expected at least 7: {k!r}")
     open_ms, close_ms = _int(k[0], "open time"), _int(k[6], "close time")
     o, h, lo, c, v = (_dec(x, n) for x, n in zip(k[1:6], ("open", "high", "low", "close", "volume"), strict=True))
-    where = f"{raw.symbol} {raw.interval} at {from_ms(open_ms).isoformat()}"
-    if not timeframes.aligned(open_ms, raw.interval):
-        raise Rejected(f"{where}: open time {open_ms} is not aligned to {raw.interval}")
-    expected_close = timeframes.next_open(open_ms, raw.interval) - 1
-    if close_ms != expected_close:
-        raise Rejected(f"{where}: close time {close_ms} is not the end of the bucket ({expected_close})")
-    if close_ms >= raw.venue_time:
-        raise Rejected(f"{where}: not closed yet (closes {close_ms}, venue time {raw.venue_time})")
-    if min(o, h, lo, c) <= 0:
-        raise Rejected(f"{where}: prices must be > 0 (o={o} h={h} l={lo} c={c})")
-    if h < lo:
-        raise Rejected(f"{where}: high {h} is below low {lo}")
-    if not (lo <= o <= h and lo <= c <= h):
-        raise Rejected(f"{where}: open {o} or close {c} outside [low {lo}, high {h}]")
-    if v < 0:
-        raise Rejected(f"{where}: negative volume {v}")
+    why = problem(open_ms, close_ms, o, h, lo, c, v, raw.interval, raw.venue_time)
+    if why is not None:
+        raise Rejected(f"{raw.symbol} {raw.interval} at {from_ms(open_ms).isoformat()}: {why}")
     quote_volume = _dec(k[7], "quote volume") if len(k) > 7 and k[7] is not None else None
     trades = k[8] if len(k) > 8 and isinstance(k[8], int) and not isinstance(k[8], bool) else None
     return Candle(

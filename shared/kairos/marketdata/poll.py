@@ -76,17 +76,41 @@ async def with_backoff(call: Callable[[], Awaitable[T]], what: str, backoff: Bac
     raise AssertionError("unreachable")
 
 
+def call_with_backoff(call: Callable[[], T], what: str, backoff: Backoff) -> T:
+    """The blocking twin of :func:`with_backoff` (the command-line tools use a sync client)."""
+    delay = backoff.first_delay_s
+    for attempt in range(1, backoff.attempts + 1):
+        try:
+            return call()
+        except RETRYABLE as exc:
+            if attempt == backoff.attempts:
+                raise
+            wait = delay * (4 if isinstance(exc, cx.DDoSProtection) else 1)
+            log.warning(
+                "venue call failed; backing off",
+                extra={"what": what, "attempt": attempt, "in_s": round(wait, 2), "reason": type(exc).__name__},
+            )
+            time.sleep(min(wait, backoff.max_delay_s))
+            delay = min(delay * 2, backoff.max_delay_s)
+    raise AssertionError("unreachable")
+
+
+def market_time(answer: Sequence[dict[str, Any]] | dict[str, Any]) -> int:
+    """The newest ``time`` of premium index rows (one symbol's object, or all symbols' list)."""
+    rows = [answer] if isinstance(answer, dict) else answer
+    times = [int(r["time"]) for r in rows if r.get("time") is not None]
+    if not times:
+        raise cx.ExchangeError("premiumIndex carried no time")
+    return max(times)
+
+
 async def venue_time(client: Any, backoff: Backoff) -> int:
     """The venue's market time: the newest ``time`` of its premium index rows (one request).
 
     Market data's own clock, not ``/time``: a kline is closed when the market has moved
     past its close time, and this is the clock the venue stamps its market data with.
     """
-    rows = await with_backoff(lambda: client.fapiPublicGetPremiumIndex(), "premium index", backoff)
-    times = [int(r["time"]) for r in rows if r.get("time") is not None]
-    if not times:
-        raise cx.ExchangeError("premiumIndex carried no time")
-    return max(times)
+    return market_time(await with_backoff(lambda: client.fapiPublicGetPremiumIndex(), "premium index", backoff))
 
 
 async def fetch_want(client: Any, want: Want, venue_time: int, backoff: Backoff, max_pages: int) -> Got:
