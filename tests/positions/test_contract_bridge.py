@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from typing import get_args
-
 import pytest
+from kairos.contracts import execution as contract
 from kairos.contracts.commands import AmendOrder, CancelOrder, ExecuteTrade
-from kairos.contracts.execution import OrderFill, OrderStateName
-from kairos.execution.states import OrderState as ExecutorState
+from kairos.contracts.execution import OrderEvent, OrderFill
+from kairos.execution import states
+from kairos.positions import model
 from kairos.positions.actions import ActionKind, amend_order_fields, cancel_order_fields, execute_trade_fields
 from kairos.positions.fold import apply_fill
 from kairos.positions.inputs import fill_from_exec
-from kairos.positions.model import FillIntent, OrderState, ProtectiveKind, TrailingMode
+from kairos.positions.model import FillIntent, ProtectiveKind, TrailingMode
 from kairos.positions.plan import VenueChecks, plan
 from kairos_testkit.position_builders import RULES, T0, D, exit_fill, full_protection, opened, order, protection
 
 
 def test_protective_order_states_are_the_execution_services_states() -> None:
-    assert {s.value for s in OrderState} == {s.value for s in ExecutorState} == set(get_args(OrderStateName))
+    assert model.OrderState is states.OrderState is contract.OrderState  # one definition, in the contracts
+    for field in ("from_state", "to_state"):  # on the wire: a plain string enum of every state
+        schema = OrderEvent.model_json_schema()["properties"][field]
+        assert schema["type"] == "string" and schema["enum"] == [s.value for s in contract.OrderState]
 
 
 def test_every_planned_command_validates_against_its_contract() -> None:

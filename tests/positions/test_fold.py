@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from kairos.positions.events import PositionEventKind as K
+from kairos.contracts.positions import PositionEventKind as K
 from kairos.positions.fold import TRANSITIONS, Effect, FoldError, OpenDefaults, adopt, apply_fill, next_status
 from kairos.positions.model import Position, PositionKey, PositionSide, PositionStatus, ProtectiveKind
 from kairos_testkit.position_builders import ACCOUNT, SYMBOL, VENUE, D, at, exit_fill, fill, opened, protection

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kairos.positions.events import PositionEventKind as K
+from kairos.contracts.positions import PositionEventKind as K
 from kairos.positions.fold import apply_fill
 from kairos.positions.model import PositionStatus, ProtectiveKind, TrailingMode
 from kairos.positions.shadow import FillModel, PricePoint, fill_price, simulate

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field, WithJsonSchema
 
 from kairos.contracts.registry import register
 from kairos.contracts.types import Amount, Contract, UtcDatetime
@@ -34,9 +37,25 @@ class TradeResult(Contract):
     venue_order_id: str | None = None
 
 
-OrderStateName = Literal[
-    "NEW", "SUBMITTED", "UNKNOWN", "OPEN", "PARTIALLY_FILLED", "CANCELING", "FILLED", "CANCELED", "REJECTED", "EXPIRED"
-]
+class OrderState(StrEnum):
+    """An order's state: the execution service's lifecycle (``kairos.execution.states`` holds
+    its transitions), what ``exec.order_event`` reports and what protection reads."""
+
+    NEW = "NEW"  # committed locally, never sent
+    SUBMITTED = "SUBMITTED"  # about to be / being sent
+    UNKNOWN = "UNKNOWN"  # sent, outcome not confirmed
+    OPEN = "OPEN"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    CANCELING = "CANCELING"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+
+
+OrderStateName = Annotated[OrderState, WithJsonSchema({"enum": [s.value for s in OrderState], "type": "string"})]
+"""An ``OrderState`` in a payload: a plain string enum on the wire (inline in the schema, not a
+``$ref``; the field gives the title pydantic would give a plain enum field)."""
 
 
 @register("kairos.exec.order_event", 1)
@@ -51,9 +70,9 @@ class OrderEvent(Contract):
     side: Literal["buy", "sell"]
     order_type: str
     seq: int
-    from_state: OrderStateName
+    from_state: OrderStateName = Field(title="From State")
     trigger: str
-    to_state: OrderStateName
+    to_state: OrderStateName = Field(title="To State")
     venue_order_id: str | None = None
     filled_quantity: Amount = Decimal("0")
     average_price: Amount | None = None

@@ -1,20 +1,96 @@
 """Position facts (``event.position``) and the sync command (``cmd.sync_position``).
 
-The payload of every ``kairos.event.position_*`` type is the positions core's
-``PositionEvent`` (one model, so the fold stays simple); each type gets its own subclass
-here only because the registry maps one model class to one (type, version). The subclass
-refuses a payload whose ``kind`` names another type, so a mislabelled event is dead-lettered.
+``PositionEvent`` is the one model of every ``kairos.event.position_*`` payload (so the
+positions core's fold stays simple), together with the value types it carries (sides,
+statuses, the slot key), which the core imports from here. Each event type gets its own
+subclass only because the registry maps one model class to one (type, version); the
+subclass refuses a payload whose ``kind`` names another type, so a mislabelled event is
+dead-lettered.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from kairos.contracts.registry import register
-from kairos.contracts.types import Contract, UtcDatetime
-from kairos.positions.events import PositionEvent, PositionEventKind
+from kairos.contracts.types import Amount, Contract, UtcDatetime
+
+
+class PositionSide(StrEnum):
+    LONG = "LONG"
+    SHORT = "SHORT"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is PositionSide.LONG else -1
+
+    @property
+    def exit_side(self) -> OrderSide:
+        """The order side that reduces a position of this side."""
+        return OrderSide.SELL if self is PositionSide.LONG else OrderSide.BUY
+
+
+class OrderSide(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is OrderSide.BUY else -1
+
+
+class PositionStatus(StrEnum):
+    OPENING = "OPENING"  # entry order partly filled, more to come
+    OPEN = "OPEN"
+    PARTIALLY_CLOSED = "PARTIALLY_CLOSED"
+    CLOSED = "CLOSED"
+
+
+class PositionKey(Contract):
+    """Identity of a position slot: one per account, venue and symbol (and side in hedge mode)."""
+
+    account: str
+    venue: str
+    symbol: str
+    hedge_side: PositionSide | None = None  # None = one-way mode
+
+    def text(self) -> str:
+        return f"{self.account}|{self.venue}|{self.symbol}|{self.hedge_side or 'BOTH'}"
+
+
+class PositionEventKind(StrEnum):
+    OPENED = "position_opened"
+    INCREASED = "position_increased"
+    PARTIALLY_CLOSED = "position_partially_closed"
+    CLOSED = "position_closed"
+    STATUS_CHANGED = "position_status_changed"
+
+
+class PositionEvent(Contract):
+    """A fact about one position, keyed by ``position_id`` (the partition key)."""
+
+    event_id: str
+    kind: PositionEventKind
+    position_id: str
+    key: PositionKey
+    side: PositionSide
+    status: PositionStatus
+    previous_status: PositionStatus | None = None
+    quantity: Amount
+    quantity_delta: Amount
+    entry_price: Amount
+    realised_pnl: Amount
+    realised_pnl_delta: Amount
+    venue_trade_id: str | None = None
+    managed: bool = True
+    occurred_at: UtcDatetime
+
+    @property
+    def event_type(self) -> str:
+        return f"kairos.event.{self.kind.value}"
 
 
 class _KindChecked(PositionEvent):

@@ -22,20 +22,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from kairos.contracts.execution import OrderState
 from kairos.errors import PermanentError
-
-
-class OrderState(StrEnum):
-    NEW = "NEW"  # committed locally, never sent
-    SUBMITTED = "SUBMITTED"  # about to be / being sent
-    UNKNOWN = "UNKNOWN"  # sent, outcome not confirmed
-    OPEN = "OPEN"
-    PARTIALLY_FILLED = "PARTIALLY_FILLED"
-    CANCELING = "CANCELING"
-    FILLED = "FILLED"
-    CANCELED = "CANCELED"
-    REJECTED = "REJECTED"
-    EXPIRED = "EXPIRED"
 
 
 class Trigger(StrEnum):

@@ -23,11 +23,10 @@ import psycopg
 
 from kairos.contracts.envelope import Envelope, derive_event, new_event
 from kairos.contracts.execution import OrderFill
-from kairos.contracts.positions import SyncPosition, as_contract
+from kairos.contracts.positions import PositionEventKind, SyncPosition, as_contract
 from kairos.errors import PermanentError
 from kairos.portfolio import protection_settings, store
 from kairos.portfolio.config import PositionsConfig
-from kairos.positions.events import PositionEventKind
 from kairos.positions.fold import FoldError, apply_fill
 from kairos.positions.inputs import fill_from_exec
 from kairos.positions.model import FillIntent, Mode, Position

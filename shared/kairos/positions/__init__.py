@@ -3,7 +3,7 @@
 Modules, in import order (each imports only those above it):
 
 - ``model``: positions, fills, protection settings, protective-order views, venue rules;
-- ``events``: ``event.position_*`` payloads and deterministic ids;
+- ``ids``: deterministic ids (positions, events, commands); the events are contracts;
 - ``fold``: (position, fill) -> (position, events), the projection;
 - ``trailing``: trailing-stop math shared by LIVE (emulated) and SHADOW;
 - ``targets``: the protection a position should have (rounded to tick and step);

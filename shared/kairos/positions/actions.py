@@ -15,7 +15,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from kairos.positions.events import stable_id
+from kairos.positions.ids import stable_id
 from kairos.positions.model import OrderSide, Position, ProtectiveKind, ProtectiveOrder
 
 

@@ -22,7 +22,8 @@ from datetime import datetime
 from decimal import Decimal, localcontext
 from enum import StrEnum
 
-from kairos.positions.events import PositionEvent, PositionEventKind, position_id_for, stable_id
+from kairos.contracts.positions import PositionEvent, PositionEventKind
+from kairos.positions.ids import position_id_for, stable_id
 from kairos.positions.model import (
     ZERO,
     Fill,

@@ -3,6 +3,10 @@
 Everything is a frozen pydantic model with Decimal money, so the same objects can be folded
 in memory, stored as JSON and carried in events without a second representation. Nothing
 here does I/O; the rules that change these values live in ``fold``, ``targets`` and ``plan``.
+
+The types a position's events and the executor's order events carry (sides, statuses, the slot
+key, order states) are defined once, in the contracts (``kairos.contracts.positions``,
+``kairos.contracts.execution``), and imported here as part of the core's vocabulary.
 """
 
 from __future__ import annotations
@@ -13,40 +17,12 @@ from enum import StrEnum
 
 from pydantic import Field, field_serializer, model_validator
 
+from kairos.contracts.execution import OrderState
+from kairos.contracts.positions import OrderSide, PositionKey, PositionSide, PositionStatus
 from kairos.contracts.types import Amount, Contract, PositiveAmount, UtcDatetime
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
-
-
-class PositionSide(StrEnum):
-    LONG = "LONG"
-    SHORT = "SHORT"
-
-    @property
-    def sign(self) -> int:
-        return 1 if self is PositionSide.LONG else -1
-
-    @property
-    def exit_side(self) -> OrderSide:
-        """The order side that reduces a position of this side."""
-        return OrderSide.SELL if self is PositionSide.LONG else OrderSide.BUY
-
-
-class OrderSide(StrEnum):
-    BUY = "buy"
-    SELL = "sell"
-
-    @property
-    def sign(self) -> int:
-        return 1 if self is OrderSide.BUY else -1
-
-
-class PositionStatus(StrEnum):
-    OPENING = "OPENING"  # entry order partly filled, more to come
-    OPEN = "OPEN"
-    PARTIALLY_CLOSED = "PARTIALLY_CLOSED"
-    CLOSED = "CLOSED"
 
 
 class Mode(StrEnum):
@@ -69,21 +45,6 @@ class ProtectiveKind(StrEnum):
 class TrailingMode(StrEnum):
     NATIVE = "NATIVE"  # a trailing-stop order at the venue (used only where the venue has one)
     EMULATED = "EMULATED"  # the SL order is moved by the sync loop from the price extreme
-
-
-class OrderState(StrEnum):
-    """The execution service's order states, as far as protection cares."""
-
-    NEW = "NEW"
-    SUBMITTED = "SUBMITTED"
-    UNKNOWN = "UNKNOWN"
-    OPEN = "OPEN"
-    PARTIALLY_FILLED = "PARTIALLY_FILLED"
-    CANCELING = "CANCELING"
-    FILLED = "FILLED"
-    CANCELED = "CANCELED"
-    REJECTED = "REJECTED"
-    EXPIRED = "EXPIRED"
 
 
 RESTING_STATES = frozenset({OrderState.OPEN, OrderState.PARTIALLY_FILLED})
@@ -167,18 +128,6 @@ class TrailState(Contract):
 
     activated: bool = False
     extreme: Amount | None = None
-
-
-class PositionKey(Contract):
-    """Identity of a position slot: one per account, venue and symbol (and side in hedge mode)."""
-
-    account: str
-    venue: str
-    symbol: str
-    hedge_side: PositionSide | None = None  # None = one-way mode
-
-    def text(self) -> str:
-        return f"{self.account}|{self.venue}|{self.symbol}|{self.hedge_side or 'BOTH'}"
 
 
 class Position(Contract):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 
-from kairos.positions.events import stable_id
+from kairos.positions.ids import stable_id
 
 EMERGENCY_AFTER = timedelta(seconds=10)
 DEFAULT_INTERVAL = timedelta(minutes=1)

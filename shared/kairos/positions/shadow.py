@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from kairos.contracts.positions import PositionEvent
 from kairos.positions import trailing
-from kairos.positions.events import PositionEvent, stable_id
 from kairos.positions.fold import apply_fill
+from kairos.positions.ids import stable_id
 from kairos.positions.model import (
     ONE,
     ZERO,
