@@ -190,6 +190,8 @@ class DevRunner:
         profile = os.environ.get("KAIROS_KAFKA_PROFILE", "tansu")
         self.info.database_url, self.info.kafka_bootstrap, self.info.kafka_profile = database_url, bootstrap, profile
         infra = build.Infra(database_url, bootstrap, profile, venue_env, build.local_secrets(self.state))
+        if venue_env:
+            build.register_dev_account(infra)
         functions = build.function_processes(self.catalog, self.state, infra, self.only)
         missing = [n for n in build.missing_projects(self.catalog) if not self.only or n in self.only]
         if missing:
