@@ -23,11 +23,12 @@ def _stop(s, account: str) -> tuple[Decimal, Decimal]:
     """(entry, stop price) of the account's open position."""
     (pos,) = [p for p in s.positions() if p["key"]["account"] == account]
     with psycopg.connect(s.url) as conn:
-        (stop,) = conn.execute(
+        row = conn.execute(
             "SELECT o.stop_price FROM position_protective_orders l JOIN orders o ON o.command_id = l.command_id"
             " WHERE l.position_id = %s AND l.kind = 'SL' AND o.state = 'OPEN'", (pos["position_id"],),
         ).fetchone()
-    return Decimal(pos["entry_price"]), Decimal(stop)
+    assert row is not None, "no resting stop"
+    return Decimal(pos["entry_price"]), Decimal(row[0])
 
 
 def test_account_added_from_the_cli_trades_protected_and_its_keys_never_show(
@@ -63,8 +64,9 @@ def test_account_added_from_the_cli_trades_protected_and_its_keys_never_show(
     assert "acct-cli" in printed.out and "re-sealed 2" in printed.out
     assert all(secret not in printed.out + printed.err for secret in (KEY, SECRET, KEK, new_kek))
     with psycopg.connect(database_url) as conn:
-        (key_id, blob) = conn.execute("SELECT key_id, key_ciphertext FROM exec_accounts WHERE account = 'acct-cli'"
-                                      ).fetchone()
+        row = conn.execute("SELECT key_id, key_ciphertext FROM exec_accounts WHERE account = 'acct-cli'").fetchone()
+    assert row is not None
+    key_id, blob = row
     assert key_id == "k2"
     only_new = KeyVault.from_env({"KAIROS_EXCHANGE_KEK": new_kek})
     assert only_new.open("acct-cli", key_id, bytes(blob)).api_key == KEY
