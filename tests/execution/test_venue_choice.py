@@ -39,5 +39,5 @@ def test_adapters_come_from_the_accounts_venue_package_and_an_unknown_venue_is_r
                 rt.book.get(account)
     with psycopg.connect(database_url, autocommit=True) as conn:
         alerts = check_all(conn, timeout_ms=2000)
-    assert [(a.code, a.details["account"]) for a in alerts] == [("CLOCK_UNMEASURED", "acct-live-nowhere")]
+    assert [(a.code, (a.details or {})["account"]) for a in alerts] == [("CLOCK_UNMEASURED", "acct-live-nowhere")]
     assert "UnknownVenue" in alerts[0].message

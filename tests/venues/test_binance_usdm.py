@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import ccxt
 import pytest
 from ccxt.base import errors as cx
 from kairos.execution import client_ids
@@ -25,6 +26,13 @@ from kairos.venues.port import (
 
 def _binance(exc_class: type[Exception], code: int) -> Exception:
     return exc_class(f'binanceusdm {{"code":{code},"msg":"as the venue says"}}')
+
+
+def ccxt_exception_for(code: int) -> Exception:
+    """The exception ccxt itself raises for Binance's ``code`` (from its own futures table)."""
+    table = ccxt.binanceusdm().exceptions
+    cls = table["linear"]["exact"].get(str(code)) or table["exact"][str(code)]
+    return _binance(cls, code)
 
 
 def test_a_duplicate_client_id_is_not_a_rejection() -> None:
@@ -46,6 +54,16 @@ def test_a_failed_write_may_have_been_executed_a_failed_read_is_no_answer() -> N
     assert isinstance(errors.translate(TimeoutError(), write=True, what="w"), OutcomeUnknown)
     read = errors.translate(cx.NetworkError("reset"), write=False, what="r")
     assert isinstance(read, VenueUnavailable) and not isinstance(read, OutcomeUnknown)
+
+
+def test_execution_status_unknown_codes_are_unknown_outcomes() -> None:
+    """-1006/-1001/-1008 arrive as ccxt's OperationFailed, which is neither a NetworkError nor an
+    ExchangeError: untranslated, it would escape the adapter as a ccxt exception."""
+    for code in (-1006, -1001, -1008, -1007):
+        exc = ccxt_exception_for(code)
+        assert isinstance(errors.translate(exc, write=True, what="w"), OutcomeUnknown), code
+        read = errors.translate(exc, write=False, what="r")
+        assert isinstance(read, VenueUnavailable) and not isinstance(read, OutcomeUnknown), code
 
 
 def test_unknown_orders_bad_requests_and_auth_failures() -> None:

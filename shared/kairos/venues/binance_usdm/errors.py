@@ -12,6 +12,8 @@ as a plain ``InvalidOrder`` but means "the order already exists: fetch it", neve
 | -2022 | reduce-only order would not reduce | rejected; position-sync re-reads the position |
 | -2021 | a stop would trigger immediately | rejected; position-sync takes the profit / closes now |
 | -4116 | duplicate client order id | ``DuplicateClientId``: the executor fetches the order |
+| -1006, -1007 | execution status unknown | a write: ``OutcomeUnknown``; a read: ``VenueUnavailable`` |
+| -1001, -1008 | internal error, overloaded | as above (ccxt: ``OperationFailed``, not a ``NetworkError``) |
 
 The rejection's reason keeps Binance's JSON (``{"code":-2022,...}``), which is how
 position-sync tells a reduce-only rejection from another one.
@@ -75,7 +77,7 @@ def translate(exc: BaseException, *, write: bool, what: str) -> Exception | None
     if isinstance(exc, cx.AuthenticationError | cx.PermissionDenied | cx.AccountSuspended):
         # not executed: the venue refused to read the request (keys, clock)
         return VenueUnavailable(f"{what}: {type(exc).__name__}: {exc}; check the account keys and the clock guard")
-    if isinstance(exc, cx.NetworkError | cx.ExchangeError | TimeoutError):
+    if isinstance(exc, cx.OperationFailed | cx.ExchangeError | TimeoutError):
         reason = f"{what}: {type(exc).__name__}: {exc}"
         if write:
             return OutcomeUnknown(reason + " (the request may have been executed)")
