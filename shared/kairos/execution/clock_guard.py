@@ -15,6 +15,7 @@ import psycopg
 from kairos.contracts.ops import Alert
 from kairos.execution import accounts, clock
 from kairos.venues import registry
+from kairos.venues.port import PublicVenue
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +23,15 @@ log = logging.getLogger(__name__)
 def check_all(conn: psycopg.Connection, *, timeout_ms: int = 3000) -> list[Alert]:
     """Measure and store every LIVE account's venue offset; alerts for > 1 s and failures."""
     alerts: list[Alert] = []
+    readers: dict[tuple[str, str | None], PublicVenue] = {}  # accounts on one host share a client
     for acct in accounts.all_accounts(conn):
         if acct.mode != "live":
             continue
         try:
-            venue = registry.definition(acct.venue).public(acct.base_url, timeout_ms)
+            venue = readers.get((acct.venue, acct.base_url))
+            if venue is None:
+                venue = registry.definition(acct.venue).public(acct.base_url, timeout_ms)
+                readers[(acct.venue, acct.base_url)] = venue
             before = int(time.time() * 1000)
             venue_ms = venue.server_time_ms()
             after = int(time.time() * 1000)
