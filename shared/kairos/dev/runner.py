@@ -27,6 +27,7 @@ import psutil
 
 from kairos.catalog import load_catalog
 from kairos.dev import build
+from kairos.dev.markets import subscribe_simulated_markets
 from kairos.dev.monitor import Monitor
 from kairos.dev.state import ProcessInfo, RunInfo, StateDir, default_state_dir, pid_alive, read_run_info
 from kairos.dev.supervisor import EventLog, ManagedProcess, stop_all
@@ -190,6 +191,8 @@ class DevRunner:
         profile = os.environ.get("KAIROS_KAFKA_PROFILE", "tansu")
         self.info.database_url, self.info.kafka_bootstrap, self.info.kafka_profile = database_url, bootstrap, profile
         infra = build.Infra(database_url, bootstrap, profile, venue_env, build.local_secrets(self.state))
+        if venue_env:  # candles and prices of the simulator's symbols flow from the first minute
+            subscribe_simulated_markets(database_url)
         if venue_env:
             build.register_dev_account(infra)
         functions = build.function_processes(self.catalog, self.state, infra, self.only)
