@@ -154,6 +154,7 @@ def test_contracts_import_only_contracts_errors_and_third_party() -> None:
 
 def test_production_does_not_import_the_simulator() -> None:
     bad = [str(i) for i in kairos_imports() if _production(i.importer) and _within(i.target, "kairos.venue_sim")]
+    bad += [str(i) for i in function_imports() if _within(i.target, "kairos.venue_sim")]
     assert not bad, "production code imports the simulator:\n" + "\n".join(bad)
 
 
@@ -195,6 +196,17 @@ def test_the_rules_see_lazy_and_relative_imports() -> None:
 
 def function_dirs() -> list[Path]:
     return sorted(p for p in FUNCTIONS.iterdir() if (p / "func.yaml").exists())
+
+
+def function_imports() -> list[Import]:
+    """Every absolute import of every function project (importer = the function's directory name)."""
+    out = []
+    for fdir in function_dirs():
+        for path in sorted(fdir.rglob("*.py")):
+            for target, level, line in _imports(path.read_text(encoding="utf-8"), str(path)):
+                if not level:
+                    out.append(Import(fdir.name, target, f"{path.relative_to(REPO)}:{line}"))
+    return out
 
 
 def test_functions_import_kairos_and_libraries_never_another_function() -> None:
