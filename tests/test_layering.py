@@ -11,6 +11,9 @@
 - A function imports ``kairos``, the standard library, third-party code and its own package,
   never another function (nor the tests or the benchmarks).
 
+- docs/ARCHITECTURE.md's layer table lists every package of ``kairos`` in layer order and
+  allows every import between packages that the source makes (the doc and the code agree).
+
 Every import counts, also one inside a function body or under ``TYPE_CHECKING``: each is an
 arrow a reader follows and a dependency a refactoring has to keep.
 """
@@ -225,3 +228,50 @@ def test_functions_import_kairos_and_libraries_never_another_function() -> None:
                 elif not level and target.split(".")[0] in forbidden:
                     bad.append(f"{where}: imports {target}")
     assert not bad, "a function imports outside kairos and libraries:\n" + "\n".join(bad)
+
+
+# --- docs/ARCHITECTURE.md's layer table says the same ------------------------------------------
+
+ARCHITECTURE = REPO / "docs" / "ARCHITECTURE.md"
+
+
+def layer_table() -> dict[str, set[str]]:
+    """``package -> packages it may import`` from the table between the layers markers."""
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    body = text.split("<!-- layers:begin", 1)[1].split("<!-- layers:end -->", 1)[0]
+    table: dict[str, set[str]] = {}
+    for line in body.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or not cells[0].startswith("`"):
+            continue
+        allowed = {f"kairos.{n.strip()}" for n in cells[2].split(",") if n.strip() and cells[2] != "nothing"}
+        table["kairos." + cells[0].split("`")[1]] = allowed
+    return table
+
+
+def test_architecture_doc_lists_every_package_in_layer_order() -> None:
+    table = layer_table()
+    packages = {f"kairos.{p.name}" for p in KAIROS.iterdir() if p.is_dir() and any(p.glob("*.py"))} | {"kairos.errors"}
+    assert set(table) == packages, (
+        f"docs/ARCHITECTURE.md's layer table: missing {sorted(packages - set(table))}, "
+        f"no such package {sorted(set(table) - packages)}"
+    )
+    seen: set[str] = set()
+    for package, allowed in table.items():
+        assert allowed <= seen, f"{package} may import {sorted(allowed - seen)}, which are not above it in the table"
+        seen.add(package)
+
+
+def test_every_import_between_packages_is_one_the_architecture_doc_allows() -> None:
+    table = layer_table()
+    bad = [
+        f"{imp} ({src} may import: {', '.join(sorted(table.get(src, set()))) or 'nothing'})"
+        for src, targets in package_graph(kairos_imports()).items()
+        if src != "kairos.cli"
+        for dst, imps in targets.items()
+        if dst not in table.get(src, set())
+        for imp in imps[:1]
+    ]
+    assert not bad, "imports the layer table of docs/ARCHITECTURE.md does not allow (change the code or the doc):\n" + (
+        "\n".join(bad)
+    )
