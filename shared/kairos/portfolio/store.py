@@ -19,6 +19,7 @@ from psycopg.rows import dict_row
 from kairos.positions import queries
 from kairos.positions.model import Fill, Position, PositionKey, ProtectiveKind, ProtectiveOrder
 from kairos.positions.plan import PlacementFailure, Rejection
+from kairos.positions.sync import UnfoldedFills
 
 _UPSERT = """
 INSERT INTO positions (position_id, account, venue, symbol, hedge_side, side, status, quantity, peak_quantity,
@@ -197,15 +198,8 @@ def failures(conn: psycopg.Connection, position: Position) -> list[PlacementFail
     return list(by_kind.values())
 
 
-@dataclass(frozen=True)
-class Unfolded:
+def unfolded(conn: psycopg.Connection, position_id: str) -> UnfoldedFills:
     """Fills of this position's protective orders the executor recorded but the fold has not applied."""
-
-    quantity: Decimal
-    tp: bool
-
-
-def unfolded(conn: psycopg.Connection, position_id: str) -> Unfolded:
     row = conn.execute(
         "SELECT coalesce(sum(f.quantity), 0), coalesce(bool_or(l.kind = 'TP'), false)"
         "  FROM position_protective_orders l JOIN orders o ON o.command_id = l.command_id"
@@ -216,7 +210,7 @@ def unfolded(conn: psycopg.Connection, position_id: str) -> Unfolded:
         (position_id,),
     ).fetchone()
     assert row is not None
-    return Unfolded(Decimal(row[0]), bool(row[1]))
+    return UnfoldedFills(Decimal(row[0]), bool(row[1]))
 
 
 def mark(conn: psycopg.Connection, position_id: str, *, protected: bool, at: datetime, outcome: str) -> None:

@@ -10,7 +10,7 @@ Modules, in import order (each imports only those above it):
 - ``diagnostics``: derive-sync (what is missing, which phase);
 - ``actions`` / ``plan``: the reconcile plan in its safety order (cancels, TPs, checked SL), and its
   ``cmd.*`` payloads;
-- ``orchestrator``: phase -> adapter-method dispatch (``TradingAdapter`` protocol);
+- ``sync``: one sync decided from its state (diagnostics once, the two checked steps, the outcome);
 - ``inputs``: ``exec.fill`` -> the core's ``Fill``;
 - ``schedule``: the scheduler's spreading and priorities;
 - ``slo``: SLOs and alerts from timestamps;

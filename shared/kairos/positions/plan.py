@@ -1,4 +1,4 @@
-"""The reconcile plan the LIVE adapter executes: diagnostics in, ordered actions out.
+"""The reconcile plan a sync executes: diagnostics in, ordered actions out.
 
 Why the plan is a value and not a sequence of venue calls: it is tested exhaustively without
 a venue, a repeated sync plans the same command ids (so the executor dedupes it), and the
@@ -14,8 +14,8 @@ safety ordering is visible in the data:
 4. ``safety``: re-reads, alerts, and the fallback (alert + close at market) when placement
    keeps failing or the price is already beyond the stop.
 
-The adapter calls ``plan`` once without checks (cleanup + TP), performs the reads, and calls
-it again with ``VenueChecks`` to release the SL step.
+A sync (``kairos.positions.sync.decide``) calls ``plan`` once without checks (cleanup + TP) and,
+when no TP is being placed, again with ``VenueChecks`` to release the SL step.
 """
 
 from __future__ import annotations
@@ -114,13 +114,15 @@ def plan(
     checks: VenueChecks | None = None,
     failures: Sequence[PlacementFailure] = (),
     config: PlanConfig = PlanConfig(),
+    diagnostics: Diagnostics | None = None,
 ) -> Plan:
     """Plan one sync of ``position`` against its protective ``orders`` (any states).
 
     ``mark`` drives the emulated trail and the "already beyond the stop" check; ``failures``
-    are the recent failed placements the executor reported for this position.
+    are the recent failed placements the executor reported for this position. ``diagnostics``:
+    ``derive(position, orders, rules, mark)`` when the caller has it already (derived once per sync).
     """
-    d = derive(position, orders, rules, mark)
+    d = derive(position, orders, rules, mark) if diagnostics is None else diagnostics
     pid = position.position_id
     if not d.needs_protection:
         cleanup = tuple(act.cancel(pid, o, reason="position closed")
