@@ -122,6 +122,7 @@ def test_bad_data_is_refused_with_its_reason_and_does_not_poison_the_series(
         assert conn.execute("SELECT count(*) FROM candles").fetchone() == (1,)
 
 
+@pytest.mark.slow
 def test_a_venue_outage_of_minutes_ends_with_no_gap(db: str, sim: VenueSimHandle) -> None:
     subscribe(db, BTC, "1m", from_ms(START_MS - 5 * MIN))
     normalize(db, cron_tick(db, sim))

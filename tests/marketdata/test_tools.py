@@ -74,6 +74,7 @@ def test_backfill_stores_exactly_the_venues_history_and_again_adds_nothing(
         assert conn.execute("SELECT origin FROM candles GROUP BY origin").fetchall() == [("backfill",)]
 
 
+@pytest.mark.slow
 def test_backfill_resumes_after_a_kill(cli_env: dict[str, str], db: str, sim: VenueSimHandle, tmp_path: Path) -> None:
     sim.control.set_faults([{"kind": "latency", "endpoint": "GET /fapi/v1/klines", "latency_ms": 250}])
     since = from_ms(START_MS - 20 * DAY).isoformat()

@@ -112,6 +112,8 @@ def backfill(
         # resume after the newest *closed* kline: one still open is taken by a later run or the cron
         next_start = timeframes.next_open(int(closed[-1][0]), timeframe) if closed else end
         with conn.transaction():
+            # a crash loses at most the last pages *and* their resume point together: redone on resume
+            conn.execute("SET LOCAL synchronous_commit = off")
             result.stored += store.copy_new_candles(conn, venue, symbol, timeframe, rows, "backfill")
             conn.execute(
                 "UPDATE candle_backfills SET next_start = %s, stored = stored + %s, updated_at = now()"

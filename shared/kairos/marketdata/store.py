@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import psycopg
 
@@ -113,27 +114,52 @@ Row = tuple[datetime, datetime, Decimal, Decimal, Decimal, Decimal, Decimal, Dec
 """open time, close time, open, high, low, close, volume, quote volume, trades"""
 
 
+COPY_COLUMNS = (
+    "open_time", "close_time", "open", "high", "low", "close", "volume", "quote_volume", "trades",
+    "venue", "symbol", "timeframe", "revision", "origin",
+)  # fmt: skip
+COPY_TYPES = (
+    "timestamptz", "timestamptz", "numeric", "numeric", "numeric", "numeric", "numeric", "numeric", "int8",
+    "text", "text", "text", "int4", "text",
+)  # fmt: skip
+
+
+def _copy(cur: psycopg.Cursor[Any], table: str, rows: Sequence[Row], tail: tuple[object, ...]) -> None:
+    with cur.copy(f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(COPY_TYPES)
+        for r in rows:
+            copy.write_row((*r, *tail))
+
+
 def copy_new_candles(
     conn: psycopg.Connection, venue: str, symbol: str, timeframe: str, rows: Sequence[Row], origin: str
 ) -> int:
     """Bulk-store candles with COPY; open times already stored are left alone. Returns rows added.
 
-    COPY goes to a temporary table first, then one INSERT ... SELECT skips open times that
-    exist (any revision): re-running a backfill or an import over stored history is a no-op.
+    When nothing of the series is stored in the rows' time range (a backfill into new
+    history), the rows are copied straight into ``candles``; otherwise through a temporary
+    table and one INSERT ... SELECT that skips open times already there (any revision), so
+    re-running a backfill or an import over stored history is a no-op. Rows must be sorted
+    by open time. Runs in the caller's transaction.
     """
     if not rows:
         return 0
-    ensure_partitions(conn, rows[0][0], rows[-1][0])
-    conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS candles_incoming (LIKE candles INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-    )
+    first, last = rows[0][0], rows[-1][0]
+    ensure_partitions(conn, first, last)
+    tail = (venue, symbol, timeframe, 1, origin)
+    taken = conn.execute(
+        "SELECT 1 FROM candles WHERE venue = %s AND symbol = %s AND timeframe = %s"
+        " AND open_time BETWEEN %s AND %s LIMIT 1",
+        (venue, symbol, timeframe, first, last),
+    ).fetchone()
     with conn.cursor() as cur:
-        with cur.copy(
-            "COPY candles_incoming (open_time, close_time, open, high, low, close, volume, quote_volume, trades,"
-            " venue, symbol, timeframe, revision, origin) FROM STDIN"
-        ) as copy:
-            for r in rows:
-                copy.write_row((*r, venue, symbol, timeframe, 1, origin))
+        if taken is None:
+            _copy(cur, "candles", rows, tail)
+            return len(rows)
+        cur.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS candles_incoming (LIKE candles INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
+        _copy(cur, "candles_incoming", rows, tail)
         cur.execute(
             f"INSERT INTO candles ({', '.join(COLUMNS)}) SELECT {', '.join('i.' + c for c in COLUMNS)}"
             " FROM candles_incoming i WHERE NOT EXISTS (SELECT 1 FROM candles c WHERE c.venue = i.venue"
