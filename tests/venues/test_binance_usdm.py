@@ -12,8 +12,10 @@ import ccxt
 import pytest
 from ccxt.base import errors as cx
 from kairos.execution import client_ids
+from kairos.execution.service import ServiceSettings
 from kairos.venues import registry
 from kairos.venues.binance_usdm import VENUE, errors
+from kairos.venues.binance_usdm.client import RECEIVE_WINDOW_MS, make_client
 from kairos.venues.binance_usdm.definition import DEFINITION
 from kairos.venues.port import (
     DuplicateClientId,
@@ -93,3 +95,13 @@ def test_markets_are_found_by_unified_and_native_symbol() -> None:
     assert spec is not None and spec.symbol == "BTCUSDT" and spec.step_size == Decimal("0.001")
     assert DEFINITION.market("BTCUSDT") is spec
     assert DEFINITION.market("DOGE/USDT:USDT") is None
+
+
+def test_requests_are_signed_with_a_receive_window_the_resend_grace_outlasts() -> None:
+    """The executor re-sends an unanswered order once the venue says it does not know it and
+    ``resend_grace_s`` has passed: safe only if the first request can no longer be executed by
+    then. ccxt's own default window is 10 s, longer than the 6 s grace."""
+    for base_url in (None, "http://127.0.0.1:9"):
+        for async_ in (False, True):
+            assert make_client(base_url, "k", "s", async_=async_).options["recvWindow"] == RECEIVE_WINDOW_MS
+    assert ServiceSettings().resend_grace_s * 1000 > RECEIVE_WINDOW_MS

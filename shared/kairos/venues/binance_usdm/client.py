@@ -14,6 +14,11 @@ configuration is passed to ccxt's own constructor; nothing is patched or subclas
    against fapi.binance.com), so the exception classes match production;
 3. ccxt's client-side rate limiter is off (the host answers 429 itself) and currencies are
    not fetched (that endpoint belongs to Binance's spot API).
+
+Every client signs with a ``recvWindow`` of ``RECEIVE_WINDOW_MS`` (ccxt's own default is
+10 s): a signed request older than that is refused by the venue, so once that long has
+passed since an unanswered send, "not found" means it will never execute. The executor
+waits longer than this window before it re-sends an order (``resend_grace_s``).
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ def rebased_urls(base_url: str, template: dict[str, Any]) -> dict[str, str]:
     return {name: base + urlsplit(url).path for name, url in template.items() if isinstance(url, str)}
 
 
+RECEIVE_WINDOW_MS = 5000
+
+
 def make_client(
     base_url: str | None, api_key: str = "", secret: str = "", *, async_: bool = False, **options: Any
 ) -> Any:
@@ -42,11 +50,11 @@ def make_client(
     """
     cls = ccxt.async_support.binanceusdm if async_ else ccxt.binanceusdm
     config: dict[str, Any] = dict(options.pop("config", {}))
+    options = {"recvWindow": RECEIVE_WINDOW_MS, **options}
     config.update(apiKey=api_key, secret=secret)
     if base_url is None:
         config.setdefault("enableRateLimit", True)
-        if options:
-            config["options"] = options
+        config["options"] = options
         return cls(config)
     probe = ccxt.binanceusdm()
     exceptions = probe.exceptions
