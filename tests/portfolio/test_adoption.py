@@ -59,3 +59,22 @@ def test_a_size_changed_by_hand_is_followed_once_not_alerted_every_tick(database
         (pos,) = s.positions()
         assert pos["managed"] is True and Decimal(pos["quantity"]) == Decimal("0.015")  # the venue's size
         assert _adoption_alerts(s) == []
+
+
+def test_a_venue_position_from_our_order_of_unknown_outcome_is_not_adopted(database_url, kafka_bootstrap, sim):
+    from kairos.contracts.codec import to_cloudevent
+    from kairos_testkit.execution import command
+
+    with system(database_url, kafka_bootstrap, sim) as s:
+        # our entry filled at the venue, but its answer and every lookup were lost: UNKNOWN
+        sim.control.set_faults([{"kind": "lost_response", "endpoint": "POST /fapi/v1/order", "hold_ms": 1500},
+                                {"kind": "http_error", "endpoint": "GET /fapi/v1/order"}])
+        entry = command()
+        assert s.fns["executor"].process(to_cloudevent(entry)).status == 503
+        s.tick("reconciler")  # the venue shows the position; our order's outcome is still unknown
+        s.pump()
+        assert s.positions() == [] and _adoption_alerts(s) == []
+        sim.control.clear_faults()
+        s.settle()  # the reconciler learns the fill: the position is ours, managed, never adopted
+        (pos,) = s.positions()
+        assert pos["managed"] is True and _adoption_alerts(s) == []

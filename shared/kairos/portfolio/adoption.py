@@ -58,8 +58,10 @@ COMPONENT = "portfolio"
 
 
 # Symbols with our own activity the projection has not caught up with: a fill recorded but not
-# folded, a fill recorded or an order changed since the venue was read. Their venue position
-# may be ours in flight, so neither adoption nor a drift alert is decided on them this run.
+# folded, a fill recorded or an order changed since the venue was read, an order whose outcome
+# is not known yet (about to be sent, sent without an answer, canceling: the executor may be
+# recording its fill right now). Their venue position may be ours in flight, so nothing is
+# closed, adjusted or adopted on them this run.
 # (Fills older than a day that were never folded are dead letters of portfolio: alerted there.)
 BUSY_SYMBOLS = """
 SELECT DISTINCT o.symbol FROM fills f JOIN orders o ON o.id = f.order_id
@@ -69,7 +71,9 @@ WHERE f.account = %(account)s AND f.venue = %(venue)s AND f.recorded_at > now() 
   AND (pf.position_id IS NULL OR f.recorded_at > %(since)s OR pf.applied_at > %(since)s)
 UNION
 SELECT DISTINCT symbol FROM orders
-WHERE account = %(account)s AND venue = %(venue)s AND updated_at > %(since)s
+WHERE account = %(account)s AND venue = %(venue)s
+  AND (updated_at > %(since)s OR (state IN ('NEW', 'SUBMITTED', 'UNKNOWN', 'CANCELING')
+                                  AND created_at > now() - interval '24 hours'))
 """
 
 
