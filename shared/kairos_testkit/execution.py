@@ -21,6 +21,8 @@ from kairos.runtime.recorder import OutboxRow
 SYMBOL = "BTC/USDT:USDT"
 VENUE_SYMBOL = "BTCUSDT"
 ACCOUNT = "acct-live"
+# The simulator account the execution tests trade on (its keys are sealed into the LIVE account).
+API_KEY, SECRET = "kx-test-api-key-7Qe9", "kx-test-secret-Zr4mW2pL0vXs"
 KEK = generate_kek("k1")
 
 

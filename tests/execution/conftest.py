@@ -9,10 +9,8 @@ from typing import Any
 import pytest
 from kairos.execution.wiring import ExecutionRuntime
 from kairos.venue_sim.venue import AccountSeed
-from kairos_testkit.execution import VENUE_SYMBOL, runtime, setup_account
+from kairos_testkit.execution import API_KEY, SECRET, VENUE_SYMBOL, runtime, setup_account
 from kairos_testkit.venue_sim import running_venue_sim
-
-API_KEY, SECRET = "kx-test-api-key-7Qe9", "kx-test-secret-Zr4mW2pL0vXs"
 
 
 @pytest.fixture

@@ -10,12 +10,9 @@ import pytest
 from kairos.errors import ConfigError
 from kairos.execution import accounts
 from kairos.execution.vault import Credentials, KeyUnavailable, KeyVault, generate_kek
-from kairos_testkit.execution import KEK, command, db_order, deliver, exec_env, setup_account
+from kairos_testkit.execution import API_KEY, KEK, SECRET, command, db_order, deliver, exec_env, setup_account
 from kairos_testkit.functions import in_process, runtime_env
 from kairos_testkit.topics import create_topics
-
-from tests.conftest import SHARED_BRIEF  # noqa: F401  (the session's infra is shared)
-from tests.execution.conftest import API_KEY, SECRET
 
 
 def test_sealed_keys_open_only_with_the_right_kek_and_account_and_rotation_keeps_old_rows_readable():
