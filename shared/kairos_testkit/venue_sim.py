@@ -106,6 +106,14 @@ class ControlClient:
     def audit(self, since: int = 0) -> list[dict[str, Any]]:
         return list(self._call("GET", "/audit", since=since))
 
+    def fix_kline(self, symbol: str, open_time: int, ohlcv: dict[str, str], interval: str = "1m") -> None:
+        """The venue corrects a candle: ``ohlcv`` has open, high, low, close, volume."""
+        self._call("POST", "/klines/fix", {"symbol": symbol, "interval": interval, "open_time": open_time, **ohlcv})
+
+    def kline_hole(self, symbol: str, start: int, end: int) -> None:
+        """The venue serves no candle opening in [start, end)."""
+        self._call("POST", "/klines/hole", {"symbol": symbol, "start": start, "end": end})
+
 
 @dataclass
 class VenueSimHandle:

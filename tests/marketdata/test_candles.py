@@ -70,9 +70,8 @@ def test_a_corrected_candle_becomes_a_revision_never_an_overwrite(db: str, sim: 
     subscribe(db, BTC, "1m", from_ms(START_MS - 10 * MIN))
     normalize(db, cron_tick(db, sim))
     last = START_MS - MIN
-    sim.control._call("POST", "/klines/fix", {"symbol": "BTCUSDT", "interval": "1m", "open_time": last,
-                                              "open": "60000", "high": "60100", "low": "59900", "close": "60050",
-                                              "volume": "7"})  # fmt: skip
+    sim.control.fix_kline("BTCUSDT", last, {"open": "60000", "high": "60100", "low": "59900", "close": "60050",
+                                            "volume": "7"})  # fmt: skip
     emitted = normalize(db, cron_tick(db, sim))
     assert [(e.data.revision, e.data.close) for e in emitted] == [(2, Decimal("60050"))]
     with psycopg.connect(db) as conn:
@@ -155,7 +154,7 @@ def test_rate_limits_and_server_errors_are_retried_with_backoff(db: str, sim: Ve
 def test_a_hole_the_venue_cannot_fill_is_alerted_once_and_listed(db: str, sim: VenueSimHandle) -> None:
     subscribe(db, BTC, "1m", from_ms(START_MS - 10 * MIN))
     normalize(db, cron_tick(db, sim))
-    sim.control._call("POST", "/klines/hole", {"symbol": "BTCUSDT", "start": START_MS + MIN, "end": START_MS + 3 * MIN})
+    sim.control.kline_hole("BTCUSDT", START_MS + MIN, START_MS + 3 * MIN)
     sim.control.step(ticks=300)
     out = cron_tick(db, sim)
     assert [a.code for a in alerts(out)] == ["CANDLES_MISSING_AT_VENUE"]

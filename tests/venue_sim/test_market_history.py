@@ -108,8 +108,8 @@ def test_a_corrected_candle_and_a_hole_are_served_as_set(sim: VenueSimHandle) ->
     ex = sim.ccxt()
     t = START_MS - 60 * 60_000
     fix = {"open": "1", "high": "3", "low": "1", "close": "2", "volume": "9"}
-    sim.control._call("POST", "/klines/fix", {"symbol": "BTCUSDT", "interval": "1m", "open_time": t, **fix})
-    sim.control._call("POST", "/klines/hole", {"symbol": "BTCUSDT", "start": t + 60_000, "end": t + 180_000})
+    sim.control.fix_kline("BTCUSDT", t, fix)
+    sim.control.kline_hole("BTCUSDT", t + 60_000, t + 180_000)
     rows = raw_klines(ex, "1m", startTime=t, limit=4)
     assert [r[0] for r in rows] == [t, t + 180_000, t + 240_000, t + 300_000]
     assert [Decimal(x) for x in rows[0][1:6]] == [1, 3, 1, 2, 9]
