@@ -3,6 +3,7 @@ refused by name (it used to be traded on Binance silently), and the clock guard 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -11,6 +12,9 @@ from kairos.execution import accounts
 from kairos.execution.clock_guard import check_all
 from kairos.execution.shadow import ShadowAdapter
 from kairos.execution.vault import KeyVault
+from kairos.execution.wiring import adapter_factory
+from kairos.venues import registry
+from kairos.venues.binance_usdm.definition import DEFINITION
 from kairos.venues.binance_usdm.live import LiveAdapter
 from kairos.venues.port import Credentials
 from kairos.venues.registry import UnknownVenue
@@ -41,3 +45,13 @@ def test_adapters_come_from_the_accounts_venue_package_and_an_unknown_venue_is_r
         alerts = check_all(conn, timeout_ms=2000)
     assert [(a.code, (a.details or {})["account"]) for a in alerts] == [("CLOCK_UNMEASURED", "acct-live-nowhere")]
     assert "UnknownVenue" in alerts[0].message
+
+
+def test_a_venue_with_shorter_client_ids_than_ours_is_refused(monkeypatch):
+    """Our ids are 36 characters; a venue taking fewer would truncate or refuse every order."""
+    capabilities = replace(DEFINITION.capabilities, client_id_max_length=32)
+    short = replace(DEFINITION, name="short-ids", capabilities=capabilities)
+    monkeypatch.setitem(registry.TRADING_VENUES, "short-ids", short)
+    build = adapter_factory(None, 1000)  # type: ignore[arg-type]  # the pool serves SHADOW only
+    with pytest.raises(UnknownVenue, match="at most 32 characters, Kairos sends 36"):
+        build(accounts.Account("acct", "short-ids", "live", None), lambda: Credentials("k", "s"))

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from kairos.errors import ConfigError
+from kairos.execution import client_ids
 from kairos.execution import repository as repo
 from kairos.execution.accounts import Account, AccountBook
 from kairos.execution.reconcile import OrderReconciler, ReconcileSettings
@@ -100,6 +101,11 @@ def adapter_factory(
 
     def build(acct: Account, creds: Callable[[], Credentials]) -> VenueAdapter:
         venue = registry.definition(acct.venue)
+        if venue.capabilities.client_id_max_length < client_ids.MAX_LENGTH:
+            raise registry.UnknownVenue(
+                f"venue {venue.name} accepts client order ids of at most {venue.capabilities.client_id_max_length}"
+                f" characters, Kairos sends {client_ids.MAX_LENGTH}: it needs its own id scheme (docs/VENUES.md)"
+            )
         if acct.mode == "live":
             return venue.live(acct.base_url, creds(), timeout_ms)
         return ShadowAdapter(pool, acct.account, venue.public(acct.base_url, None).last_price, venue)

@@ -213,8 +213,10 @@ class PublicVenue(Protocol):
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a venue supports, as data: callers and docs read it instead of assuming Binance.
+    """What a venue supports, as data, so a venue's differences are stated in one place.
 
+    The execution wiring refuses a venue whose client order ids are shorter than Kairos's;
+    the other fields are read by no code yet: they describe the venue (docs/VENUES.md).
     ``order_types`` and ``time_in_force`` use the port's spelling (``OrderRequest``).
     """
 

@@ -15,6 +15,8 @@ TRADING_VENUES: dict[str, VenueDefinition] = {d.name: d for d in (BINANCE_USDM,)
 
 
 class UnknownVenue(PermanentError):
+    """The account names a venue Kairos cannot trade: no package, or one unfit for our orders."""
+
     code = "unknown_venue"
     http_status = 422
 
