@@ -170,3 +170,15 @@ def test_a_hole_the_venue_cannot_fill_is_alerted_once_and_listed(db: str, sim: V
         (from_ms(START_MS + MIN), from_ms(START_MS + 3 * MIN), True)
     ]
     assert timedelta(minutes=2) == gaps[0].end - gaps[0].start
+
+
+def test_the_cron_creates_next_months_partition_ahead(db: str, sim: VenueSimHandle) -> None:
+    subscribe(db, BTC, "1m", from_ms(START_MS - 2 * MIN))
+    cron_tick(db, sim)
+    with psycopg.connect(db) as conn:
+        names = {r[0] for r in conn.execute("SELECT relname FROM pg_class WHERE relname LIKE 'candles_y%'")}
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    nxt = (now.replace(day=1) + timedelta(days=32)).replace(day=1)
+    assert {f"candles_y{now.year:04d}m{now.month:02d}", f"candles_y{nxt.year:04d}m{nxt.month:02d}"} <= names

@@ -9,6 +9,7 @@ content: asking twice publishes nothing new downstream, while a corrected kline 
 event and a new revision. A range the venue answers without some candle is recorded in
 ``candle_gaps`` and alerted once; a subscription the venue would not serve after backoff
 is alerted every tick until it recovers (its cursor has not moved: nothing is skipped).
+Each tick also makes sure the ``candles`` partitions of this month and the next exist.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ def tick(
     """One cron tick: raw kline events, plus alerts for venue gaps and unreachable subscriptions."""
     now = datetime.now(UTC)
     lookback = timedelta(hours=float(env.get("KAIROS_MARKET_GAP_LOOKBACK_H", "24")))
+    store.ensure_partitions(conn, now, now + timedelta(days=31))  # this month's and next month's, ahead of need
     wants = wants_of(conn, lookback, now, int(env.get("KAIROS_MARKET_RECHECK_CANDLES", "2")))
     if not wants:
         return []
