@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 
 ## run: the whole system on embedded Postgres + Tansu, with a live view
 run: $(STAMP)
+	@if [ -x scripts/ensure-test-tools.sh ]; then scripts/ensure-test-tools.sh localstack; fi
 	$(VENV)/bin/kairos dev $(ARGS)
 
 ## test: the whole test suite against real Postgres, broker and venue simulator
@@ -29,9 +30,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench $(ARGS)
 
-## manifests: regenerate k8s/knative/ and functions' func.yaml from the catalog
+## manifests: regenerate k8s/knative/ and functions' func.yaml from the catalog; vendor the kairos wheel into functions/*/vendor/
 manifests: $(STAMP)
 	$(VENV)/bin/kairos manifests
+	$(VENV)/bin/kairos manifests --wheel
 
 ## schemas: regenerate schemas/ from the pydantic models
 schemas: $(STAMP)
@@ -57,7 +59,7 @@ platform-up: $(STAMP)
 	scripts/bootstrap.sh secrets platform-up
 
 ## images: build and push one image per function
-images:
+images: $(STAMP)
 	scripts/bootstrap.sh build
 
 ## deploy: images, app layer and Knative manifests, then wait for the rollout

@@ -220,6 +220,9 @@ step_build() {
   local tag fn image
   tag="$(image_tag)"
   [[ -n "$(functions_list)" ]] || die "no function under functions/: nothing to build"
+  # Each image installs its function project alone (as `func build` does); the kairos
+  # library reaches it as the wheel vendored into functions/<name>/vendor/.
+  "$(python_bin)" -m kairos.cli manifests --wheel || die "could not vendor the kairos wheel into functions/*/vendor/"
   while read -r fn; do
     image="$REGISTRY/kairos-$fn:$tag"
     if [[ "$tag" != *-dirty-* ]] && "$builder" manifest inspect "$image" >/dev/null 2>&1; then

@@ -8,9 +8,10 @@
 # scripts/bootstrap.sh (step "build") does exactly that for every functions/<name>/.
 # Base image: the official Debian-slim CPython image at the Python of pyproject.toml
 # (psycopg[binary], cryptography and friends ship manylinux wheels, so no compiler).
-# The kairos library (shared/) is pip-installed as a package, never linked; the function
-# directory's own pyproject.toml, when present, is installed on top (its dependency on
-# "kairos" is then already satisfied).
+# The function project is installed alone, from what its own pyproject.toml names, exactly
+# as Knative's `func build` installs it: the kairos library is the wheel vendored in
+# functions/<name>/vendor/ by `make manifests` (kairos manifests --wheel), never the PyPI
+# project of the same name (docs/DEPLOYMENT_MANIFESTS.md, "Building a function").
 
 ARG PYTHON_BASE_IMAGE
 
@@ -19,16 +20,10 @@ FROM ${PYTHON_BASE_IMAGE} AS build
 ARG FUNCTION
 RUN test -n "${FUNCTION}" || { echo "--build-arg FUNCTION=<directory under functions/> is required" >&2; exit 1; }
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-WORKDIR /src
-COPY pyproject.toml README.m[d] ./
-COPY shared/ shared/
-RUN python -m venv /opt/venv && /opt/venv/bin/pip install /src
 COPY functions/${FUNCTION}/ /app/functions/${FUNCTION}/
-RUN if [ -f "/app/functions/${FUNCTION}/pyproject.toml" ]; then \
-      /opt/venv/bin/pip install "/app/functions/${FUNCTION}"; \
-    elif [ -f "/app/functions/${FUNCTION}/requirements.txt" ]; then \
-      /opt/venv/bin/pip install -r "/app/functions/${FUNCTION}/requirements.txt"; \
-    fi
+RUN ls /app/functions/${FUNCTION}/vendor/kairos-*.whl >/dev/null 2>&1 || \
+      { echo "functions/${FUNCTION}/vendor/ holds no kairos wheel: run 'make manifests' first" >&2; exit 1; }
+RUN python -m venv /opt/venv && /opt/venv/bin/pip install "/app/functions/${FUNCTION}"
 
 FROM ${PYTHON_BASE_IMAGE}
 ARG FUNCTION

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import textwrap
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 
 import yaml
@@ -21,6 +22,7 @@ from croniter import croniter
 
 from kairos.catalog.model import Catalog
 from kairos.deploy.manifests import generate
+from kairos.deploy.wheels import dependency_line
 from kairos.errors import ConfigError
 
 CATALOG = Path("shared/kairos/catalog/catalog.yaml")
@@ -199,13 +201,17 @@ name = "function"
 description = "Kairos {req.name} function"
 version = "0.1.0"
 requires-python = ">=3.11"
-# The kairos library (this repository's shared/) is installed as a package, never linked:
-# the image build installs it from the repository root (see docs/OPERATIONS.md).
-dependencies = ["kairos"]
+# The kairos library is a wheel inside this project (vendor/, written by `make manifests`):
+# `func build` and the image build install it from here; a bare "kairos" would be another
+# project on PyPI (docs/DEPLOYMENT_MANIFESTS.md, "Building a function").
+dependencies = ["{dependency_line(metadata.version("kairos"))}"]
 
 [build-system]
 requires = ["hatchling"]
 build-backend = "hatchling.build"
+
+[tool.hatch.metadata]
+allow-direct-references = true
 
 [tool.hatch.build.targets.wheel]
 packages = ["function"]
