@@ -80,6 +80,9 @@ def test_marks_are_asked_through_the_next_account_when_one_fails_and_none_is_not
             raise ConnectionError("venue down")
         return {s: Decimal("60000") for s in symbols}
 
-    assert marks.read(want, ask) == {"BTC/USDT:USDT": Decimal("60000")}
+    assert marks.read(want, ask, unanswered=(ConnectionError,)) == {"BTC/USDT:USDT": Decimal("60000")}
     assert asked == ["broken", "fine"]
-    assert marks.read(marks.Wanted("binanceusdm", ("BTC/USDT:USDT",), ("broken",)), ask) == {}
+    alone = marks.Wanted("binanceusdm", ("BTC/USDT:USDT",), ("broken",))
+    assert marks.read(alone, ask, unanswered=(ConnectionError,)) == {}
+    with pytest.raises(ConnectionError):  # a failure not named as "cannot ask now" is not swallowed
+        marks.read(alone, ask, unanswered=(TimeoutError,))

@@ -59,13 +59,16 @@ def wanted(conn: psycopg.Connection, accounts: Sequence[str] | None = None) -> l
     return [Wanted(v, tuple(sorted(s)), tuple(a)) for v, (s, a) in sorted(by_venue.items())]
 
 
-def read(want: Wanted, ask: Callable[[str, Sequence[str]], Mapping[str, Decimal]]) -> dict[str, Decimal]:
-    """Ask the venue through the first account that answers (marks are public: any one will do).
-    Returns {} when none can; the next tick tries again and position-sync plans without a mark."""
+def read(want: Wanted, ask: Callable[[str, Sequence[str]], Mapping[str, Decimal]], *,
+         unanswered: tuple[type[Exception], ...]) -> dict[str, Decimal]:
+    """Ask the venue through the first account that answers (marks are public: any one will do);
+    ``unanswered``: the failures that mean "this account cannot ask now" (anything else is a bug
+    and propagates). Returns {} when none can; the next tick tries again and position-sync plans
+    without a mark."""
     for account in want.accounts:
         try:
             return dict(ask(account, want.symbols))
-        except Exception as exc:
+        except unanswered as exc:
             log.warning("mark prices not read through this account; trying the next",
                         extra={"venue": want.venue, "account": account, "reason": str(exc)})
     log.warning("no mark prices this tick: position-sync plans without them until the next",

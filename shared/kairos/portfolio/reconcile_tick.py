@@ -40,6 +40,11 @@ log = logging.getLogger("kairos.portfolio.reconcile_tick")
 
 PARTITION = "reconciler"
 
+# Why reading a venue through one account can fail without it being a bug: the venue did not
+# answer or refused the request, or the account's keys cannot be opened.
+VENUE_SIDE = (VenueError, OrderRejected)
+KEYS_SIDE = (UnknownAccount, KeyUnavailable)
+
 
 @dataclass(frozen=True)
 class PositionsRead:
@@ -93,11 +98,11 @@ def read_positions(rt: ExecutionRuntime, chosen: Sequence[str] | None) -> list[P
         try:
             _a, adapter = rt.service.book.get(acct.account)
             positions = adapter.positions()
-        except (VenueError, OrderRejected) as exc:
+        except VENUE_SIDE as exc:
             log.warning("venue positions not read: the venue did not answer; adoption waits for the next tick",
                         extra={"account": acct.account, "venue": acct.venue, "reason": str(exc)})
             continue
-        except (UnknownAccount, KeyUnavailable) as exc:
+        except KEYS_SIDE as exc:
             log.warning("venue positions not read: the account's keys cannot be opened; store its keys, or set "
                         "KAIROS_EXCHANGE_KEK (or _PREVIOUS) to the key they were sealed with (docs/OPERATIONS.md)",
                         extra={"account": acct.account, "venue": acct.venue, "reason": str(exc)})
@@ -110,7 +115,8 @@ def record_marks(conn: psycopg.Connection, book: AccountBook, chosen: Sequence[s
     """The marks of every symbol with an open position, one public request per venue."""
     for want in marks.wanted(conn, chosen):
         observed_at = _db_now(conn)
-        seen = marks.read(want, lambda account, symbols: book.get(account)[1].marks(symbols))
+        seen = marks.read(want, lambda account, symbols: book.get(account)[1].marks(symbols),
+                          unanswered=VENUE_SIDE + KEYS_SIDE)
         n = marks.record(conn, want.venue, seen, observed_at)
         log.info("mark prices recorded", extra={"venue": want.venue, "symbols": n})
 
