@@ -119,6 +119,19 @@ def test_valid_events_in_both_modes_pass_the_edge(function, mode):
     assert resp.status_code == 204, resp.text
 
 
+@pytest.mark.parametrize("received_at", [1700000000, 1.7e9, "1700000000", "2024-01-01"])
+def test_a_payload_the_schema_forbids_is_refused_not_read_leniently(function, received_at):
+    """Strict parsing at the boundary: a timestamp is an RFC 3339 string, never a number
+    (lax parsing read 1700000000 as a date and handled the event)."""
+    fn, _ = function
+    headers, body = to_http_binary(quote_event("lax-time"))
+    data = json.loads(body)
+    data["received_at"] = received_at
+    resp = httpx.post(fn.url, headers=headers, content=json.dumps(data).encode(), timeout=10)
+    assert resp.status_code == 400
+    assert resp.json()["error"]["code"] == "invalid_event" and "received_at" in resp.json()["error"]["reason"]
+
+
 def test_readiness_names_the_function(function):
     fn, _ = function
     resp = httpx.get(fn.url + "/health/readiness", timeout=5)

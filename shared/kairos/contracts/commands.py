@@ -38,6 +38,13 @@ class ExecuteTrade(Contract):
     callback_rate: PositiveAmount | None = Field(default=None, description="trailing distance in percent")
     client_tag: str | None = Field(default=None, max_length=64)
 
+    RULES = (
+        "a limit order needs limit_price",
+        "a stop_market order needs stop_price",
+        "a take_profit_market order needs stop_price",
+        "a trailing_stop_market order needs callback_rate",
+    )
+
     @model_validator(mode="after")
     def _prices_match_type(self) -> ExecuteTrade:
         if self.order_type == "limit" and self.limit_price is None:
@@ -77,6 +84,8 @@ class AmendOrder(Contract):
     quantity: PositiveAmount | None = None
     limit_price: PositiveAmount | None = None
     stop_price: PositiveAmount | None = None
+
+    RULES = ("an amend must change quantity, limit_price or stop_price",)
 
     @model_validator(mode="after")
     def _changes_something(self) -> AmendOrder:

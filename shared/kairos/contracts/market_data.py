@@ -63,6 +63,12 @@ class Candle(Contract):
     trades: int | None = None
     revision: int = Field(ge=1, description="1 for the first version stored; +1 per correction")
 
+    RULES = (
+        "open and close must lie within [low, high]",
+        "volume must be >= 0",
+        "close_time must be after open_time",
+    )
+
     @model_validator(mode="after")
     def _consistent(self) -> Candle:
         if not (self.low <= min(self.open, self.close) and self.high >= max(self.open, self.close)):

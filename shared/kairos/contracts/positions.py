@@ -11,9 +11,9 @@ dead-lettered.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from kairos.contracts.registry import register
 from kairos.contracts.types import Amount, Contract, UtcDatetime
@@ -93,8 +93,14 @@ class PositionEvent(Contract):
         return f"kairos.event.{self.kind.value}"
 
 
+def _kind_is_const(schema: dict[str, Any], model: type[Any]) -> None:
+    """The schema says what the validator below checks: ``kind`` is this type's kind."""
+    schema["properties"]["kind"] = {"const": model.KIND.value}
+
+
 class _KindChecked(PositionEvent):
     KIND: ClassVar[PositionEventKind]
+    model_config = ConfigDict(json_schema_extra=_kind_is_const)
 
     @model_validator(mode="after")
     def _kind_matches_type(self) -> _KindChecked:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import functools
 import importlib
+import json
 import pkgutil
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from kairos.contracts.types import WIRE_CONTEXT
 from kairos.errors import InvalidEvent, UnknownEventType, UnsupportedSchemaVersion
 
 M = TypeVar("M", bound=type[BaseModel])
@@ -72,10 +74,21 @@ def model_for(event_type: str, version: int) -> type[BaseModel]:
 
 
 def parse_data(event_type: str, version: int, data: Any) -> BaseModel:
-    """Validate a payload against its model; every problem is reported in one error."""
+    """Validate a payload from the wire against its model; every problem in one error.
+
+    Strict, on the JSON text: pydantic's lax mode would take 79 for an amount, 1700000000
+    for a timestamp, "3" or true for an integer, none of which the published JSON Schema
+    allows (``kairos.contracts.types`` says what strict means per field type). ``data``
+    is the decoded JSON (the CloudEvents SDK parsed it); it is encoded again so pydantic
+    sees JSON types, not Python ones.
+    """
     model = model_for(event_type, version)
     try:
-        return model.model_validate(data)
+        raw = json.dumps(data)
+    except (TypeError, ValueError) as exc:
+        raise InvalidEvent(f"{event_type} v{version} payload is not JSON: {exc}") from None
+    try:
+        return model.model_validate_json(raw, strict=True, context=WIRE_CONTEXT)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()

@@ -25,6 +25,9 @@ def schema_path(root: Path, event_type: str, version: int) -> Path:
 def generate(event_type: str, version: int) -> dict[str, Any]:
     model = registered()[(event_type, version)]
     schema = model.model_json_schema(mode="validation")
+    rules = getattr(model, "RULES", ())
+    if rules:
+        schema["x-kairos-rules"] = list(rules)
     schema["$id"] = f"https://schemas.kairos.dev/{event_type}/v{version}.json"
     schema["x-kairos-type"] = event_type
     schema["x-kairos-version"] = version
