@@ -18,9 +18,10 @@ from kairos_testkit.paths import REPO
 
 # Kinds whose CRD is not in ../shared/k8s-crds; checked by _check_without_crd instead.
 NO_CRD_OFFLINE = {("postgresql.cnpg.io/v1", "ScheduledBackup")}
-# Issue 6: only the executor and the reconciler reach the internet; the catalog adds the
-# clock guard, which reads venues' public server time and holds no keys.
-INTERNET_FUNCTIONS = {"executor", "reconciler", "clock-guard"}
+# Only the executor and the reconciler reach the internet; the catalog adds the clock guard,
+# which reads venues' public server time and holds no keys, and the alert relay, which
+# posts to the operators' webhook (Telegram) and holds no venue key.
+INTERNET_FUNCTIONS = {"executor", "reconciler", "clock-guard", "alert-relay"}
 
 
 def _manifest_files() -> list[Path]:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from kairos.contracts.ops import Alert
-from kairos.positions.slo import ProtectionRecord, Thresholds, evaluate, percentile, telegram_message
+from kairos.positions.slo import ProtectionRecord, Thresholds, evaluate, percentile
 from kairos_testkit.position_builders import at
 
 
@@ -56,8 +55,3 @@ def test_thresholds_are_configurable_and_no_placements_means_no_rate() -> None:
     report = evaluate([rec("p", 0, protected=3)], at(10), thresholds=Thresholds(delay_target_s=2))
     assert report.placement_success_rate is None and [a.code for a in report.alerts] == ["PROTECTION_DELAY_SLO"]
 
-
-def test_telegram_message_is_a_send_message_body() -> None:
-    alert = Alert(severity="critical", code="POSITION_UNPROTECTED", message="m", component="c", action="do x")
-    body = telegram_message(alert, "-100123")
-    assert body["chat_id"] == "-100123" and "POSITION_UNPROTECTED" in body["text"] and "Action: do x" in body["text"]

@@ -12,7 +12,6 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from kairos.contracts.ops import Alert
 
@@ -121,11 +120,3 @@ def evaluate(
         alerts=tuple(alerts),
     )
 
-
-def telegram_message(alert: Alert, chat_id: str) -> dict[str, Any]:
-    """The body of a Telegram Bot API ``sendMessage`` call (POST /bot<token>/sendMessage)."""
-    icon = {"critical": "🔴", "warning": "🟠", "info": "🔵"}[alert.severity]
-    lines = [f"{icon} {alert.severity.upper()} {alert.code}", alert.message]
-    if alert.action:
-        lines.append(f"Action: {alert.action}")
-    return {"chat_id": chat_id, "text": "\n".join(lines), "disable_web_page_preview": True}
