@@ -9,7 +9,7 @@ from typing import Any
 
 import ccxt
 import pytest
-from kairos.venue_sim.history import INTERVALS_MS, bucket_open
+from kairos.marketdata.timeframes import TIMEFRAME_MS, bucket_open
 from kairos.venues.binance_usdm.client import rebased_urls
 from kairos_testkit.venue_sim import START_MS, VenueSimHandle, running_venue_sim
 
@@ -38,17 +38,16 @@ def test_a_default_configured_client_loads_markets_and_every_request_is_answered
     assert all(r["status"] == 200 for r in audit), audit
 
 
-@pytest.mark.parametrize("timeframe", sorted(INTERVALS_MS))
+@pytest.mark.parametrize("timeframe", sorted(TIMEFRAME_MS))
 def test_every_timeframe_ccxt_knows_is_served_aligned_and_consistent(sim: VenueSimHandle, timeframe: str) -> None:
     ex = default_client(sim)
     assert timeframe in ex.timeframes
-    since = START_MS - (2 * DAY if INTERVALS_MS[timeframe] < DAY else 400 * DAY)
+    since = START_MS - (2 * DAY if TIMEFRAME_MS[timeframe] < DAY else 400 * DAY)
     rows = raw_klines(ex, timeframe, startTime=since, limit=50)
     assert rows, timeframe
-    ms = INTERVALS_MS[timeframe]
     for r in rows:
         o, h, lo, c, v = (Decimal(x) for x in r[1:6])
-        assert bucket_open(r[0], timeframe, ms) == r[0]
+        assert bucket_open(r[0], timeframe) == r[0]
         assert lo <= min(o, c) and h >= max(o, c) and v >= 0
         assert r[6] > r[0]
     opens = [r[0] for r in rows]
@@ -92,9 +91,9 @@ def test_start_end_and_limit_select_like_binance(sim: VenueSimHandle) -> None:
     assert [r[0] for r in rows] == [t + i * 60_000 for i in range(1, 11)]
     assert len(raw_klines(ex, "1m", startTime=t - DAY, limit=1500)) == 1500
     latest = raw_klines(ex, "1m", limit=3)
-    assert latest[-1][0] == bucket_open(sim.control.health()["now"], "1m", 60_000)
+    assert latest[-1][0] == bucket_open(sim.control.health()["now"], "1m")
     ancient = raw_klines(ex, "1d", startTime=0, limit=2)
-    assert ancient[0][0] == bucket_open(1_567_900_800_000, "1d", DAY)  # nothing before the listing
+    assert ancient[0][0] == bucket_open(1_567_900_800_000, "1d")  # nothing before the listing
 
 
 def test_ccxt_fetch_ohlcv_pages_history_with_since(sim: VenueSimHandle) -> None:

@@ -16,10 +16,10 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from kairos.marketdata.timeframes import TIMEFRAME_MS
 from kairos.venue_sim import auth
 from kairos.venue_sim import binance_format as fmt
 from kairos.venue_sim.faults import FaultState
-from kairos.venue_sim.history import INTERVALS_MS
 from kairos.venue_sim.model import VenueError
 from kairos.venue_sim.venue import Venue
 
@@ -219,7 +219,7 @@ class BinanceApi:
         symbol = p_str(params, "symbol") or p_str(params, "pair", True) or ""
         spec = self.engine.spec(symbol)
         interval = params.get("interval", "")
-        if interval not in INTERVALS_MS:
+        if interval not in TIMEFRAME_MS:
             raise VenueError(-1120, "Invalid interval.")
         limit = min(p_int(params, "limit", 500) or 500, 1500)
         rows = self.venue.klines(symbol, interval, p_int(params, "startTime"), p_int(params, "endTime"), limit)

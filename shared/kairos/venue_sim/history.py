@@ -18,12 +18,9 @@ import zlib
 from dataclasses import dataclass
 from decimal import Decimal
 
-from kairos.marketdata import timeframes
-from kairos.marketdata.timeframes import TIMEFRAME_MS
 from kairos.venues.markets import MarketSpec
 
 MINUTE_MS = 60_000
-INTERVALS_MS = TIMEFRAME_MS
 # Above this many minutes per candle, high/low/volume come from a sample of the minutes
 # (at most this many per candle) so a request for 1 d or 1 M candles stays cheap.
 MAX_MINUTES_PER_CANDLE = 60
@@ -32,16 +29,6 @@ WAVES: tuple[tuple[int, float], ...] = ((97, 0.002), (1_433, 0.01), (10_079, 0.0
 NOISE = 0.0005
 WICK = 0.0008
 _MASK = (1 << 64) - 1
-
-
-def bucket_open(t: int, interval: str, interval_ms: int = 0) -> int:
-    """The open time of the bucket of ``interval`` that contains ``t`` (ms)."""
-    return timeframes.bucket_open(t, interval)
-
-
-def next_open(t: int, interval: str, interval_ms: int = 0) -> int:
-    """The open time of the bucket after the one opening at ``t``."""
-    return timeframes.next_open(t, interval)
 
 
 def _mix(x: int) -> int:

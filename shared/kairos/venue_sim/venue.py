@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from kairos.marketdata.timeframes import TIMEFRAME_MS, bucket_open, next_open
 from kairos.venue_sim.engine import Engine
-from kairos.venue_sim.history import INTERVALS_MS, MINUTE_MS, Archive, bucket_open, next_open
+from kairos.venue_sim.history import MINUTE_MS, Archive
 from kairos.venue_sim.pricepath import PricePath, build_paths
 from kairos.venues.binance_usdm.markets import MARKETS as DEFAULT_MARKETS
 from kairos.venues.markets import MarketSpec, markets_by_symbol
@@ -175,28 +176,28 @@ class Venue:
         ticks that drove matching after it; the current (unclosed) bucket is included, as on
         Binance. Holes and corrections set through the control API apply here."""
         spec = self.engine.spec(symbol)
-        ms = INTERVALS_MS[interval]
-        last_open = bucket_open(self.now_ms, interval, ms)
-        listing = bucket_open(max(self.config.history_start_ms, 0), interval, ms)
+        ms = TIMEFRAME_MS[interval]
+        last_open = bucket_open(self.now_ms, interval)
+        listing = bucket_open(max(self.config.history_start_ms, 0), interval)
         if start is None:
-            t = min(last_open, bucket_open(end, interval, ms)) if end is not None else last_open
+            t = min(last_open, bucket_open(end, interval)) if end is not None else last_open
             for _ in range(limit - 1):
                 if t <= listing:
                     break
-                t = bucket_open(t - 1, interval, ms)
+                t = bucket_open(t - 1, interval)
             first_open = t
         else:
-            first_open = bucket_open(start, interval, ms)
+            first_open = bucket_open(start, interval)
             if first_open < start:
-                first_open = next_open(first_open, interval, ms)
+                first_open = next_open(first_open, interval)
         archive = self.archive(symbol) if ms >= MINUTE_MS else None
         # Sub-minute candles exist only where ticks do (the archive is 1 m).
-        first_open = max(first_open, listing if archive is not None else bucket_open(self.t0, interval, ms))
+        first_open = max(first_open, listing if archive is not None else bucket_open(self.t0, interval))
         holes = self.kline_holes.get(symbol, ())
         rows: list[KlineRow] = []
         t = first_open
         while t <= last_open and len(rows) < limit and (end is None or t <= end):
-            nt = next_open(t, interval, ms)
+            nt = next_open(t, interval)
             if not any(lo <= t < hi for lo, hi in holes):
                 fixed = self.kline_fixes.get((symbol, interval, t))
                 row = fixed if fixed is not None else self._bucket(spec, archive, t, nt)
@@ -223,7 +224,7 @@ class Venue:
     def fix_kline(self, symbol: str, interval: str, open_time: int, values: Ohlcv) -> None:
         """Serve ``values`` for this candle from now on: the venue corrected it."""
         self.engine.spec(symbol)
-        if interval not in INTERVALS_MS:
+        if interval not in TIMEFRAME_MS:
             raise ValueError(f"unknown interval {interval!r}")
         self.kline_fixes[(symbol, interval, open_time)] = values
 
