@@ -1,4 +1,5 @@
-"""Mark prices for position-sync: recorded by the reconciler's tick, read with an age limit.
+"""Mark prices for position-sync: recorded by the reconciler's tick and by normalize-tickers
+(every few seconds for the subscribed symbols, ``kairos.marketdata``), read with an age limit.
 
 position-sync has no way out to a venue (only the executor, the reconciler and the clock guard
 do), yet the emulated trail, "the price is already beyond the stop" and "the TP is already
