@@ -245,7 +245,7 @@ class DevRunner:
         database_url = given_db or self.pg.url
         bootstrap = given_kafka or self.broker.bootstrap
         if self.pg is not None:
-            self._record_infra("postgres", "postgres", self.pg._server.get_pid(), database_url)
+            self._record_infra("postgres", "postgres", self.pg.pid, database_url)
         if self.broker is not None:
             self._record_infra("tansu", "broker", self.broker.process.pid, bootstrap)
         self._check_interrupt()

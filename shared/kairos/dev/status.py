@@ -21,9 +21,10 @@ import psycopg
 from kafka.errors import KafkaError
 
 from kairos.catalog import load_catalog
-from kairos.dev.state import RunInfo, StateDir, default_state_dir, pid_alive, read_run_info
+from kairos.dev.state import ProcessInfo, RunInfo, StateDir, default_state_dir, pid_alive, read_run_info
 from kairos.dev.topics import read_topics
 from kairos.errors import ConfigError
+from kairos.localinfra.postgres import postmaster_pid
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -106,7 +107,17 @@ def outbox_backlog(info: RunInfo) -> int | None:
         return None
 
 
-def collect(info: RunInfo) -> dict[str, Any]:
+def current_pid(proc: ProcessInfo, state: StateDir) -> int | None:
+    """A process's pid now. Postgres may have been restarted since the runner recorded it
+    (``pg_ctl restart``, a crash): its pid is read from the data folder's
+    ``postmaster.pid``, or the recorded one would show a serving database as DOWN."""
+    if proc.kind == "postgres":
+        return postmaster_pid(state.postgres) or proc.pid
+    return proc.pid
+
+
+def collect(info: RunInfo, state: StateDir | None = None) -> dict[str, Any]:
+    state = state or StateDir(Path(info.stats_file).parent)
     subs, ends = subscriptions(info)
     return {
         "phase": info.phase,
@@ -120,9 +131,10 @@ def collect(info: RunInfo) -> dict[str, Any]:
         "dead_letters": dead_letters(info),
         "outbox_backlog": outbox_backlog(info),
         "other_processes": {
-            n: {"kind": p.kind, "pid": p.pid, "alive": pid_alive(p.pid), "url": p.url}
+            n: {"kind": p.kind, "pid": pid, "alive": pid_alive(pid), "url": p.url}
             for n, p in info.processes.items()
             if p.kind != "function"
+            for pid in [current_pid(p, state)]
         },
     }
 
@@ -139,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"kairos dev is not running (last phase {info.phase}); left undelivered at its stop: {left or 'nothing'}")
         return 1
     try:
-        report = collect(info)
+        report = collect(info, state)
     except KafkaError as exc:
         print(f"kairos status: the broker at {info.kafka_bootstrap} does not answer ({exc})", file=sys.stderr)
         return 2

@@ -25,6 +25,12 @@ class EmbeddedPostgres:
     url: str
     _server: object
 
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's pid now, from ``postmaster.pid`` (the server object remembers
+        the pid it started with, which is stale once Postgres was restarted)."""
+        return postmaster_pid(self.data_dir)
+
     def stop(self) -> None:
         """Stop the server (fast shutdown); the data directory is kept."""
         # SIGINT to the postmaster is Postgres's "fast" shutdown. Signalling it directly
@@ -32,8 +38,7 @@ class EmbeddedPostgres:
         # traverse a root-only parent directory (pytest's temporary folders).
         import psutil
 
-        server = self._server
-        pid = server.get_pid()  # type: ignore[attr-defined]
+        pid = self.pid
         if pid is None:
             return
         try:
@@ -45,6 +50,17 @@ class EmbeddedPostgres:
         except psutil.TimeoutExpired:
             log.warning("embedded postgres %s did not stop in 30 s; killing it", self.data_dir)
             proc.kill()
+
+
+def postmaster_pid(data_dir: Path) -> int | None:
+    """The pid in ``data_dir/postmaster.pid`` if that process is alive, else None."""
+    import psutil
+
+    try:
+        pid = int((data_dir / "postmaster.pid").read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if psutil.pid_exists(pid) else None
 
 
 def start_embedded_postgres(data_dir: Path, database: str = "kairos") -> EmbeddedPostgres:

@@ -38,7 +38,7 @@ from kairos.contracts.ops import PING_EVENT_TYPE
 from kairos.errors import EventTooLarge, KairosError, NotReady, PermanentError, UnexpectedEventType
 from kairos.runtime import logs, metrics, recorder
 from kairos.runtime.config import RuntimeSettings
-from kairos.runtime.db import apply_migrations, open_pool
+from kairos.runtime.db import DB_RETRY_SECONDS, apply_migrations, is_connection_error, open_pool, ping
 from kairos.runtime.publisher import OutboxPublisher
 
 log = logging.getLogger(__name__)
@@ -184,8 +184,13 @@ class KairosFunction:
         return True, "alive"
 
     def ready(self) -> tuple[bool, str]:
-        if not self._ready.is_set():
+        """Started, the database answers (a function that cannot reach it can handle
+        nothing), and the function's own check (e.g. the executor's RECOVERING) passes."""
+        if not self._ready.is_set() or self.pool is None:
             return False, f"not ready: {self._start_error}"
+        unreachable = ping(self.pool)
+        if unreachable:
+            return False, unreachable
         if self._readiness is not None:
             return self._readiness()
         return True, "ready"
@@ -239,7 +244,7 @@ class KairosFunction:
             log.warning("event refused", extra={"code": exc.code, "reason": str(exc), "type": ce.get_type()})
             return Outcome(exc.http_status, exc.code, str(exc))
         try:
-            outcome, new_rows = self._transact(env)
+            outcome, new_rows = self._transact_retrying(env)
         except KairosError as exc:
             level = logging.WARNING if isinstance(exc, PermanentError) else logging.ERROR
             log.log(level, "event failed", extra={"code": exc.code, "reason": str(exc)})
@@ -253,6 +258,25 @@ class KairosFunction:
         if new_rows:
             self.publish_rows(new_rows)
         return outcome
+
+    def _transact_retrying(self, env: Envelope[Any]) -> tuple[Outcome, list[recorder.OutboxRow]]:
+        """``_transact``, again on a fresh connection after a connection-level error.
+
+        A killed backend or a failover must not cost the event its delivery budget: the
+        transaction rolled back, so running it again is what a redelivery would do, only
+        sooner. After ``DB_RETRY_SECONDS`` the error goes up (503, the delivery retries).
+        """
+        deadline = time.monotonic() + DB_RETRY_SECONDS
+        delay = 0.05
+        while True:
+            try:
+                return self._transact(env)
+            except psycopg.Error as exc:
+                if not is_connection_error(exc) or self._stopping.is_set() or time.monotonic() + delay > deadline:
+                    raise
+                log.warning("database connection failed; retrying on a fresh connection", extra={"reason": str(exc)})
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
     def _decode(self, ce: CloudEvent) -> Envelope[Any]:
         assert self.settings is not None
