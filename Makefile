@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 
 ## run: the whole system on embedded Postgres + Tansu, with a live view
 run: $(STAMP)
+	@if [ -x scripts/ensure-test-tools.sh ]; then scripts/ensure-test-tools.sh localstack; fi
 	$(VENV)/bin/kairos dev $(ARGS)
 
 ## test: the whole test suite against real Postgres, broker and venue simulator

@@ -2,9 +2,12 @@
 # Installs the command-line tools tests/infra need, when they are missing:
 #   - shellcheck: Debian package (apt-get; `apt-get update` only when it is missing)
 #   - checkov: in its own virtualenv .venv-tools/ (its pins clash with the app's)
+#   - LocalStack (S3 only, for the archive): in its own virtualenv .venv-localstack/, pinned
+#     by scripts/localstack/constraints.txt (its boto3/cryptography pins clash with the app's)
 # Idempotent and quick when both are present (no network then). A failed install is a
 # warning, not an error: the tests that need the tool skip and name it.
-# Run by `make test` before pytest; safe to run by hand.
+# Run by `make test` before pytest (and by `make run` with the argument `localstack`, which
+# installs only that); safe to run by hand. Arguments: the tools to ensure (default: all).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -63,5 +66,40 @@ ensure_checkov() {
   fi
 }
 
-ensure_shellcheck
-ensure_checkov
+ensure_localstack() {
+  local venv="$ROOT/.venv-localstack"
+  local constraints="$ROOT/scripts/localstack/constraints.txt"
+  local stamp="$venv/.localstack-$(sha256sum "$constraints" | cut -c1-12)"
+  [[ -x "$venv/bin/python" && -f "$stamp" ]] && return 0
+  local python
+  python="$(command -v python3.11 || true)"
+  if [[ -z "$python" ]]; then
+    warn "python3.11 is missing (LocalStack 4.13 needs it): archive tests will skip"
+    return 0
+  fi
+  info "installing LocalStack S3 into $venv (about 30 s)"
+  local log="${TMPDIR:-/tmp}/kairos-localstack-install.$$.log"
+  if "$python" -m venv "$venv" &&
+    printf '*\n' >"$venv/.gitignore" &&
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -c "$constraints" \
+      'localstack-core[base-runtime]==4.13.1' localstack-client==2.12 service-identity==24.2.0 \
+      'cbor2<5.7' 'pyopenssl<24.3' >"$log" 2>&1; then
+    rm -f "$venv"/.localstack-* "$log"
+    touch "$stamp"
+    info "LocalStack installed"
+  else
+    tail -n 20 "$log" >&2 || true
+    warn "could not install LocalStack into $venv (PyPI unreachable? log: $log): archive tests will skip"
+  fi
+}
+
+tools=("$@")
+[[ ${#tools[@]} -eq 0 ]] && tools=(shellcheck checkov localstack)
+for tool in "${tools[@]}"; do
+  case "$tool" in
+    shellcheck) ensure_shellcheck ;;
+    checkov) ensure_checkov ;;
+    localstack) ensure_localstack ;;
+    *) warn "unknown tool $tool (known: shellcheck checkov localstack)" ;;
+  esac
+done

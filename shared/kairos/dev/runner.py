@@ -91,6 +91,7 @@ class DevRunner:
         self.procs: list[ManagedProcess] = []
         self.pg: Any = None
         self.broker: Any = None
+        self.s3: Any = None
         self.signals = 0
         self.info = RunInfo(runner_pid=os.getpid(), phase="starting", state_dir=str(self.state.root))
         self.view: Any = PlainView(sys.stdout)
@@ -190,7 +191,8 @@ class DevRunner:
         log.info("infrastructure ready", extra={"seconds": round(time.monotonic() - t_infra, 2)})
         profile = os.environ.get("KAIROS_KAFKA_PROFILE", "tansu")
         self.info.database_url, self.info.kafka_bootstrap, self.info.kafka_profile = database_url, bootstrap, profile
-        infra = build.Infra(database_url, bootstrap, profile, venue_env, build.local_secrets(self.state))
+        s3_env = self._object_storage()
+        infra = build.Infra(database_url, bootstrap, profile, {**venue_env, **s3_env}, build.local_secrets(self.state))
         if venue_env:  # candles and prices of the simulator's symbols flow from the first minute
             subscribe_simulated_markets(database_url)
         if venue_env:
@@ -254,6 +256,23 @@ class DevRunner:
         migrate(database_url)
         log.info("topics and migrations done", extra={"seconds": round(time.monotonic() - t0, 2)})
         return database_url, bootstrap
+
+    def _object_storage(self) -> dict[str, str]:
+        """LocalStack S3 for the archive (unless ``AWS_ENDPOINT_URL`` is given), left to boot
+        while the functions start: nothing uploads before archive-flush's first tick, which
+        retries anyway. Without LocalStack the archive stays staged in Postgres."""
+        if os.environ.get("AWS_ENDPOINT_URL"):
+            return {}
+        from kairos.localinfra.s3 import launch_localstack, localstack_python
+
+        if localstack_python() is None:
+            self.message("kairos dev: LocalStack is not installed (scripts/ensure-test-tools.sh localstack): "
+                         "archived events stay staged in Postgres until an S3 endpoint is given")
+            return {}
+        self.s3 = launch_localstack(self.state.root / "localstack", log_file=self.state.log("localstack"))
+        self._record_infra("localstack", "s3", self.s3.process.pid, self.s3.endpoint)
+        self.info.s3 = self.s3.env()
+        return dict(self.info.s3)
 
     def _wait_ready(self, functions: list[ManagedProcess]) -> None:
         deadline = time.monotonic() + self.args.ready_timeout
@@ -352,6 +371,8 @@ class DevRunner:
             self.broker.stop()
         if self.pg is not None:
             self.pg.stop()
+        if self.s3 is not None:
+            self.s3.stop()
         log.info("stopped", extra={"kind": "broker and postgres", "seconds": round(time.monotonic() - t0, 2)})
         self.info.left_undelivered = left
         self.info.phase = "stopped"

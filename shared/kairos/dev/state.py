@@ -88,6 +88,7 @@ class RunInfo:
     stats_file: str = ""
     processes: dict[str, ProcessInfo] = field(default_factory=dict)
     venue: dict[str, str] = field(default_factory=dict)
+    s3: dict[str, str] = field(default_factory=dict)  # the archive's endpoint (LocalStack), if any
     only: list[str] = field(default_factory=list)
     left_undelivered: dict[str, int] = field(default_factory=dict)
 
