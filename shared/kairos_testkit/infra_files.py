@@ -69,15 +69,15 @@ def _get(doc: dict[str, Any], dotted: str) -> Any:
 
 def _set(doc: dict[str, Any], dotted: str, value: Any) -> None:
     *parents, last = dotted.split(".")
-    node = doc
+    node: Any = doc
     for part in parents:
-        node = node[part]
+        node = node[int(part)] if isinstance(node, list) else node[part]
     assert last in node, f"replacement target field {dotted} does not exist"
     node[last] = value
 
 
 def render_kustomization(directory: Path) -> list[dict[str, Any]]:
-    """Resources + labels + namespace + configMapGenerator(envs) + replacements.
+    """Resources + labels + namespace + configMapGenerator(envs, files) + replacements.
 
     Generated ConfigMaps annotated local-config are dropped, as kustomize does. Anything
     else in a kustomization fails the assertion below, so this cannot silently diverge.
@@ -93,10 +93,13 @@ def render_kustomization(directory: Path) -> list[dict[str, Any]]:
         data: dict[str, str] = {}
         for env in gen.get("envs", []):
             data.update(read_conf(directory / env))
+        for file in gen.get("files", []):
+            data[Path(file).name] = (directory / file).read_text()
         generated[gen["name"]] = data
         local = gen.get("options", {}).get("annotations", {}).get("config.kubernetes.io/local-config") == "true"
         if not local:
-            docs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": gen["name"]}, "data": data})
+            metadata = {"name": gen["name"], **({"namespace": gen["namespace"]} if "namespace" in gen else {})}
+            docs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": data})
     for rep in kust.get("replacements", []):
         source = rep["source"]
         assert source["kind"] == "ConfigMap" and source["fieldPath"].startswith("data.")

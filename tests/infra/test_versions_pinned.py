@@ -30,6 +30,8 @@ EXPECTED_KEYS = {
     "POSTGRES_IMAGE",
     "KEDA_VERSION",
     "PYTHON_BASE_IMAGE",
+    "PROMETHEUS_IMAGE",
+    "GRAFANA_IMAGE",
 }
 
 # Spellings of a pinned component's version outside versions.conf: each one is drift.
@@ -65,7 +67,7 @@ def test_versions_file_has_every_pin_and_each_is_exact() -> None:
         if key.endswith("_VERSION"):
             assert re.fullmatch(r"v?\d+\.\d+\.\d+(\+k3s\d+)?", value), f"{key}={value} is not an exact version"
         else:
-            assert re.fullmatch(r"[\w./-]+:\d+(\.\d+)+[\w.-]*", value), f"{key}={value} is not an image:exact-tag"
+            assert re.fullmatch(r"[\w./-]+:v?\d+(\.\d+)+[\w.-]*", value), f"{key}={value} is not an image:exact-tag"
 
 
 @pytest.mark.parametrize("path", _scanned_files(), ids=lambda p: str(p.relative_to(REPO)))
@@ -91,6 +93,9 @@ def test_platform_manifests_take_versions_from_the_file() -> None:
     docs = {(d["kind"], d["metadata"]["name"]): d for d in render_kustomization(PLATFORM)}
     assert docs[("Kafka", "kairos")]["spec"]["kafka"]["version"] == pins["KAFKA_VERSION"]
     assert docs[("Cluster", "kairos-pg")]["spec"]["imageName"] == pins["POSTGRES_IMAGE"]
+    for name in ("prometheus", "grafana"):
+        (container,) = docs[("Deployment", name)]["spec"]["template"]["spec"]["containers"]
+        assert container["image"] == pins[f"{name.upper()}_IMAGE"]
     assert not any(d["kind"] == "ConfigMap" and d["metadata"]["name"] == "pinned-versions" for d in docs.values())
 
 
@@ -100,7 +105,10 @@ def test_scripts_and_terraform_read_the_file() -> None:
     assert 'source "$VERSIONS_FILE"' in common
     bootstrap = (SCRIPTS / "bootstrap.sh").read_text()
     for key in versions():
-        if key.endswith(("PROVIDER_VERSION", "K3S_VERSION", "KAFKA_VERSION", "POSTGRES_IMAGE")):
+        if key.endswith(("PROVIDER_VERSION", "K3S_VERSION", "KAFKA_VERSION", "POSTGRES_IMAGE")) or key in (
+            "PROMETHEUS_IMAGE",
+            "GRAFANA_IMAGE",
+        ):
             continue  # Terraform / kustomize consumers
         assert f"${key}" in bootstrap or f"${{{key}}}" in bootstrap, f"bootstrap.sh does not use {key}"
     assert "k8s/platform/versions.conf" in (TF_DIR / "main.tf").read_text()

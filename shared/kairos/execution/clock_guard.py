@@ -12,10 +12,14 @@ import logging
 import time
 
 import psycopg
+from kairos.catalog import load_catalog
+from kairos.contracts.envelope import new_event, stable_id
 from kairos.contracts.ops import Alert
-from kairos.execution import accounts, clock
+from kairos.execution import accounts, clock, metrics
+from kairos.runtime.recorder import OutboxRow, append_outbox
 from kairos.venues import registry
 from kairos.venues.port import PublicVenue
+from psycopg_pool import ConnectionPool
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,7 @@ def check_all(conn: psycopg.Connection, *, timeout_ms: int = 3000) -> list[Alert
             continue
         reading = clock.measure(before, venue_ms, after)
         clock.store(conn, acct.account, reading)
+        metrics.TIME_DRIFT.labels(acct.account).set(float(reading.offset_ms) / 1000)
         lvl = clock.level(reading.offset_ms)
         log.info(
             "venue clock measured",
@@ -79,3 +84,37 @@ def check_all(conn: psycopg.Connection, *, timeout_ms: int = 3000) -> list[Alert
                 )
             )
     return alerts
+
+
+def check_at_start(pool: ConnectionPool, function: str, timeout_ms: int) -> list[OutboxRow]:
+    """The executor's clock check at start-up: measure and store every LIVE account's offset now.
+
+    Why: the clock guard measures once a minute; an executor that starts on a node whose
+    clock jumped would otherwise trade on a reading up to a minute old (or none). The alerts
+    go to ``ops.alert`` through the outbox rows returned (the caller publishes them). A
+    failure here is logged and never stops the start: the guard's next tick measures again.
+    """
+    try:
+        with pool.connection() as conn, conn.transaction():
+            alerts = check_all(conn, timeout_ms=timeout_ms)
+            topic = _alert_topic(function)
+            rows = []
+            for alert in alerts:
+                env = new_event(
+                    alert,
+                    source=f"/kairos/{function}",
+                    partition_key=function,
+                    event_id=stable_id("kairos.clock.start", function, alert.code, str(time.time_ns())),
+                )
+                rows += append_outbox(conn, function, [(topic, env)])
+        log.info("clock checked at start", extra={"alerts": [a.code for a in alerts]})
+        return rows
+    except Exception as exc:  # a start must not depend on the venue answering
+        log.warning("clock check at start failed; the clock guard measures again within a minute",
+                    extra={"reason": f"{type(exc).__name__}: {exc}"})
+        return []
+
+
+def _alert_topic(function: str) -> str:
+    catalog = load_catalog()
+    return catalog.output_topic(catalog.function(function), "kairos.ops.alert")

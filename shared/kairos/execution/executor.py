@@ -8,8 +8,9 @@
   the delivery's inbox transaction commits last, so a crash anywhere is a redelivery that
   finds the order and asks the venue before it would ever send again.
 
-Until recovery reconciled every order a previous process left in flight, readiness says
-RECOVERING and the runtime answers every delivery 503 (retried later).
+At start the venue clock of every LIVE account is measured once (alerts as the clock guard
+raises them). Until recovery reconciled every order a previous process left in flight,
+readiness says RECOVERING and the runtime answers every delivery 503 (retried later).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from kairos.contracts.commands import AmendOrder, CancelOrder, ExecuteTrade
 from kairos.contracts.envelope import Envelope
+from kairos.execution.clock_guard import check_at_start
 from kairos.execution.paper import PAPER_VENUE, execute_paper
 from kairos.execution.recovery import Recovery
 from kairos.execution.wiring import ExecutionRuntime
@@ -37,6 +39,10 @@ class Executor:
         """Build the service and start recovery (once; a restarted runtime keeps both)."""
         if self.rt is None:
             self.rt = ExecutionRuntime.from_env(env, function)
+            # The clock first: entries are checked against a reading from this start, not one
+            # up to a minute old (the clock guard's cron).
+            timeout_ms = int(env.get("KAIROS_EXEC_VENUE_TIMEOUT_MS", "3000"))
+            publish(check_at_start(self.rt.pool, function, timeout_ms))
             self.recovery = Recovery(function, self.rt, publish)
             self.recovery.start()
 

@@ -38,7 +38,7 @@ import psycopg
 from kairos.contracts.commands import AmendOrder, CancelOrder, ExecuteTrade
 from kairos.contracts.envelope import Envelope
 from kairos.errors import TransientError
-from kairos.execution import clock, stop_check
+from kairos.execution import clock, metrics, stop_check
 from kairos.execution import repository as repo
 from kairos.execution.accounts import AccountBook
 from kairos.execution.client_ids import client_order_id
@@ -163,7 +163,7 @@ class ExecutionService:
             refusal = stop_check.venue_refusal(order, adapter)
             if refusal is not None:
                 raise OrderRejected(refusal)
-            answer = adapter.submit(order.request())
+            answer = self._submit(order, adapter)
         except DuplicateClientId:
             answer = self._fetch_or_pending(order, adapter)
         except OrderRejected as exc:
@@ -186,6 +186,25 @@ class ExecutionService:
                 f"order {order.client_order_id}: {exc}; outcome unknown, will ask the venue again"
             ) from None
         return self.apply(conn, order, answer)
+
+    @staticmethod
+    def _submit(order: repo.OrderRow, adapter: VenueAdapter) -> VenueOrder:
+        """``adapter.submit`` counted by outcome and timed (kairos.execution.metrics)."""
+        started = time.monotonic()
+        outcome = "unknown"
+        try:
+            answer = adapter.submit(order.request())
+            outcome = "accepted"
+            return answer
+        except DuplicateClientId:
+            outcome = "accepted"  # the venue already holds it: an earlier attempt got through
+            raise
+        except OrderRejected:
+            outcome = "rejected"
+            raise
+        finally:
+            metrics.SUBMIT_SECONDS.labels(order.venue).observe(time.monotonic() - started)
+            metrics.ORDERS.labels(order.venue, outcome).inc()
 
     def _lookup(self, order: repo.OrderRow, adapter: VenueAdapter) -> VenueOrder | None:
         """The venue's order, None when it positively does not know it; a failed query raises."""

@@ -28,6 +28,27 @@ DELAY_P99 = Gauge("kairos_positions_protection_delay_p99_seconds", "Open to TP+S
 SUCCESS = Gauge("kairos_positions_placement_success_ratio", "Protective placements not rejected, over 24 h")
 SYNC_CYCLE = Gauge("kairos_positions_sync_cycle_seconds", "Longest due-to-handled delay of the last minute's syncs")
 CYCLE_WINDOW = timedelta(minutes=1)
+OPEN = Gauge("kairos_positions_open", "Positions not closed, by account and mode", ["account", "mode"])
+PNL = Gauge(
+    "kairos_positions_pnl_24h",
+    "Realised PnL minus fees of positions touched in 24 h (quote currency)",
+    ["account", "mode"],
+)
+
+
+def record_book(conn: psycopg.Connection, now: datetime) -> None:
+    """Open positions and the last day's realised PnL per account, for the dashboard."""
+    OPEN.clear()
+    PNL.clear()
+    rows = conn.execute(
+        "SELECT account, mode, count(*) FILTER (WHERE status <> 'CLOSED'),"
+        " coalesce(sum(realised_pnl - fees_paid) FILTER (WHERE updated_at > %s), 0)"
+        " FROM positions GROUP BY account, mode",
+        (now - WINDOW,),
+    ).fetchall()
+    for account, mode, open_count, pnl in rows:
+        OPEN.labels(account, mode).set(int(open_count))
+        PNL.labels(account, mode).set(float(pnl))
 
 
 def sync_cycle_seconds(conn: psycopg.Connection, now: datetime) -> float | None:
@@ -60,4 +81,5 @@ def report(conn: psycopg.Connection, now: datetime) -> SloReport:
     DELAY_P99.set(rep.delay_p99_s or 0)
     SUCCESS.set(rep.placement_success_rate if rep.placement_success_rate is not None else 1)
     SYNC_CYCLE.set(cycle or 0)
+    record_book(conn, now)
     return rep

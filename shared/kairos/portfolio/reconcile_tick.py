@@ -28,6 +28,7 @@ from kairos.contracts.envelope import Envelope, derive_event
 from kairos.contracts.ops import PingTick
 from kairos.execution import accounts
 from kairos.execution.accounts import AccountBook, UnknownAccount
+from kairos.execution.metrics import RECONCILIATION_ERRORS
 from kairos.execution.vault import KeyUnavailable
 from kairos.execution.wiring import ExecutionRuntime
 from kairos.portfolio import marks
@@ -72,6 +73,8 @@ def run_tick(
     reads = read_positions(rt, chosen)
     report = rt.reconciler.run(accounts=chosen)
     publish(report.outbox_rows)
+    for alert in report.alerts:
+        RECONCILIATION_ERRORS.labels(alert.code).inc()
     out: list[Envelope[Any]] = [
         derive_event(event, alert, source=source, partition_key=PARTITION, index=i)
         for i, alert in enumerate(report.alerts)
@@ -99,10 +102,12 @@ def read_positions(rt: ExecutionRuntime, chosen: Sequence[str] | None) -> list[P
             _a, adapter = rt.service.book.get(acct.account)
             positions = adapter.positions()
         except VENUE_SIDE as exc:
+            RECONCILIATION_ERRORS.labels("venue_unavailable").inc()
             log.warning("venue positions not read: the venue did not answer; adoption waits for the next tick",
                         extra={"account": acct.account, "venue": acct.venue, "reason": str(exc)})
             continue
         except KEYS_SIDE as exc:
+            RECONCILIATION_ERRORS.labels("keys_unavailable").inc()
             log.warning("venue positions not read: the account's keys cannot be opened; store its keys, or set "
                         "KAIROS_EXCHANGE_KEK (or _PREVIOUS) to the key they were sealed with (docs/OPERATIONS.md)",
                         extra={"account": acct.account, "venue": acct.venue, "reason": str(exc)})
