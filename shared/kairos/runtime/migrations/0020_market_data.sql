@@ -4,10 +4,12 @@
 -- produces revision 2, 3, ... beside the first, never an overwrite. Range-partitioned by
 -- open_time, one partition per month (kairos.marketdata.store creates them ahead as needed),
 -- so years of 1 m candles stay fast to write, to read by range and to drop by month.
+-- The key's text columns compare bytewise (COLLATE "C"): no locale rules are needed for
+-- identifiers, and the primary-key index takes bulk loads markedly faster that way.
 CREATE TABLE IF NOT EXISTS candles (
-    venue        text        NOT NULL,
-    symbol       text        NOT NULL,
-    timeframe    text        NOT NULL,
+    venue        text COLLATE "C" NOT NULL,
+    symbol       text COLLATE "C" NOT NULL,
+    timeframe    text COLLATE "C" NOT NULL,
     open_time    timestamptz NOT NULL,
     revision     integer     NOT NULL DEFAULT 1 CHECK (revision >= 1),
     close_time   timestamptz NOT NULL,
