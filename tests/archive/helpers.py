@@ -19,7 +19,7 @@ from kairos_testkit.events import USDC
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 
-def quote(i: int, at: datetime) -> Envelope[RawNearIntentsQuote]:
+def quote(i: int, at: datetime, **overrides: Any) -> Envelope[RawNearIntentsQuote]:
     params = {
         "subscription": "s",
         "quote_id": f"q-{i}",
@@ -27,6 +27,7 @@ def quote(i: int, at: datetime) -> Envelope[RawNearIntentsQuote]:
         "defuse_asset_identifier_out": USDC,
         "exact_amount_in": str(10**24 + i),
         "min_deadline_ms": 60000,
+        **overrides,
     }
     msg = {"jsonrpc": "2.0", "method": "subscribe", "params": params}
     return new_event(RawNearIntentsQuote(message=msg, received_at=at), source="/test", partition_key=f"q-{i}",

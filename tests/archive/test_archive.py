@@ -58,7 +58,7 @@ def test_several_topics_are_archived_once_despite_redelivery(
         rows = manifest(conn)
         assert {r.topic for r in rows} == {"raw.near_intents.quote", "exec.trade_result"}
         assert all(r.count <= SMALL.max_events for r in rows)
-        keys = {k for k, _ in store.keys()}
+        keys = {k for k, _ in store.list_keys()}
         assert keys == {r.key for r in rows}
         for key in keys:
             assert "/dt=2026-11-30/hour=" in key and key.endswith(".jsonl.gz")
@@ -88,7 +88,7 @@ def test_a_crash_between_upload_and_manifest_leaves_nothing_doubled_or_missing(
         assert result.error is None
         ids = archived_ids(conn, store)
         assert set(ids) == {e.meta.id for e in events} and max(ids.values()) == 1
-        assert {k for k, _ in store.keys()} == {r.key for r in manifest(conn)}
+        assert {k for k, _ in store.list_keys()} == {r.key for r in manifest(conn)}
         assert {r.key for r in manifest(conn)} == {p.key for p in sealed}  # the same keys as sealed before the crash
         assert verify(conn, store).ok
 
@@ -177,3 +177,17 @@ def test_objects_are_sealed_when_due_not_before(
     with conn_for(database_url) as conn:
         assert flush(conn, store, SealPolicy(max_events=1000, max_bytes=1 << 30, max_age_s=3600)).objects == 0
         assert flush(conn, store, SealPolicy(max_events=1000, max_bytes=1 << 30, max_age_s=0)).objects == 2
+
+
+def test_the_archiver_subscribes_to_every_archived_topic() -> None:
+    from kairos.archive.archiver import topics_by_type
+    from kairos.archive.layout import is_archived_topic
+    from kairos.catalog import load_catalog
+
+    catalog = load_catalog()
+    wanted = {t.name for t in catalog.topics if is_archived_topic(t.name) and not t.dead_letter}
+    subscribed = {s.topic for s in catalog.function("archiver").subscriptions}
+    assert subscribed == wanted, f"add {sorted(wanted - subscribed)} to the archiver's subscriptions"
+    assert all(s.ordering == "ordered" for s in catalog.function("archiver").subscriptions)
+    assert {topic for topic, _ in topics_by_type("archiver").values()} == wanted
+

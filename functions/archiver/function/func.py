@@ -1,4 +1,4 @@
-"""archiver: every event of the raw, norm, exec and event topics -> one staged row in Postgres.
+"""archiver: every event of the raw, norm, exec, event and signal topics -> one staged row in Postgres.
 
 archive-flush writes the staged rows to object storage (kairos.archive, docs/ARCHIVE.md).
 """

@@ -153,7 +153,7 @@ def verify(conn: psycopg.Connection, store: ObjectStore, topics: Sequence[str] =
     prefixes = sorted({r.topic for r in rows} | set(topics))
     for topic in prefixes:
         try:
-            for key, _size in store.keys(topic + "/"):
+            for key, _size in store.list_keys(topic + "/"):
                 if key not in listed and _in_days(key, start, end):
                     report.problems.append(
                         Problem("unlisted", key, "in S3 but in no manifest row (not part of the archive)"))

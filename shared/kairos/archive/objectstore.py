@@ -137,7 +137,7 @@ class ObjectStore:
         except (BotoCoreError, ClientError) as exc:
             raise self._fail(f"delete {key}", exc) from exc
 
-    def keys(self, prefix: str = "") -> Iterator[tuple[str, int]]:
+    def list_keys(self, prefix: str = "") -> Iterator[tuple[str, int]]:
         """(key, size) of every object under ``prefix``."""
         try:
             pages = self.client.get_paginator("list_objects_v2").paginate(

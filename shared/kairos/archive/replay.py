@@ -36,7 +36,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from kairos.archive.inventory import manifest
 from kairos.archive.layout import ArchivedEvent, read_lines
 from kairos.archive.objectstore import ObjectStore
-from kairos.bus.kafka import ensure_topics, make_consumer, make_producer, send_records
+from kairos.bus.kafka import consumer_settings, ensure_topics, make_producer, send_records
 from kairos.catalog import Catalog, load_catalog
 from kairos.contracts.codec import (
     KafkaRecord,
@@ -116,10 +116,15 @@ def read_topic(bootstrap: str, profile: str, topics: Sequence[str], start: datet
     """Events still on ``topics`` (retention permitting) in the window, in offset order per
     partition; reads from the beginning until nothing new came for ``idle_s`` seconds (the
     local broker's end offsets are not trusted)."""
-    consumer = make_consumer(bootstrap, group_id=f"kairos-replay-read-{time.time_ns()}", topics=topics,
-                             profile=profile, client_id="kairos-replay", max_poll_records=1000)
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), group_id=None, enable_auto_commit=False,
+                             client_id="kairos-replay", max_poll_records=1000, **consumer_settings(profile))
     out: list[ArchivedEvent] = []
     try:
+        tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
         quiet_since = time.monotonic()
         while time.monotonic() - quiet_since < idle_s:
             batch = consumer.poll(timeout_ms=200)
