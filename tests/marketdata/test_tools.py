@@ -173,3 +173,17 @@ def test_gaps_lists_the_holes_of_a_subscription(
         f"binanceusdm {BTC} 1m: {from_ms(t0 + 3 * MIN).isoformat()} .. {from_ms(t0 + 5 * MIN).isoformat()}",
         f"binanceusdm {BTC} 1m: {from_ms(t0 + 7 * MIN).isoformat()} .. {from_ms(t0 + 8 * MIN).isoformat()}",
     ]
+
+
+def test_parquet_without_pyarrow_is_refused_with_what_to_do(
+    cli_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    try:
+        import pyarrow  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("pyarrow is installed: Parquet files are read")
+    path = write(tmp_path / "c.parquet", "PAR1")
+    assert kairos("candles", "import", str(path), "--symbol", BTC, "--timeframe", "1m") == 1
+    assert "reading Parquet needs pyarrow: pip install pyarrow" in capsys.readouterr().err
