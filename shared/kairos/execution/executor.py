@@ -11,10 +11,16 @@
 At start the venue clock of every LIVE account is measured once (alerts as the clock guard
 raises them). Until recovery reconciled every order a previous process left in flight,
 readiness says RECOVERING and the runtime answers every delivery 503 (retried later).
+
+A trade command whose order outcome is pending (sent, no answer; lookups failing) is
+acknowledged once its order row is durable: the executor's pending resolver finishes the
+order (``kairos.execution.pending``), so a delivery never dead-letters a command that merely
+waits for the venue. Cancels and amends in that state are still answered 503 and retried.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -22,10 +28,14 @@ from kairos.contracts.commands import AmendOrder, CancelOrder, ExecuteTrade
 from kairos.contracts.envelope import Envelope
 from kairos.execution.clock_guard import check_at_start
 from kairos.execution.paper import PAPER_VENUE, execute_paper
+from kairos.execution.pending import PendingResolver
 from kairos.execution.recovery import Recovery
+from kairos.execution.service import OutcomePending
 from kairos.execution.wiring import ExecutionRuntime
 from kairos.runtime import Context
 from kairos.runtime.recorder import OutboxRow
+
+log = logging.getLogger(__name__)
 
 
 class Executor:
@@ -34,6 +44,7 @@ class Executor:
     def __init__(self) -> None:
         self.rt: ExecutionRuntime | None = None
         self.recovery: Recovery | None = None
+        self.pending: PendingResolver | None = None
 
     def start(self, env: Mapping[str, str], function: str, publish: Callable[[Sequence[OutboxRow]], None]) -> None:
         """Build the service and start recovery (once; a restarted runtime keeps both)."""
@@ -45,6 +56,8 @@ class Executor:
             publish(check_at_start(self.rt.pool, function, timeout_ms))
             self.recovery = Recovery(function, self.rt, publish)
             self.recovery.start()
+            self.pending = PendingResolver(self.rt.service, publish)
+            self.pending.start(function)
 
     def readiness(self) -> tuple[bool, str]:
         return self.recovery.readiness() if self.recovery else (False, "RECOVERING: not started")
@@ -55,7 +68,16 @@ class Executor:
             return [execute_paper(ctx.conn, event, ctx.source)]
         assert self.rt is not None, "deliveries are answered 503 until start() ran"
         if isinstance(data, ExecuteTrade):
-            rows = self.rt.service.execute(data, event)
+            try:
+                rows = self.rt.service.execute(data, event)
+            except OutcomePending as exc:
+                # the order row is durable: the command is acknowledged and the pending
+                # resolver (kairos.execution.pending) finishes the order; no dead letter
+                log.warning(
+                    "order outcome pending; command acknowledged, the executor resolves the order",
+                    extra={"command_id": data.command_id, "reason": str(exc)},
+                )
+                return []
         elif isinstance(data, CancelOrder):
             rows = self.rt.service.cancel(data)
         elif isinstance(data, AmendOrder):
@@ -66,9 +88,12 @@ class Executor:
         return []
 
     def stop_recovery(self) -> None:
-        """Before the runtime stops: a recovery still running must not publish into a closed producer."""
+        """Before the runtime stops: a recovery or resolver still running must not publish
+        into a closed producer."""
         if self.recovery is not None:
             self.recovery.stop()
+        if self.pending is not None:
+            self.pending.stop()
 
     def close(self) -> None:
         if self.rt is not None:

@@ -129,6 +129,11 @@ class ExecutionService:
             )
         return repo.transition(conn, order, T.SUBMIT, actor=self.settings.actor, emitter=self.emitter)
 
+    def resume(self, conn: psycopg.Connection, order: repo.OrderRow, adapter: VenueAdapter) -> list[OutboxRow]:
+        """Drive an order already recorded (the caller holds its advisory lock), as a
+        redelivery of its command would: the pending-outcome resolver's entry point."""
+        return self._drive(conn, order, adapter)
+
     def _drive(self, conn: psycopg.Connection, order: repo.OrderRow, adapter: VenueAdapter) -> list[OutboxRow]:
         if order.state in (S.OPEN, S.PARTIALLY_FILLED, S.CANCELING) or order.final:
             return []  # acknowledged by the venue already; reconciliation follows it from here
