@@ -273,18 +273,3 @@ def record_venue_gap(conn: psycopg.Connection, gap: Gap) -> bool:
         (gap.venue, gap.symbol, gap.timeframe, gap.start, gap.end),
     )
     return cur.rowcount == 1
-
-
-def latest_candles(
-    conn: psycopg.Connection, venue: str, symbol: str, timeframe: str, start: datetime, end: datetime
-) -> list[tuple[datetime, int, Decimal, Decimal, Decimal, Decimal, Decimal]]:
-    """The current version of each candle in [start, end): open time, revision, OHLCV."""
-    return [
-        (r[0], int(r[1]), *(Decimal(x) for x in r[2:]))  # type: ignore[misc]
-        for r in conn.execute(
-            "SELECT DISTINCT ON (open_time) open_time, revision, open, high, low, close, volume FROM candles"
-            " WHERE venue = %s AND symbol = %s AND timeframe = %s AND open_time >= %s AND open_time < %s"
-            " ORDER BY open_time, revision DESC",
-            (venue, symbol, timeframe, start, end),
-        ).fetchall()
-    ]
