@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 
+import httpx
 import psycopg
 import pytest
 from kairos.bus.kafka import make_producer, send_records
@@ -20,8 +21,9 @@ from kairos.contracts.codec import to_kafka
 from kairos.delivery.kafka_source import KafkaSourceDelivery
 from kairos.delivery.wiring import kafka_source_specs
 from kairos.execution.client_ids import client_order_id
+from kairos.execution.service import OutcomePending
 from kairos.localinfra.ports import free_port
-from kairos_testkit.execution import command, db_order, exec_env, setup_account, venue_orders_by_cid
+from kairos_testkit.execution import command, db_order, exec_env, runtime, setup_account, venue_orders_by_cid
 from kairos_testkit.functions import ServedFunction, catalog_env, runtime_env, start_function
 from kairos_testkit.topics import create_topics
 from kairos_testkit.waiting import wait_until
@@ -97,3 +99,40 @@ def start_function_later(env: dict[str, str], tmp_path, port: int):
     )
     time.sleep(3)
     return ServedFunction("executor", f"http://127.0.0.1:{port}", proc, log_path)
+
+
+@pytest.mark.slow
+def test_readiness_is_503_naming_the_executor_while_recovering(database_url, sim, kafka_bootstrap, tmp_path):
+    """RECOVERING is "not ready": 503 (func-python itself would answer 500), with the reason."""
+    create_topics(kafka_bootstrap)
+    setup_account(database_url, sim)
+    sim.control.set_faults([{"kind": "http_error", "endpoint": "POST /fapi/v1/order", "status": 503}])
+    cmd = command(quantity="0.010")
+    with runtime(database_url) as rt, pytest.raises(OutcomePending):
+        rt.service.execute(cmd.data, cmd)  # leaves an order in flight (UNKNOWN)
+    sim.control.set_faults([], maintenance=True)  # the venue cannot be asked: recovery waits
+    env = {**runtime_env(database_url, kafka_bootstrap), **exec_env(database_url)}
+    fn = start_function_later(env, tmp_path, free_port())
+    try:
+        seen: list[tuple[int, dict]] = []
+
+        def recovering() -> bool:
+            answer = _readiness(fn.url)
+            if answer is not None:
+                seen.append(answer)
+            return answer is not None and "RECOVERING" in answer[1]["reason"]
+
+        wait_until(recovering, timeout=40)
+        assert all(status == 503 for status, _ in seen)  # never 500, never ready while recovering
+        assert seen[-1][1]["function"] == "executor"
+    finally:
+        fn.process.kill()
+        sim.control.clear_faults()
+
+
+def _readiness(url: str) -> tuple[int, dict] | None:
+    try:
+        resp = httpx.get(url + "/health/readiness", timeout=2)
+    except httpx.HTTPError:
+        return None
+    return resp.status_code, resp.json()
