@@ -12,8 +12,9 @@
 #   build        build and push one image per function (scripts/function.Dockerfile)
 #   deploy       app layer (k8s/app) + generated Knative manifests (k8s/knative) -> rollout
 # Other steps: status; render (prints the Knative manifests deploy would apply, with
-# their image references, no cluster needed); infra-down (asks for confirmation; FORCE=1
-# skips the question).
+# their image references, no cluster needed); forgejo (installs Forgejo on the cluster, or
+# with FORGEJO_URL set checks an existing one: CI/CD, docs/OPERATIONS.md); infra-down (asks
+# for confirmation; FORCE=1 skips the question).
 #
 # Settings: scripts/hetzner/bootstrap-secrets.env (see its .example; KAIROS_ENV_FILE
 # overrides the path) and infra/terraform/hetzner/terraform.tfvars. State (kubeconfig,
@@ -304,6 +305,27 @@ step_deploy() {
   log "deployed $tag"
 }
 
+# Forgejo for the CI/CD workflows of .forgejo/workflows: an existing instance (FORGEJO_URL)
+# is only checked; otherwise k8s/forgejo/forgejo.yaml is applied with FORGEJO_IMAGE.
+step_forgejo() {
+  load_env_file
+  if [[ -n "${FORGEJO_URL:-}" ]]; then
+    require_cmd curl "Install curl."
+    curl -fsS "$FORGEJO_URL/api/v1/version" >/dev/null ||
+      die "no Forgejo answers at $FORGEJO_URL/api/v1/version: check FORGEJO_URL in $ENV_FILE"
+    log "using the existing Forgejo at $FORGEJO_URL"
+  else
+    require_kubeconfig
+    log "Forgejo $FORGEJO_IMAGE in namespace forgejo (k8s/forgejo)"
+    sed "s|image: FORGEJO_IMAGE|image: $FORGEJO_IMAGE|" "$KAIROS_ROOT/k8s/forgejo/forgejo.yaml" |
+      apply_ssa kairos-forgejo -f -
+    kubectl -n forgejo rollout status deploy/forgejo --timeout=600s
+    log "Forgejo is up: kubectl -n forgejo port-forward svc/forgejo 3000, then create the admin with"
+    log "  kubectl -n forgejo exec deploy/forgejo -- forgejo admin user create --admin --username <name> --email <mail> --random-password"
+  fi
+  log "next: register a runner with the label 'docker' and set the repository secrets (docs/OPERATIONS.md, CI/CD)"
+}
+
 step_status() {
   require_kubeconfig
   kubectl get nodes -o wide
@@ -340,9 +362,10 @@ main() {
       deploy) step_deploy ;;
       status) step_status ;;
       render) step_render ;;
+      forgejo) step_forgejo ;;
       infra-down) step_infra_down ;;
       -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" && return 0 ;;
-      *) die "unknown step '$s' (infra-up, secrets, platform-up, build, deploy, status, render, infra-down)" ;;
+      *) die "unknown step '$s' (infra-up, secrets, platform-up, build, deploy, status, render, forgejo, infra-down)" ;;
     esac
   done
 }

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "market": ("kairos.marketdata.market_cli", "market data subscriptions; the ticker source (market tickers)"),
     "candles": ("kairos.marketdata.candles_cli", "backfill candle history, import a candle file, list gaps"),
     "account": ("kairos.portfolio.account_cli", "add, list, rotate the keys of venue accounts; protection settings"),
+    "control": ("kairos.execution.control_cli", "stop or resume new strategy orders (strategy_control); status"),
     "archive": ("kairos.dev.archive_cli", "the event archive: ls, verify, flush"),
     "replay": ("kairos.dev.replay_cli", "replay archived or retained events into an isolated copy of the pipeline"),
     "new": ("kairos.scaffold.cli", "create a new stage: function project, catalog entry, test skeleton"),

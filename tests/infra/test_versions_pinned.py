@@ -32,6 +32,7 @@ EXPECTED_KEYS = {
     "PYTHON_BASE_IMAGE",
     "PROMETHEUS_IMAGE",
     "GRAFANA_IMAGE",
+    "FORGEJO_IMAGE",
 }
 
 # Spellings of a pinned component's version outside versions.conf: each one is drift.

@@ -1,5 +1,9 @@
 """``kairos dlq list|show|replay``: inspect dead letters and send fixed ones back.
 
+Against the running ``kairos dev`` by default; against a cluster's Kafka with
+``--bootstrap-server``, e.g. from a pod in the cluster
+(docs/OPERATIONS.md, "Production commands").
+
 A dead letter is the event exactly as the delivery sent it, plus Knative's
 ``knativeerrorcode``, ``knativeerrordata`` (base64 of the function's answer, which for a
 Kairos function is ``{"error": {"code", "reason"}}``) and ``knativeerrordest``. Replay
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -152,6 +157,10 @@ def _as_bytes(data: Any) -> bytes:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", type=Path, default=None)
+    parser.add_argument(
+        "--bootstrap-server",
+        help="a cluster's Kafka (host:port, e.g. kairos-kafka-bootstrap.kafka.svc:9092) instead of kairos dev's",
+    )
     sub = parser.add_subparsers(dest="action", required=True)
     ls = sub.add_parser("list", help="every dead letter: ref, event id, type, error")
     ls.add_argument("--function", help="only this function's dead letters")
@@ -168,6 +177,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     replay.add_argument("--dry-run", action="store_true", help="say what would be published")
     for sub_parser in (ls, show, replay):  # accepted after the action too
         sub_parser.add_argument("--state-dir", type=Path, default=argparse.SUPPRESS)
+        sub_parser.add_argument("--bootstrap-server", default=argparse.SUPPRESS)
+
+
+def cluster_run_info(bootstrap: str, state_dir: Path) -> RunInfo:
+    """What the commands need to work on a cluster's Kafka without ``kairos dev``: the broker
+    (with Kafka's own client settings, ``KAIROS_KAFKA_PROFILE`` else ``kafka``) and a folder
+    for the replay log."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    return RunInfo(
+        runner_pid=0,
+        phase="running",
+        state_dir=str(state_dir),
+        kafka_bootstrap=bootstrap,
+        kafka_profile=os.environ.get("KAIROS_KAFKA_PROFILE", "kafka"),
+    )
 
 
 def find(letters: list[DeadLetter], ref: str) -> DeadLetter:
@@ -179,7 +203,10 @@ def find(letters: list[DeadLetter], ref: str) -> DeadLetter:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        info = read_live_run_info(StateDir(args.state_dir or default_state_dir()))
+        if args.bootstrap_server:
+            info = cluster_run_info(args.bootstrap_server, args.state_dir or default_state_dir())
+        else:
+            info = read_live_run_info(StateDir(args.state_dir or default_state_dir()))
         catalog = load_catalog()
         if args.action == "list":
             return cmd_list(info, catalog, args)
@@ -190,7 +217,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"kairos dlq: {exc}", file=sys.stderr)
         return 2
     except KafkaError as exc:
-        print(f"kairos dlq: the broker does not answer ({exc}); is kairos dev still running?", file=sys.stderr)
+        where = args.bootstrap_server or "kairos dev's broker"
+        print(f"kairos dlq: the broker does not answer ({exc}); is {where} reachable?", file=sys.stderr)
         return 2
 
 
