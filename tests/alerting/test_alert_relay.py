@@ -77,7 +77,9 @@ def alert(code: str = "ORPHAN_ORDER", severity: str = "critical", event_id: str 
     return new_event(data, source="/kairos/reconciler", partition_key="reconciler", event_id=event_id)
 
 
-def relay(url: str, sleeps: list[float] | None = None, clock: Callable[[], float] = time.monotonic, **env: str) -> Relay:
+def relay(
+    url: str, sleeps: list[float] | None = None, clock: Callable[[], float] = time.monotonic, **env: str
+) -> Relay:
     cfg = RelayConfig.from_env({"KAIROS_ALERT_WEBHOOK_URL": url, "KAIROS_ALERT_TELEGRAM_CHAT_ID": "-1001", **env})
     return Relay(cfg, sleep=(sleeps.append if sleeps is not None else lambda s: None), clock=clock)
 
