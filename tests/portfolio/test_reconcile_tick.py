@@ -13,6 +13,7 @@ from kairos.execution.vault import Credentials, KeyVault, generate_kek
 from kairos.localinfra.ports import free_port
 from kairos_testkit.execution import KEK
 from kairos_testkit.protection_system import system
+from prometheus_client import REGISTRY
 
 
 def _register(database_url: str, name: str, base_url: str, kek: str) -> None:
@@ -20,6 +21,10 @@ def _register(database_url: str, name: str, base_url: str, kek: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
         accounts.register(conn, vault, name, venue="binanceusdm", mode="live", base_url=base_url,
                           creds=Credentials("key", "secret"))
+
+
+def _errors(kind: str) -> float:
+    return REGISTRY.get_sample_value("kairos_reconciliation_errors_total", {"kind": kind}) or 0.0
 
 
 class _Records(logging.Handler):
@@ -34,6 +39,7 @@ class _Records(logging.Handler):
 def test_accounts_that_cannot_be_read_do_not_stop_the_others(database_url, kafka_bootstrap, sim) -> None:
     seen = _Records()
     logging.getLogger("kairos.portfolio.reconcile_tick").addHandler(seen)
+    errors_before = {k: _errors(k) for k in ("venue_unavailable", "keys_unavailable")}
     with system(database_url, kafka_bootstrap, sim) as s:
         _register(database_url, "acct-down", f"http://127.0.0.1:{free_port()}", KEK)  # nothing listens
         _register(database_url, "acct-sealed", sim.base_url, generate_kek("k1"))  # not the KEK we hold
@@ -49,3 +55,5 @@ def test_accounts_that_cannot_be_read_do_not_stop_the_others(database_url, kafka
         assert set(skipped) == {"acct-down", "acct-sealed"}
         assert "the venue did not answer" in skipped["acct-down"]
         assert "keys cannot be opened" in skipped["acct-sealed"]
+        # ...and each is counted in kairos_reconciliation_errors_total (the dashboard, the alert rule)
+        assert {k: _errors(k) - v for k, v in errors_before.items()} == {"venue_unavailable": 1, "keys_unavailable": 1}
