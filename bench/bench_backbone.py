@@ -4,6 +4,10 @@ path (single and batched); end-to-end latency quote on the raw topic -> trade re
 
 Run: ``make bench ARGS=backbone`` (or ``python -m bench backbone``). Starts its own
 embedded Postgres and Tansu in a temporary folder.
+
+``BENCH_E2E_RATES=10,20,40`` sweeps the end-to-end run over several offered rates (one set
+of processes, one rate after the other) to find where the local pipeline saturates;
+``BENCH_E2E_ONLY=1`` skips the throughput phases.
 """
 
 from __future__ import annotations
@@ -135,10 +139,44 @@ def in_process(env: dict[str, str], n: int, batch: int) -> float:
     return rate
 
 
+def cpu_seconds(groups: dict[str, list[int]]) -> dict[str, float]:
+    """CPU time (user + system) used so far by each group of processes (and their children)."""
+    import psutil
+
+    out: dict[str, float] = {}
+    for name, pids in groups.items():
+        total = 0.0
+        for pid in pids:
+            try:
+                proc = psutil.Process(pid)
+                for p in [proc, *proc.children(recursive=True)]:
+                    t = p.cpu_times()
+                    total += t.user + t.system
+            except psutil.Error:
+                continue
+        out[name] = total
+    return out
+
+
+def postgres_pids(data_dir: Path) -> list[int]:
+    import psutil
+    from kairos.localinfra.postgres import postmaster_pid
+
+    pid = postmaster_pid(data_dir)
+    return [pid] if pid and psutil.pid_exists(pid) else []
+
+
 def e2e_latency(
-    env: dict[str, str], bootstrap: str, db: str, logs: Path, n: int, rate: float
-) -> tuple[list[float], list[float]]:
-    """(first events after start, steady state): ms from raw quote sent to trade result committed."""
+    env: dict[str, str],
+    bootstrap: str,
+    db: str,
+    logs: Path,
+    n: int,
+    rates: list[float],
+    infra: dict[str, list[int]] | None = None,
+) -> tuple[list[float], dict[float, tuple[float, list[float], dict[str, float]]]]:
+    """(first events after start, per offered rate: (rate achieved, ms from raw quote sent
+    to trade result committed in sending order, CPU ms per quote of each process group))."""
     procs, sinks = [], {}
     for name in ("normalize-near-intents", "reactor", "executor", "trade-results"):
         proc, url = serve(name, {**env, **load_catalog().function(name).env}, logs)
@@ -153,8 +191,17 @@ def e2e_latency(
     try:
         # The first events through a fresh process pay for connections, pool growth and
         # imports: send them apart and report them apart, so the steady state is measured.
-        cold = _timed_quotes(producer, db, "e2e-warmup", WARMUP, rate)
-        steady = _timed_quotes(producer, db, "e2e", n, rate)
+        cold = _timed_quotes(producer, db, "e2e-warmup", WARMUP, rates[0])[1]
+        groups = {name: [p.pid] for name, p in zip(sinks, procs, strict=True)}
+        groups["deliveries+bench"] = [os.getpid()]
+        groups.update(infra or {})
+        steady = {}
+        for rate in rates:
+            before = cpu_seconds(groups)
+            achieved, lat = _timed_quotes(producer, db, f"e2e-{rate:g}", n, rate)
+            after = cpu_seconds(groups)
+            per_quote = {k: (after[k] - before[k]) * 1000 / n for k in groups}
+            steady[rate] = (achieved, lat, per_quote)
     finally:
         for d in deliveries:
             d.stop.set()
@@ -167,16 +214,19 @@ def e2e_latency(
 WARMUP = 30
 
 
-def _timed_quotes(producer: KafkaProducer, db: str, tag: str, n: int, rate: float) -> list[float]:
-    """Send ``n`` quotes at ``rate``/s; ms from send to each trade result committed."""
+def _timed_quotes(producer: KafkaProducer, db: str, tag: str, n: int, rate: float) -> tuple[float, list[float]]:
+    """Send ``n`` quotes paced at ``rate``/s; (rate achieved, ms from send to each trade
+    result committed, in sending order)."""
     sent: dict[str, float] = {}
+    started = time.monotonic()
     for i in range(n):
         ev = quote(i, tag)
         rec = to_kafka(ev)
         sent[ev.meta.id] = time.time()
         producer.send("raw.near_intents.quote", key=rec.key, value=rec.value, headers=list(rec.headers)).get(10)
-        time.sleep(1 / rate)
-    deadline = time.monotonic() + 60
+        time.sleep(max(started + (i + 1) / rate - time.monotonic(), 0))  # paced, not slept: no drift
+    achieved = n / (time.monotonic() - started)
+    deadline = time.monotonic() + 120
     rows: list[tuple[str, datetime]] = []
     while time.monotonic() < deadline:
         with psycopg.connect(db) as conn:
@@ -184,7 +234,8 @@ def _timed_quotes(producer: KafkaProducer, db: str, tag: str, n: int, rate: floa
         if sum(1 for cid, _ in rows if cid in sent) >= n:
             break
         time.sleep(0.2)
-    return sorted((rec.timestamp() - sent[cid]) * 1000 for cid, rec in rows if cid in sent)
+    done = {cid: rec for cid, rec in rows if cid in sent}
+    return achieved, [(done[cid].timestamp() - at) * 1000 for cid, at in sent.items() if cid in done]
 
 
 def pct(values: list[float], p: float) -> float:
@@ -207,14 +258,16 @@ def main(argv: list[str]) -> int:
                 "KAIROS_KAFKA_PROFILE": "tansu",
                 "LOG_LEVEL": "WARNING",
             }
-            noop, noop_url = serve(str(HERE / "noop_function"), env, root)
-            norm, norm_url = serve("normalize-near-intents", env, root)
-            noop_rate = delivery_throughput(broker.bootstrap, "bench.noop", noop_url, n, "noop")
-            norm_rate = delivery_throughput(broker.bootstrap, "raw.near_intents.quote", norm_url, n, "normalize")
-            noop.terminate()
-            norm.terminate()
-            single = in_process(env, min(n, 2000), 1)
-            batched = in_process(env, n, 100)
+            noop_rate = norm_rate = single = batched = 0.0
+            if not os.environ.get("BENCH_E2E_ONLY"):
+                noop, noop_url = serve(str(HERE / "noop_function"), env, root)
+                norm, norm_url = serve("normalize-near-intents", env, root)
+                noop_rate = delivery_throughput(broker.bootstrap, "bench.noop", noop_url, n, "noop")
+                norm_rate = delivery_throughput(broker.bootstrap, "raw.near_intents.quote", norm_url, n, "normalize")
+                noop.terminate()
+                norm.terminate()
+                single = in_process(env, min(n, 2000), 1)
+                batched = in_process(env, n, 100)
             broker.stop()
             # A fresh broker and database: the latency run must not queue behind earlier phases.
             broker = start_embedded_broker()
@@ -224,24 +277,34 @@ def main(argv: list[str]) -> int:
             e2e_db = pg.url.replace("/kairos", "/bench_e2e", 1)
             e2e_env = {**env, "DATABASE_URL": e2e_db, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap}
             quotes = int(os.environ.get("BENCH_E2E", "300"))
-            cold, lat = e2e_latency(e2e_env, broker.bootstrap, e2e_db, root, quotes, 30)
+            rates = [float(r) for r in os.environ.get("BENCH_E2E_RATES", "30").split(",")]
+            infra = {"postgres": postgres_pids(root / "pg"), "tansu": [broker.process.pid]}
+            cold, runs = e2e_latency(e2e_env, broker.bootstrap, e2e_db, root, quotes, rates, infra)
         finally:
             broker.stop()
             pg.stop()
-    print(f"HTTP path, no-op func-python function via local KafkaSource: {noop_rate:8.0f} events/s")
-    print(
-        f"HTTP path, normalize-near-intents (inbox+outbox+commit+publish): {norm_rate:8.0f} events/s "
-        f"({norm_rate / noop_rate:.2f} x no-op)"
-    )
-    print(f"in-process, one transaction per event:   {single:8.0f} events/s")
-    print(f"in-process, batches of 100 (process_batch): {batched:8.0f} events/s")
+    if noop_rate:
+        print(f"HTTP path, no-op func-python function via local KafkaSource: {noop_rate:8.0f} events/s")
+        print(
+            f"HTTP path, normalize-near-intents (inbox+outbox+commit+publish): {norm_rate:8.0f} events/s "
+            f"({norm_rate / noop_rate:.2f} x no-op)"
+        )
+        print(f"in-process, one transaction per event:   {single:8.0f} events/s")
+        print(f"in-process, batches of 100 (process_batch): {batched:8.0f} events/s")
     if cold:
         print(f"end-to-end, first {len(cold)} quotes after start: p50 {pct(cold, 50):.1f} ms, max {max(cold):.1f} ms")
-    if lat:
+    for rate, (achieved, lat, per_quote) in runs.items():
+        if not lat:
+            print(f"end-to-end at {rate:g}/s: no trade result")
+            continue
+        tail = lat[-max(len(lat) // 10, 1) :]  # the last tenth sent: a growing queue shows here
         print(
-            f"end-to-end raw quote -> trade result committed ({len(lat)} quotes at 30/s): "
-            f"p50 {pct(lat, 50):.1f} ms, p99 {pct(lat, 99):.1f} ms, max {max(lat):.1f} ms"
+            f"end-to-end raw quote -> trade result committed ({len(lat)} quotes offered at {rate:g}/s, "
+            f"sent at {achieved:.1f}/s): p50 {pct(lat, 50):.1f} ms, p99 {pct(lat, 99):.1f} ms, "
+            f"max {max(lat):.1f} ms; last tenth p50 {pct(tail, 50):.1f} ms"
         )
+        cpu = ", ".join(f"{k} {v:.1f}" for k, v in sorted(per_quote.items(), key=lambda kv: -kv[1]))
+        print(f"  CPU ms per quote (incl. waiting for the last results): {sum(per_quote.values()):.1f} = {cpu}")
     return 0
 
 
