@@ -4,6 +4,7 @@ retries (5xx, timeouts, 429 with the wait the receiver asks), and the served fun
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -21,6 +22,7 @@ from kairos.contracts.envelope import Envelope, new_event
 from kairos.contracts.ops import Alert
 from kairos.errors import ConfigError
 from kairos_testkit.functions import runtime_env, served
+from pydantic import BaseModel
 
 Answer = tuple[int, dict[str, Any]]
 
@@ -176,6 +178,29 @@ def test_rate_limit_holds_back_warnings_never_criticals_and_names_them_next(rece
     assert receiver.got[-1][1]["suppressed_since_last"] == {"POSITION_DRIFT": 1}
     assert r.handle(alert("POSITION_ADJUSTED", "warning")) == "sent"
     assert receiver.got[-1][1]["suppressed_since_last"] == {}
+
+
+class OtherAlert(BaseModel):
+    """Another stage's alert contract (shape of a risk stage's: its own severity names, more fields)."""
+
+    alert_id: str
+    severity: str
+    code: str
+    message: str
+    scope_id: str
+    observed: str | None = None
+
+
+def test_an_alert_of_another_contract_is_sent_with_its_fields_as_details(receiver: Receiver) -> None:
+    r = relay(receiver.base + "/hook", KAIROS_ALERT_WEBHOOK_FORMAT="json")
+    data = OtherAlert(alert_id="r-1", severity="CRITICAL", code="KILL_SWITCH", message="daily loss", scope_id="main")
+    base: Envelope[Any] = alert()
+    meta = dataclasses.replace(base.meta, source="/kairos/risk-guardian")
+    event = dataclasses.replace(base, meta=meta, data=data)  # as the runtime hands it, another type
+    assert r.handle(event) == "sent"
+    (_, body), = receiver.got
+    assert (body["severity"], body["code"], body["component"]) == ("critical", "KILL_SWITCH", "risk-guardian")
+    assert body["details"] == {"alert_id": "r-1", "scope_id": "main"}
 
 
 def test_token_bucket_refills_at_its_rate() -> None:

@@ -159,6 +159,35 @@ def _wait_asked(resp: httpx.Response) -> float | None:
         return None
 
 
+#: Severity names other alert contracts use (e.g. a risk stage's LOW..CRITICAL) -> ours.
+SEVERITY_NAMES = {
+    "low": "info",
+    "info": "info",
+    "medium": "warning",
+    "warning": "warning",
+    "high": "warning",
+    "critical": "critical",
+}
+
+
+def as_alert(data: Any, source: str) -> Alert:
+    """``data`` as an :class:`Alert`: itself, or any alert-shaped contract (``severity``,
+    ``code``, ``message``; its other fields become ``details``), so a stage with its own alert
+    type reaches people by subscribing the relay to its topic."""
+    if isinstance(data, Alert):
+        return data
+    fields = data.model_dump(mode="json") if hasattr(data, "model_dump") else dict(data)
+    severity = SEVERITY_NAMES.get(str(fields.pop("severity", "warning")).lower(), "warning")
+    return Alert(
+        severity=severity,  # type: ignore[arg-type]
+        code=str(fields.pop("code", "ALERT")),
+        message=str(fields.pop("message", "")),
+        component=str(fields.pop("component", None) or source.rsplit("/", 1)[-1]),
+        action=fields.pop("action", None),
+        details={k: v for k, v in fields.items() if v is not None} or None,
+    )
+
+
 class Relay:
     """Decide and send; one instance per process (the rate limit and recent ids are per process)."""
 
@@ -180,10 +209,10 @@ class Relay:
     def close(self) -> None:
         self.client.close()
 
-    def handle(self, event: Envelope[Alert]) -> str:
+    def handle(self, event: Envelope[Any]) -> str:
         """Send one alert event; returns what happened (``sent``, ``duplicate``, ``below_severity``,
         ``rate_limited``). Raises WebhookFailed when the webhook did not take it."""
-        alert = event.data
+        alert = as_alert(event.data, event.meta.source)
         alert_id = event.meta.id
         if SEVERITIES.index(alert.severity) < SEVERITIES.index(self.config.min_severity):
             return "below_severity"
