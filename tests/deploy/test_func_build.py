@@ -139,6 +139,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # ~3 min alone on 2 cores (a fresh virtualenv resolved once, 15+ projects served)
 def test_each_function_project_installs_alone_and_serves_an_event(
     wheel: Path,
     venvs: dict[tuple[str, ...], Path],
