@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "control": ("kairos.execution.control_cli", "stop or resume new strategy orders (strategy_control); status"),
     "archive": ("kairos.dev.archive_cli", "the event archive: ls, verify, flush"),
     "replay": ("kairos.dev.replay_cli", "replay archived or retained events into an isolated copy of the pipeline"),
+    "backtest": ("kairos.backtest.cli", "backtest a strategy over stored candles; list, show, compare, report runs"),
     "new": ("kairos.scaffold.cli", "create a new stage: function project, catalog entry, test skeleton"),
 }
 
