@@ -16,7 +16,7 @@ from kairos.contracts.execution import TradeResult
 from kairos.contracts.near_intents import RawNearIntentsQuote
 from kairos_testkit.events import USDC
 
-T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # an hour that is over
 
 
 def quote(i: int, at: datetime, **overrides: Any) -> Envelope[RawNearIntentsQuote]:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -24,7 +25,7 @@ from kairos.contracts.envelope import Envelope
 from kairos.runtime.function import KairosFunction
 from kairos_testkit.functions import in_process, runtime_env
 
-from tests.archive.helpers import archived_ids, mixed
+from tests.archive.helpers import archived_ids, mixed, quote
 
 SMALL = SealPolicy(max_events=40, max_bytes=1 << 30, max_age_s=3600)
 
@@ -61,7 +62,7 @@ def test_several_topics_are_archived_once_despite_redelivery(
         keys = {k for k, _ in store.list_keys()}
         assert keys == {r.key for r in rows}
         for key in keys:
-            assert "/dt=2026-11-30/hour=" in key and key.endswith(".jsonl.gz")
+            assert "/dt=2026-11-02/hour=" in key and key.endswith(".jsonl.gz")
         days = summarize(rows)
         assert {d.topic: sorted(d.hours) for d in days}["raw.near_intents.quote"] == [9, 10, 11]
         # every line carries the whole envelope: attributes and data
@@ -131,13 +132,13 @@ def test_verify_reports_a_corrupt_and_a_missing_object(
         assert verify(conn, store).ok
         store.client.put_object(Bucket=store.bucket, Key=rows[0].key, Body=b"not gzip at all")
         store.delete(rows[1].key)
-        store.client.put_object(Bucket=store.bucket, Key="raw.near_intents.quote/dt=2026-11-30/hour=09/stray.jsonl.gz",
+        store.client.put_object(Bucket=store.bucket, Key="raw.near_intents.quote/dt=2026-11-02/hour=09/stray.jsonl.gz",
                                 Body=b"x")
         report = verify(conn, store)
     found = {(p.kind, p.key) for p in report.problems}
     assert ("corrupt", rows[0].key) in found
     assert ("missing", rows[1].key) in found
-    assert ("unlisted", "raw.near_intents.quote/dt=2026-11-30/hour=09/stray.jsonl.gz") in found
+    assert ("unlisted", "raw.near_intents.quote/dt=2026-11-02/hour=09/stray.jsonl.gz") in found
     cli = subprocess.run([sys.executable, "-m", "kairos.cli", "archive", "verify"], capture_output=True, text=True,
                          env={**os.environ, **bucket_env, "DATABASE_URL": database_url}, timeout=120)
     assert cli.returncode == 1
@@ -173,10 +174,18 @@ def test_s3_down_for_a_while_then_back_loses_nothing(
 def test_objects_are_sealed_when_due_not_before(
     archiver: KairosFunction, database_url: str, store: ObjectStore
 ) -> None:
-    stage_all(archiver, mixed(10, hours=1))
+    now = datetime.now(UTC)
+    stage_all(archiver, mixed(10, hours=1))  # an hour that is over
+    stage_all(archiver, [quote(1000 + i, now) for i in range(5)])  # the current hour
     with conn_for(database_url) as conn:
-        assert flush(conn, store, SealPolicy(max_events=1000, max_bytes=1 << 30, max_age_s=3600)).objects == 0
-        assert flush(conn, store, SealPolicy(max_events=1000, max_bytes=1 << 30, max_age_s=0)).objects == 2
+        # the past hour got events a moment ago: wait for the grace period before sealing it
+        assert flush(conn, store, SealPolicy(max_events=1000, max_age_s=3600, grace_s=120)).objects == 0
+        # once nothing arrived for the grace period: one object per topic of the finished hour
+        assert flush(conn, store, SealPolicy(max_events=1000, max_age_s=3600, grace_s=0)).objects == 2
+        # the current hour waits for its end, or for max_age_s
+        assert flush(conn, store, SealPolicy(max_events=1000, max_age_s=3600, grace_s=0)).objects == 0
+        assert flush(conn, store, SealPolicy(max_events=3, max_age_s=3600, grace_s=0)).objects == 1
+        assert flush(conn, store, SealPolicy(max_events=1000, max_age_s=0, grace_s=0)).objects == 1
 
 
 def test_the_archiver_subscribes_to_every_archived_topic() -> None:

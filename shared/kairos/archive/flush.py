@@ -38,7 +38,8 @@ class FlushResult:
 
 @dataclass(frozen=True)
 class FlushSettings:
-    """``KAIROS_ARCHIVE_MAX_EVENTS`` / ``_MAX_BYTES`` / ``_MAX_AGE_S`` (when a group is sealed),
+    """``KAIROS_ARCHIVE_MAX_EVENTS`` / ``_MAX_BYTES`` / ``_MAX_AGE_S`` / ``_GRACE_S`` (when a
+    group is sealed: ``SealPolicy``),
     ``KAIROS_ARCHIVE_FLUSH_BUDGET_S`` (time per run), ``KAIROS_ARCHIVE_ALERT_EVENTS`` and
     ``KAIROS_ARCHIVE_ALERT_AGE_S`` (backlog thresholds of the ARCHIVE_BACKLOG alert)."""
 
@@ -53,11 +54,12 @@ class FlushSettings:
             policy=SealPolicy(
                 max_events=int(env.get("KAIROS_ARCHIVE_MAX_EVENTS", "50000")),
                 max_bytes=int(env.get("KAIROS_ARCHIVE_MAX_BYTES", str(64 * 1024 * 1024))),
-                max_age_s=float(env.get("KAIROS_ARCHIVE_MAX_AGE_S", "300")),
+                max_age_s=float(env.get("KAIROS_ARCHIVE_MAX_AGE_S", "7200")),
+                grace_s=float(env.get("KAIROS_ARCHIVE_GRACE_S", "120")),
             ),
             budget_s=float(env.get("KAIROS_ARCHIVE_FLUSH_BUDGET_S", "40")),
             alert_events=int(env.get("KAIROS_ARCHIVE_ALERT_EVENTS", "500000")),
-            alert_age_s=float(env.get("KAIROS_ARCHIVE_ALERT_AGE_S", "1800")),
+            alert_age_s=float(env.get("KAIROS_ARCHIVE_ALERT_AGE_S", "10800")),
         )
 
 

@@ -33,13 +33,20 @@ from kairos.contracts.envelope import Envelope
 
 @dataclass(frozen=True)
 class SealPolicy:
-    """When staged events become an object: ``max_events`` or ``max_bytes`` reached, or the
-    oldest staged event of the group waited ``max_age_s``. Bigger objects read faster and
-    cost fewer requests; the age bound keeps the archive at most that far behind."""
+    """When the staged events of one topic and hour become an object:
+
+    - the hour is over and nothing arrived for it in the last ``grace_s`` (one object per
+      topic and hour, the normal case; late events and backfills of old hours settle first);
+    - ``max_events`` or ``max_bytes`` reached (a busy hour is split into several objects);
+    - the oldest of them waited ``max_age_s`` (bounds how far behind the archive can be).
+
+    Fewer, bigger objects read faster in Spark/DuckDB and cost fewer requests; a topic-hour
+    is the unit they are queried by."""
 
     max_events: int = 50_000
     max_bytes: int = 64 * 1024 * 1024
-    max_age_s: float = 300.0
+    max_age_s: float = 7200.0
+    grace_s: float = 120.0
 
 
 def stage(conn: psycopg.Connection, topic: str, partitions: int, env: Envelope[Any]) -> bool:
@@ -82,14 +89,18 @@ def seal_ready(conn: psycopg.Connection, prefix: str, policy: SealPolicy, *, for
     sealed: list[Pending] = []
     with conn.transaction():
         groups = conn.execute(
-            "SELECT topic, hour_start FROM archive_staging WHERE object_key IS NULL"
-            " GROUP BY topic, hour_start"
+            "SELECT topic, hour_start, %s"
+            "   OR min(staged_at) < now() - make_interval(secs => %s)"
+            "   OR (hour_start + interval '1 hour' < now() AND max(staged_at) < now() - make_interval(secs => %s))"
+            " FROM archive_staging WHERE object_key IS NULL GROUP BY topic, hour_start"
             " HAVING %s OR count(*) >= %s OR sum(length(envelope)) >= %s"
             "   OR min(staged_at) < now() - make_interval(secs => %s)"
+            "   OR (hour_start + interval '1 hour' < now() AND max(staged_at) < now() - make_interval(secs => %s))"
             " ORDER BY min(seq)",
-            (force, policy.max_events, policy.max_bytes, policy.max_age_s),
-        ).fetchall()
-        for topic, hour in groups:
+            (force, policy.max_age_s, policy.grace_s,
+             force, policy.max_events, policy.max_bytes, policy.max_age_s, policy.grace_s),
+        ).fetchall()  # fmt: skip
+        for topic, hour, whole_group in groups:
             while len(sealed) < limit:
                 rows = conn.execute(
                     "SELECT seq, partition, envelope FROM archive_staging"
@@ -97,14 +108,13 @@ def seal_ready(conn: psycopg.Connection, prefix: str, policy: SealPolicy, *, for
                     " ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED",
                     (topic, hour, policy.max_events),
                 ).fetchall()
-                rows = _cap_bytes(rows, policy.max_bytes)
-                if not rows:
+                chunk = _cap_bytes(rows, policy.max_bytes)
+                full = len(chunk) < len(rows) or len(chunk) == policy.max_events
+                if not chunk or not (full or whole_group):  # a size-due group keeps its remainder staged
                     break
-                built = build(prefix, topic, hour, _lines(rows, topic))
-                _record_pending(conn, topic, hour, built, [r[0] for r in rows])
+                built = build(prefix, topic, hour, _lines(chunk, topic))
+                _record_pending(conn, topic, hour, built, [r[0] for r in chunk])
                 sealed.append(Pending(built.key, topic, hour, built.count, built.sha256))
-                if len(rows) < policy.max_events and not force:
-                    break
     return sealed
 
 

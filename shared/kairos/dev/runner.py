@@ -269,6 +269,9 @@ class DevRunner:
             self.message("kairos dev: LocalStack is not installed (scripts/ensure-test-tools.sh localstack): "
                          "archived events stay staged in Postgres until an S3 endpoint is given")
             return {}
+        # what flows shows up in `kairos archive ls` within two minutes, not when the hour ends
+        # (an exported value wins over the catalog's env, as for every function setting)
+        os.environ.setdefault("KAIROS_ARCHIVE_MAX_AGE_S", "60")
         self.s3 = launch_localstack(self.state.root / "localstack", log_file=self.state.log("localstack"))
         self._record_infra("localstack", "s3", self.s3.process.pid, self.s3.endpoint)
         self.info.s3 = self.s3.env()

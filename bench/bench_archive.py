@@ -1,0 +1,101 @@
+"""Archive and replay throughput against LocalStack S3, embedded Postgres and Tansu.
+
+Archive: N raw NEAR Intents quotes over three hours are staged by the archiver's handler
+path (``process_batch``, batches of 500: what a backfill or a busy delivery does) and
+flushed by archive-flush's code into LocalStack; staging, flushing and the two together
+are timed separately, in this one process. Replay: the same quotes are replayed from the
+archive into a fresh copy (re-published to its prefixed topic and normalized by
+normalize-near-intents in process), timed from the first event fed to the last output
+published, and in all (reading the objects, preparing the copy, starting the stage).
+
+Run: ``make bench ARGS="archive --events 50000"`` (LocalStack from .venv-localstack:
+``scripts/ensure-test-tools.sh localstack``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+from kairos.archive.flush import flush
+from kairos.archive.objectstore import ObjectStore, S3Settings
+from kairos.archive.replay import run_replay
+from kairos.archive.staging import SealPolicy
+from kairos.bus.kafka import ensure_catalog_topics
+from kairos.contracts.codec import to_cloudevent
+from kairos.contracts.envelope import new_event
+from kairos.contracts.near_intents import RawNearIntentsQuote
+from kairos.localinfra.broker import start_embedded_broker
+from kairos.localinfra.postgres import start_embedded_postgres
+from kairos.localinfra.s3 import start_localstack
+from kairos.runtime.db import migrate
+from kairos_testkit.functions import in_process, runtime_env
+
+USDC = "nep141:17208628f84f5d6ad33f0da3bbbeb27ffcb398eac501a31bd6ad2011e36133a1"
+T0 = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
+
+
+def quotes(n: int):
+    for i in range(n):
+        at = T0 + timedelta(seconds=i * 3 * 3600 / n)
+        params = {
+            "subscription": "bench",
+            "quote_id": f"b-{i}",
+            "defuse_asset_identifier_in": "nep141:wrap.near",
+            "defuse_asset_identifier_out": USDC,
+            "exact_amount_in": str((1 + i % 50) * 10**23),
+            "min_deadline_ms": 60000,
+        }
+        msg = {"jsonrpc": "2.0", "method": "subscribe", "params": params}
+        yield new_event(RawNearIntentsQuote(message=msg, received_at=at), source="/bench", partition_key=f"b-{i}",
+                        venue="near_intents", observed_at=at)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bench archive")
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--batch", type=int, default=500)
+    args = parser.parse_args(argv)
+    root = Path(tempfile.mkdtemp(prefix="kairos-bench-archive-"))
+    pg = start_embedded_postgres(root / "pg")
+    broker = start_embedded_broker()
+    s3 = start_localstack(root / "s3", timeout=180)
+    try:
+        ensure_catalog_topics(broker.bootstrap)
+        migrate(pg.url)
+        env = {**runtime_env(pg.url, broker.bootstrap), **s3.env()}
+        store = ObjectStore(S3Settings.from_env(env))
+        ces = [to_cloudevent(e) for e in quotes(args.events)]
+        size = sum(len(str(ce.get_data())) for ce in ces[:1000]) / 1000
+        print(f"{args.events} raw quotes (~{size:.0f} bytes of data each), batches of {args.batch}")
+        with in_process("archiver", env) as archiver:
+            t0 = time.perf_counter()
+            for i in range(0, len(ces), args.batch):
+                archiver.process_batch(ces[i : i + args.batch])
+            staged_s = time.perf_counter() - t0
+        with psycopg.connect(pg.url, autocommit=True) as conn:
+            t1 = time.perf_counter()
+            result = flush(conn, store, SealPolicy(max_events=50_000), force=True)
+            flush_s = time.perf_counter() - t1
+        assert result.error is None and result.events == args.events, result
+        n = args.events
+        print(f"archive: staging {n / staged_s:,.0f} events/s ({staged_s:.1f} s); flush to S3 {n / flush_s:,.0f}"
+              f" events/s ({flush_s:.1f} s, {result.objects} objects);"
+              f" together {n / (staged_s + flush_s):,.0f} events/s")
+        report = run_replay(source="archive", topics=["raw.near_intents.quote"], start=T0, end=T0 + timedelta(hours=4),
+                            into="bench", env=env, store=store, stages=["normalize-near-intents"])
+        assert report.published == n, report
+        print(f"replay: {n / report.feed_seconds:,.0f} events/s fed (re-published + normalized + outputs published,"
+              f" {report.feed_seconds:.1f} s); {report.rate:,.0f} events/s in all ({report.seconds:.1f} s with reading"
+              f" {result.objects} objects, preparing the copy, starting the stage)")
+    finally:
+        s3.stop()
+        broker.stop()
+        pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
