@@ -31,6 +31,7 @@ def wiring_markdown(catalog: Catalog) -> str:
     for fn in catalog.functions:
         triggers = [f"`{s.topic}` ({s.ordering})" for s in fn.subscriptions]
         triggers += [f"cron `{c.schedule}` {c.timezone}" for c in fn.crons]
+        triggers += ["HTTP requests (operators, the dashboard)"] if fn.kind == "http" else []
         outs = "any declared topic" if ANY_TOPIC in fn.publishes else ", ".join(f"`{p}`" for p in fn.publishes)
         dlq = f"`{fn.dead_letter_topic}`" if fn.dead_letter_topic else "—"
         lines.append(f"| `{fn.name}` | {', '.join(triggers)} | {outs or '—'} | {dlq} | {fn.description} |")

@@ -109,6 +109,10 @@ class Function(_Strict):
     scale: Scale | None = None
     resources: Resources | None = None
     internet: bool = False
+    #: ``event``: a CloudEvents function fed by its subscriptions and crons. ``http``: a
+    #: plain HTTP (ASGI) function that people and tools call (the operator API): it has no
+    #: subscriptions, crons or dead-letter topic and answers its own routes.
+    kind: Literal["event", "http"] = "event"
 
 
 class Source(_Strict):
@@ -189,7 +193,9 @@ class Catalog(_Strict):
             if not topic.dead_letter and not topic.types:
                 errors.append(f"topic {topic.name} declares no event types")
         for fn in self.functions:
-            if not fn.subscriptions and not fn.crons:
+            if fn.kind == "http" and (fn.subscriptions or fn.crons or fn.dead_letter_topic):
+                errors.append(f"function {fn.name} is an http function: no subscriptions, crons or dead letters")
+            elif fn.kind == "event" and not fn.subscriptions and not fn.crons:
                 errors.append(f"function {fn.name} has neither subscriptions nor crons")
             groups = [s.consumer_group for s in fn.subscriptions]
             for sub in fn.subscriptions:

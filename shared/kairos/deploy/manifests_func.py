@@ -53,7 +53,7 @@ def func_yaml(catalog: Catalog, fn: Function, settings: DeploySettings) -> dict[
         "runtime": "python",
         "namespace": catalog.namespace,
         "created": FUNC_CREATED,
-        "invoke": "cloudevent",
+        "invoke": "http" if fn.kind == "http" else "cloudevent",
         "run": {"envs": func_envs(fn, settings)},
         "deploy": {
             "namespace": catalog.namespace,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import secrets
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -137,7 +138,7 @@ def function_processes(catalog: Catalog, state: StateDir, infra: Infra, only: se
     A catalog entry whose project folder does not exist yet is left out (see
     :func:`missing_projects`); the runner says so instead of restarting it forever.
     """
-    procs = []
+    procs: list[ManagedProcess] = []
     missing = set(missing_projects(catalog))
     for fn in catalog.functions:
         if (only and fn.name not in only) or fn.name in missing:
@@ -147,6 +148,8 @@ def function_processes(catalog: Catalog, state: StateDir, infra: Infra, only: se
         # the catalog's env is the default; a variable the operator exported wins over it
         chosen = {k: os.environ[k] for k in fn.env if k in os.environ}
         env = {**infra.env(), **fn.env, **chosen, "LISTEN_ADDRESS": f"127.0.0.1:{port}"}
+        if fn.kind == "http":  # the operator API reaches the reconciler at its local address
+            env.update({f"KAIROS_{p.name.upper()}_URL": p.url for p in procs if p.name == "reconciler" and p.url})
         procs.append(
             ManagedProcess(
                 fn.name,
@@ -212,4 +215,27 @@ def local_secrets(state: StateDir) -> dict[str, str]:
         values["KAIROS_EXCHANGE_KEK"] = generate_kek("local")
         path.write_text("".join(f"{k}={v}\n" for k, v in sorted(values.items())))
         path.chmod(0o600)
+    if "KAIROS_API_JWT_SECRET" not in values:  # the operator API's token signing key
+        values["KAIROS_API_JWT_SECRET"] = secrets.token_urlsafe(48)
+        path.write_text("".join(f"{k}={v}\n" for k, v in sorted(values.items())))
+        path.chmod(0o600)
     return {k: v for k, v in values.items() if not os.environ.get(k)}
+
+
+def dashboard_banner(url: str, database_url: str, state: StateDir) -> str:
+    """The dashboard's URL and a first admin login: created (generated password) when the
+    database has no user yet, kept in the state folder (mode 0600) to be shown again."""
+    import psycopg
+
+    from kairos.api import users
+
+    path = state.root / "admin-login"
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT count(*) FROM api_users").fetchone()
+        if row is not None and row[0] == 0:
+            password = users.generated_password()
+            users.add(conn, "admin", password, "admin")
+            path.write_text(f"admin {password}\n")
+            path.chmod(0o600)
+    login = path.read_text().strip() if path.exists() else "(users exist: kairos user add NAME --role admin)"
+    return f"kairos dev: dashboard {url}/  first admin login: {login}"

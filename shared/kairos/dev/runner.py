@@ -227,6 +227,9 @@ class DevRunner:
             f"kairos dev: {len(functions)} functions ready {self.info.ready_seconds:.1f}s after start; "
             f"Postgres {database_url}; Kafka {bootstrap}; state {self.state.root}; logs {self.state.logs}"
         )
+        api = next((f for f in functions if f.name == "api" and f.url), None)
+        if api is not None and api.url:
+            self.message(build.dashboard_banner(api.url, database_url, self.state))
 
     def _infra(self) -> tuple[str, str]:
         """Postgres and broker: given by the environment, else embedded (booted in parallel)."""

@@ -134,3 +134,32 @@ class CloudEventGate:
         ready, reason = result if isinstance(result, tuple) else (bool(result), "ready" if result else "not ready")
         body = json.dumps({"function": self.name, "ready": bool(ready), "reason": str(reason)}).encode()
         await send_json(send, 200 if ready else 503, body)
+
+
+class HttpGate(CloudEventGate):
+    """The edge of an HTTP (ASGI) function, the ``kind: http`` entries of the catalog.
+
+    Readiness is answered as for every function (JSON naming it, 200/503); liveness is 200;
+    every other request goes to the function's own ASGI application (``function.handle``),
+    which validates its input itself: there is no CloudEvent to check.
+    """
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        kind = scope.get("type")
+        if kind == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    if hasattr(self.function, "stop"):
+                        self.function.stop()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if kind == "http" and scope.get("path") == READINESS_PATH:
+            await self.readiness(send)
+            return
+        if kind == "http" and scope.get("path") == LIVENESS_PATH:
+            await send_json(send, 200, json.dumps({"function": self.name, "alive": True}).encode())
+            return
+        await self.function.handle(scope, receive, send)

@@ -20,7 +20,7 @@ from typing import Any
 
 from kairos.contracts.limits import EVENT_OVERHEAD_BYTES, MAX_REQUEST_BYTES
 from kairos.runtime import logs
-from kairos.runtime.ingress import CloudEventGate
+from kairos.runtime.ingress import CloudEventGate, HttpGate
 from kairos.runtime.loader import load_func_module
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,12 @@ def serve(name_or_path: str) -> int:
             return 3
     settings = getattr(fn, "settings", None)
     limit = settings.max_event_bytes + EVENT_OVERHEAD_BYTES if settings is not None else MAX_REQUEST_BYTES
-    app = CloudEventGate(ASGIApplication(Started(fn)), fn, getattr(fn, "name", name_or_path), max_body_bytes=limit)
+    name = getattr(fn, "name", name_or_path)
+    app: Any
+    if getattr(fn, "kind", "event") == "http":
+        app = HttpGate(None, fn, name)  # an HTTP function answers its own routes
+    else:
+        app = CloudEventGate(ASGIApplication(Started(fn)), fn, name, max_body_bytes=limit)
     cfg = hypercorn.config.Config()
     inherited = os.environ.get(LISTEN_FD_ENV)
     # kairos dev binds the port itself and passes the listening socket (no port race);
