@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "archive": ("kairos.dev.archive_cli", "the event archive: ls, verify, flush"),
     "replay": ("kairos.dev.replay_cli", "replay archived or retained events into an isolated copy of the pipeline"),
     "backtest": ("kairos.backtest.cli", "backtest a strategy over stored candles; list, show, compare, report runs"),
+    "strategy": ("kairos.strategies.cli", "validate, create, list, show, start and stop rule-based strategies"),
     "user": ("kairos.api.user_cli", "operator API users: add (with a role), list"),
     "new": ("kairos.scaffold.cli", "create a new stage: function project, catalog entry, test skeleton"),
 }

@@ -1,23 +1,22 @@
-"""intent-passthrough (``cmd.order_intent`` -> ``cmd.execute_trade``): Stands in the risk stage's
-slot until it exists: turns every order intent into one market cmd.execute_trade (command id
-derived from the intent id), unchanged.
+"""intent-passthrough (``cmd.order_intent`` -> ``cmd.execute_trade``).
 
-A thin shell: the stage's rules live in the library (a module of ``kairos`` named for what it
-decides), this handler only passes them the event and the connection and returns what they emit.
+Stands in the risk stage's slot until it runs: every order intent becomes one market trade
+command, unchanged, its command id derived from the intent id (``kairos.strategies.passthrough``).
+The contract between strategies and what follows is the intent; the risk guardian replaces
+this function by subscribing to ``cmd.order_intent`` itself.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
+from kairos.contracts.commands import ExecuteTrade
 from kairos.contracts.envelope import Envelope
+from kairos.contracts.strategies import OrderIntent
 from kairos.runtime import Context, KairosFunction
+from kairos.strategies import passthrough
 
 
-def handle(event: Envelope[Any], ctx: Context) -> list[Envelope[Any]]:
-    # Call the library here (e.g. ``decide(ctx.conn, event.data)``) and return its events,
-    # each made with ``derive_event(event, payload, source=ctx.source, ...)``.
-    return []
+def handle(event: Envelope[OrderIntent], ctx: Context) -> list[Envelope[ExecuteTrade]]:
+    return passthrough.handle(event, source=ctx.source)
 
 
 def new() -> KairosFunction:

@@ -1,10 +1,11 @@
 """strategy-engine (``norm.candle`` -> ``signal.generated``, ``cmd.order_intent``,
-``event.strategy``): Evaluates every running strategy whose universe holds a closed candle on
-the stored candle window; emits its signals and order intents once per (strategy version,
-symbol, candle); stops every strategy after the executor's recovery.
+``event.strategy``).
 
-A thin shell: the stage's rules live in the library (a module of ``kairos`` named for what it
-decides), this handler only passes them the event and the connection and returns what they emit.
+For every RUNNING strategy whose universe holds the closed candle, evaluate its rules on the
+stored candle window ending at that candle and emit the signal and the order intent of each
+decision, once per (strategy version, symbol, candle open time). After the executor's
+recovery stopped strategies, every strategy running since before it is stopped first
+(``kairos.strategies.engine``).
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from kairos.contracts.envelope import Envelope
+from kairos.contracts.market_data import Candle
 from kairos.runtime import Context, KairosFunction
+from kairos.strategies import engine
 
 
-def handle(event: Envelope[Any], ctx: Context) -> list[Envelope[Any]]:
-    # Call the library here (e.g. ``decide(ctx.conn, event.data)``) and return its events,
-    # each made with ``derive_event(event, payload, source=ctx.source, ...)``.
-    return []
+def handle(event: Envelope[Candle], ctx: Context) -> list[Envelope[Any]]:
+    return engine.on_candle(ctx.conn, event.data, event)
 
 
 def new() -> KairosFunction:

@@ -1,0 +1,183 @@
+"""The strategy engine: one closed candle -> every interested RUNNING strategy's decision.
+
+For each RUNNING strategy whose universe holds the candle's (venue, symbol, timeframe), the
+engine reads the closed-candle window ending at that candle from Postgres (one read per
+candle, shared by every strategy on it), evaluates the rules (``evaluate``), and emits a
+``signal.generated`` and a ``cmd.order_intent`` per decision.
+
+Idempotent by (strategy version, symbol, candle open time): a candle not newer than the last
+one evaluated for the strategy and symbol is not evaluated again (redelivery, replay, a
+revised candle), the decision row's primary key refuses a second decision, and every id is
+derived from that key, so even a repeated emission would be deduplicated downstream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from kairos.contracts.envelope import Envelope, new_event, stable_id
+from kairos.contracts.market_data import Candle
+from kairos.contracts.strategies import OrderIntent, SignalGenerated
+from kairos.strategies import indicators, store
+from kairos.strategies.evaluate import Evaluation, evaluate
+from kairos.strategies.indicators import Candles
+from kairos.strategies.language import StrategySpec, decimal_text
+from kairos.strategies.sizing import CannotSize, size
+
+log = logging.getLogger(__name__)
+
+SOURCE = "kairos/strategy-engine"
+
+
+def derived_id(prefix: str, strategy_id: str, version: int, symbol: str, open_time: datetime) -> str:
+    """A short id from the decision key (the intent id is also the risk stage's idempotency key)."""
+    key = f"{strategy_id}\x1f{version}\x1f{symbol}\x1f{open_time.astimezone(UTC).isoformat()}"
+    return f"{prefix}-{hashlib.sha256(key.encode()).hexdigest()[:32]}"
+
+
+def read_window(
+    conn: psycopg.Connection, venue: str, symbol: str, timeframe: str, until: datetime, bars: int
+) -> Candles:
+    """The newest ``bars`` closed candles opening at or before ``until`` (latest revisions)."""
+    rows = conn.execute(
+        "SELECT extract(epoch FROM open_time)::bigint * 1000, open::float8, high::float8, low::float8,"
+        " close::float8, volume::float8 FROM ("
+        "  SELECT DISTINCT ON (open_time) open_time, open, high, low, close, volume FROM candles"
+        "  WHERE venue = %s AND symbol = %s AND timeframe = %s AND open_time <= %s"
+        "  ORDER BY open_time DESC, revision DESC LIMIT %s) w ORDER BY open_time",
+        (venue, symbol, timeframe, until, bars),
+    ).fetchall()
+    if not rows:
+        empty = np.empty(0)
+        return Candles(np.empty(0, dtype=np.int64), empty, empty, empty, empty, empty)
+    arr = np.array(rows, dtype=np.float64)
+    return Candles(arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4], arr[:, 5])
+
+
+@dataclass(frozen=True)
+class _State:
+    position: str | None
+    quantity: Decimal
+    last_open_time: datetime | None
+
+
+def on_candle(conn: psycopg.Connection, candle: Candle, cause: Envelope[Any]) -> list[Envelope[Any]]:
+    """The events of one closed candle (the catalog routes them by type); writes the strategies' per-symbol state.
+
+    Also applies the executor's recovery stop first (its strategy.stopped events are returned
+    too), so a strategy stopped by recovery never evaluates this candle."""
+    out: list[Envelope[Any]] = list(store.apply_recovery_stop(conn))
+    strategies = store.running(conn, candle.venue, candle.symbol, candle.timeframe)
+    if not strategies:
+        return out
+    ids = [s[0] for s in strategies]
+    conn.execute(
+        "INSERT INTO strategy_symbols (strategy_id, symbol) SELECT unnest(%s::text[]), %s ON CONFLICT DO NOTHING",
+        (ids, candle.symbol),
+    )
+    states = {
+        r[0]: _State(r[1], Decimal(r[2]), r[3])
+        for r in conn.execute(
+            "SELECT strategy_id, position, quantity, last_open_time FROM strategy_symbols"
+            " WHERE symbol = %s AND strategy_id = ANY(%s) ORDER BY strategy_id FOR UPDATE",
+            (candle.symbol, ids),
+        ).fetchall()
+    }
+    todo = [(sid, v, sp) for sid, v, sp in strategies if _newer(states[sid].last_open_time, candle.open_time)]
+    if not todo:
+        return out
+    window = read_window(
+        conn, candle.venue, candle.symbol, candle.timeframe, candle.open_time,
+        max(indicators.window_bars(sp) for _, _, sp in todo),
+    )
+    if len(window) == 0 or window.open_time[-1] != int(candle.open_time.timestamp() * 1000):
+        # the candle is not stored (yet): nothing to evaluate on; normalize stores before publishing
+        log.warning("candle %s %s %s not in the candles table; not evaluated", candle.symbol, candle.timeframe,
+                    candle.open_time.isoformat())
+        return out
+    updates = []
+    for strategy_id, version, spec in todo:
+        state = states[strategy_id]
+        ev = evaluate(spec, window.tail(indicators.window_bars(spec)), state.position)  # type: ignore[arg-type]
+        position, quantity = state.position, state.quantity
+        if ev.decision is not None:
+            emitted = _decide(conn, cause, candle, strategy_id, version, spec, ev, state)
+            if emitted is not None:
+                out.extend(emitted[0])
+                position, quantity = emitted[1], emitted[2]
+        updates.append((position, quantity, candle.open_time, version, ev.bars, ev.needed, strategy_id, candle.symbol))
+    with conn.cursor() as cur:
+        cur.executemany(
+            "UPDATE strategy_symbols SET position = %s, quantity = %s, last_open_time = %s, version = %s, bars = %s,"
+            " needed = %s, updated_at = now() WHERE strategy_id = %s AND symbol = %s",
+            updates,
+        )
+    return out
+
+
+def _newer(last: datetime | None, open_time: datetime) -> bool:
+    return last is None or open_time > last
+
+
+def _decide(
+    conn: psycopg.Connection, cause: Envelope[Any], candle: Candle, strategy_id: str, version: int,
+    spec: StrategySpec, ev: Evaluation, state: _State,
+) -> tuple[list[Envelope[Any]], str | None, Decimal] | None:
+    """The signal and intent of one decision, the position after it; None if already decided."""
+    d = ev.decision
+    assert d is not None
+    price = candle.close
+    try:
+        if d.kind == "exit":
+            qty, stop_price, new_qty = state.quantity, None, Decimal(0)
+        else:
+            sized = size(spec, price, ev.values, d.position_side)
+            stop_price, new_qty = sized.stop_price, sized.quantity
+            qty = sized.quantity + (state.quantity if d.kind == "reverse" else 0)
+    except CannotSize as exc:
+        log.warning("strategy %s v%s %s: %s; no intent", strategy_id, version, candle.symbol, exc)
+        return None
+    signal_id = derived_id("sg", strategy_id, version, candle.symbol, candle.open_time)
+    intent_id = derived_id("oi", strategy_id, version, candle.symbol, candle.open_time)
+    inserted = conn.execute(
+        "INSERT INTO strategy_decisions (strategy_id, version, symbol, candle_open_time, action, signal_id, intent_id)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+        (strategy_id, version, candle.symbol, candle.open_time, d.action, signal_id, intent_id),
+    ).fetchone()
+    if inserted is None:
+        return None
+    values = {k: decimal_text(v) for k, v in sorted(ev.values.items())}
+    signal = SignalGenerated(
+        signal_id=signal_id, strategy_id=strategy_id, strategy_version=version, strategy_name=spec.name,
+        account=spec.account, venue=candle.venue, symbol=candle.symbol, timeframe=candle.timeframe,
+        candle_open_time=candle.open_time, action=d.action, side=d.order_side, rule=d.rule,
+        values={k: (Decimal(v) if v is not None else None) for k, v in values.items()},
+    )
+    events: list[Envelope[Any]] = [_derived(cause, signal, signal_id, f"{strategy_id}|{candle.symbol}")]
+    if qty > 0:
+        intent = OrderIntent(
+            intent_id=intent_id, strategy_id=strategy_id, strategy_version=version, account=spec.account,
+            venue=candle.venue, symbol=candle.symbol, side=d.order_side, kind=d.kind, position_side=d.position_side,
+            quantity=qty, reduce_only=d.kind == "exit", signal_id=signal_id, timeframe=candle.timeframe,
+            candle_open_time=candle.open_time, price_reference=price, stop_price=stop_price,
+        )
+        events.append(_derived(cause, intent, intent_id, f"{spec.account}|{candle.symbol}"))
+    position = None if d.kind == "exit" else d.position_side
+    return events, position, new_qty
+
+
+def _derived(cause: Envelope[Any], data: Any, key_id: str, partition_key: str) -> Envelope[Any]:
+    """An event whose id comes from the decision key (not from the candle event's id, which a
+    revision or a re-fetch changes), in the candle's correlation chain."""
+    return new_event(
+        data, source=SOURCE, partition_key=partition_key, event_id=stable_id(SOURCE, key_id),
+        observed_at=cause.meta.time, correlation_id=cause.meta.correlation_id, causation_id=cause.meta.id,
+    )
