@@ -30,6 +30,7 @@ from kairos.dev import build
 from kairos.dev.markets import subscribe_simulated_markets
 from kairos.dev.monitor import Monitor
 from kairos.dev.state import ProcessInfo, RunInfo, StateDir, default_state_dir, pid_alive, read_run_info
+from kairos.dev.strategies import start_examples as start_example_strategies
 from kairos.dev.supervisor import EventLog, ManagedProcess, stop_all
 from kairos.dev.view import NullView, PlainView, Snapshot
 from kairos.errors import ConfigError
@@ -197,6 +198,10 @@ class DevRunner:
             subscribe_simulated_markets(database_url)
         if venue_env:
             build.register_dev_account(infra)
+            # the example strategies run in SHADOW on the simulator's candles (KAIROS_DEV_STRATEGIES="" : none)
+            started = start_example_strategies(database_url, venue_env[build.VENUE_URL_ENV])
+            if started:
+                self.message(f"kairos dev: strategies running in SHADOW (account dev-shadow): {', '.join(started)}")
         functions = build.function_processes(self.catalog, self.state, infra, self.only)
         missing = [n for n in build.missing_projects(self.catalog) if not self.only or n in self.only]
         if missing:
