@@ -10,9 +10,7 @@ import psycopg
 import pytest
 from kairos.backtest import runner
 from kairos.backtest.config import BacktestRequest
-from kairos_testkit.venue_sim import VenueSimHandle
-
-from tests.strategies.conftest import (  # noqa: F401 - sim is a fixture
+from kairos_testkit.strategies import (
     BTC,
     SHADOW,
     candle_events,
@@ -21,9 +19,11 @@ from tests.strategies.conftest import (  # noqa: F401 - sim is a fixture
     feed,
     migrated,
     of_type,
-    sim,
     with_doc,
 )
+from kairos_testkit.venue_sim import VenueSimHandle
+
+from tests.strategies.conftest import sim  # noqa: F401 - the simulator fixture
 
 
 @pytest.mark.slow

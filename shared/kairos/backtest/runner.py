@@ -26,7 +26,7 @@ from kairos.backtest import data, metrics
 from kairos.backtest.config import BacktestRequest, canonical_json, digest
 from kairos.backtest.simulate import SymbolResult, simulate
 from kairos.errors import PermanentError
-from kairos.marketdata.timeframes import TIMEFRAME_MS, from_ms
+from kairos.marketdata.timeframes import TIMEFRAME_MS
 from kairos.strategies import store as strategies
 from kairos.strategies.indicators import Candles
 from kairos.strategies.language import StrategySpec, canonical
@@ -67,8 +67,20 @@ def _metric(x: Any) -> Any:
     return x
 
 
-def _iso(ms: int) -> str:
-    return from_ms(ms).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _isos(ms: list[int]) -> list[str]:
+    """Many epoch-ms times as UTC text at once (numpy formats them; the same text as ``_iso``)."""
+    text = np.datetime_as_string(np.array(ms, dtype="datetime64[ms]").astype("datetime64[s]"), unit="s")
+    return [f"{t}Z" for t in text.tolist()]
+
+
+def _union(arrays: list[np.ndarray]) -> np.ndarray:
+    """Sorted distinct values of sorted arrays (sort-based: no hashing, same order everywhere)."""
+    if len(arrays) == 1:
+        return arrays[0]
+    joined = np.sort(np.concatenate(arrays), kind="stable")
+    keep = np.ones(len(joined), dtype=bool)
+    keep[1:] = joined[1:] != joined[:-1]
+    return joined[keep]
 
 
 def resolve(conn: psycopg.Connection, req: BacktestRequest) -> tuple[int, StrategySpec]:
@@ -202,7 +214,7 @@ def compute(
         note("simulate", k, len(symbols))
         results.append(simulate(spec, symbol, series[symbol], req.fills, share, bar_ms))
     note("simulate", len(symbols), len(symbols))
-    times = np.unique(np.concatenate([r.open_time for r in results]))
+    times = _union([r.open_time for r in results])
     change = np.zeros(len(times))
     held = np.zeros(len(times))
     for r in results:
@@ -214,28 +226,31 @@ def compute(
         held[valid] += (r.qty[idx[valid]] != 0)
     equity = balance + change
     trades = sorted((t for r in results for t in r.trades), key=lambda t: (t.exit_time, t.entry_time, t.symbol))
+    signals = [s for r in results for s in r.signals]
     bars = sum(len(r.qty) for r in results)
     exposure = float(sum(int(np.count_nonzero(r.qty)) for r in results)) / bars if bars else 0.0
     fees = sum(r.fees for r in results)
     funding = sum(float(r.funding[-1]) if len(r.funding) else 0.0 for r in results)
     m = metrics.compute(equity, times, bar_ms, balance, trades, fees, funding, exposure)
     dd = metrics.drawdown(np.concatenate(([balance], equity)))[1:]
-    pick = np.unique(np.linspace(0, len(times) - 1, min(len(times), EQUITY_POINTS)).astype(np.int64))
+    pick = np.linspace(0, len(times) - 1, min(len(times), EQUITY_POINTS)).astype(np.int64)
+    pick = pick[np.concatenate(([True], pick[1:] != pick[:-1]))]
     result = {
         "metrics": {k: _metric(v) for k, v in m.items()},
         "trades": [
-            {"symbol": t.symbol, "side": t.side, "entry_time": _iso(t.entry_time), "entry_price": _money(t.entry_price),
-             "exit_time": _iso(t.exit_time), "exit_price": _money(t.exit_price), "quantity": _money(t.quantity),
+            {"symbol": t.symbol, "side": t.side, "entry_time": entry, "entry_price": _money(t.entry_price),
+             "exit_time": exit_, "exit_price": _money(t.exit_price), "quantity": _money(t.quantity),
              "fees": _money(t.fees), "pnl": _money(t.pnl), "reason": t.reason, "rule": t.entry_rule}
-            for t in trades
+            for t, entry, exit_ in zip(trades, _isos([t.entry_time for t in trades]),
+                                       _isos([t.exit_time for t in trades]), strict=True)
         ],
         "signals": [
-            {"symbol": s.symbol, "candle_open_time": _iso(s.open_time), "action": s.action, "rule": s.rule,
+            {"symbol": s.symbol, "candle_open_time": when, "action": s.action, "rule": s.rule,
              "quantity": _money(s.quantity)}
-            for r in results for s in r.signals
+            for s, when in zip(signals, _isos([s.open_time for s in signals]), strict=True)
         ],
         "equity": {
-            "time": [_iso(int(times[i])) for i in pick],
+            "time": _isos(times[pick].tolist()),
             "equity": [_money(float(equity[i])) for i in pick],
             "drawdown": [f"{float(dd[i]):.8f}" for i in pick],
             "open_positions": [int(held[i]) for i in pick],

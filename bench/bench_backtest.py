@@ -1,0 +1,134 @@
+"""Backtest speed: an SMA(10/20) crossover over one-minute candles.
+
+Two parts:
+
+- ``sim``: the simulation alone (indicators, rule truth, the decision loop, fills, equity
+  curve, metrics, result hash: ``runner.compute``) over N seeded random-walk candles in this
+  process; candles/s by wall clock and by this process's CPU time (the machine is shared, so
+  CPU time is the steadier figure of what one core does).
+- ``e2e``: N candles stored in a fresh embedded Postgres, then ``kairos backtest run`` as its own
+  process (migrate, read the candles, hash them, simulate, store the run and result, write the
+  HTML report): wall time and the child's peak RSS.
+
+    .venv/bin/python -m bench backtest [--candles 1000000] [--parts sim,e2e] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import psycopg
+from kairos.backtest.config import BacktestRequest
+from kairos.backtest.runner import compute
+from kairos.marketdata import store
+from kairos.runtime.db import migrate
+from kairos.strategies import store as strategies
+from kairos.strategies.indicators import Candles
+from kairos.strategies.language import StrategySpec, parse
+
+START = datetime(2024, 1, 1, tzinfo=UTC)
+T0 = int(START.timestamp() * 1000)
+SYMBOL = "BTC/USDT:USDT"
+
+
+def sma_spec() -> StrategySpec:
+    return parse({
+        "name": "bench-sma", "account": "bench", "universe": {"venue": "binanceusdm", "symbols": [SYMBOL],
+                                                              "timeframe": "1m"},
+        "indicators": {"fast": {"type": "sma", "period": 10}, "slow": {"type": "sma", "period": 20}},
+        "rules": {"long": {"entry": {"crosses_above": ["fast", "slow"]}, "exit": {"crosses_below": ["fast", "slow"]}},
+                  "short": {"entry": {"crosses_below": ["fast", "slow"]}, "exit": {"crosses_above": ["fast", "slow"]}}},
+        "sizing": {"type": "fixed_notional", "notional": "1000"},
+    })  # fmt: skip
+
+
+def walk(n: int) -> Candles:
+    rng = np.random.default_rng(17)
+    close = np.round(30_000 * np.exp(np.cumsum(rng.normal(0, 0.0008, n))), 1)
+    open_ = np.concatenate(([30_000.0], close[:-1]))
+    high = np.round(np.maximum(open_, close) * 1.0004, 1)
+    low = np.round(np.minimum(open_, close) * 0.9996, 1)
+    t = T0 + np.arange(n, dtype=np.int64) * 60_000
+    return Candles(t, open_, high, low, close, np.ones(n))
+
+
+def bench_sim(n: int, repeat: int) -> None:
+    spec, candles = sma_spec(), walk(n)
+    req = BacktestRequest(strategy_id=spec.name, start=START, end=START + timedelta(minutes=n), balance=Decimal(10000))
+    for k in range(repeat):
+        wall, cpu = time.perf_counter(), time.process_time()
+        digest, result = compute(spec, {SYMBOL: candles}, req, "1m", lambda *_: None)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        print(f"sim run {k + 1}: {n:,} candles, {len(result['trades']):,} trades, wall {wall:.2f} s"
+              f" ({n / wall:,.0f} candles/s), CPU {cpu:.2f} s ({n / cpu:,.0f} candles/s), hash {digest[:12]}")
+
+
+def bench_e2e(n: int) -> None:
+    from kairos.localinfra.postgres import start_embedded_postgres
+
+    root = Path(tempfile.mkdtemp(prefix="kairos-bench-bt-"))
+    root.chmod(0o755)
+    pg = start_embedded_postgres(root / "data")
+    try:
+        migrate(pg.url)
+        c = walk(n)
+        rows: list[store.Row] = []
+        for i in range(n):
+            t = datetime.fromtimestamp(int(c.open_time[i]) / 1000, UTC)
+            rows.append((t, t + timedelta(seconds=59.999), Decimal(repr(float(c.open[i]))),
+                         Decimal(repr(float(c.high[i]))), Decimal(repr(float(c.low[i]))),
+                         Decimal(repr(float(c.close[i]))), Decimal(1), None, None))  # fmt: skip
+        with psycopg.connect(pg.url) as conn:
+            store.copy_new_candles(conn, "binanceusdm", SYMBOL, "1m", rows, "import")
+            strategies.create(conn, sma_spec(), "bench")
+            conn.commit()
+        del rows
+        end = (START + timedelta(minutes=n)).isoformat()
+        cmd = [sys.executable, "-m", "kairos.cli", "backtest", "run", "--strategy", "bench-sma", "--from",
+               START.isoformat(), "--to", end, "--no-progress", "--html", str(root / "report.html")]  # fmt: skip
+        env = {**os.environ, "DATABASE_URL": pg.url}
+        wall = time.perf_counter()
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        wall = time.perf_counter() - wall
+        if out.returncode != 0:
+            print(out.stdout, out.stderr, file=sys.stderr)
+            raise SystemExit(f"kairos backtest run failed ({out.returncode})")
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        first = out.stdout.splitlines()[0]
+        print(f"e2e: kairos backtest run over {n:,} stored candles: wall {wall:.2f} s"
+              f" ({n / wall:,.0f} candles/s), peak RSS of the process {peak:.0f} MB; {first}")
+    finally:
+        pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bench_backtest")
+    parser.add_argument("--candles", type=int, default=1_000_000)
+    parser.add_argument("--parts", default="sim,e2e")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()},"
+          f" load average {os.getloadavg()[0]:.1f} (shared with other work)")  # fmt: skip
+    parts = set(args.parts.split(","))
+    if "sim" in parts:
+        bench_sim(args.candles, args.repeat)
+    if "e2e" in parts:
+        bench_e2e(args.candles)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
