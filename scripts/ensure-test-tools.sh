@@ -2,6 +2,7 @@
 # Installs the command-line tools tests/infra need, when they are missing:
 #   - shellcheck: Debian package (apt-get; `apt-get update` only when it is missing)
 #   - checkov: in its own virtualenv .venv-tools/ (its pins clash with the app's)
+#   - chromium + chromium-driver: Debian packages, for the dashboard's browser test
 #   - LocalStack (S3 only, for the archive): in its own virtualenv .venv-localstack/, pinned
 #     by scripts/localstack/constraints.txt (its boto3/cryptography pins clash with the app's)
 # Idempotent and quick when both are present (no network then). A failed install is a
@@ -93,13 +94,30 @@ ensure_localstack() {
   fi
 }
 
+# Headless Chromium and its driver (Debian packages) for the dashboard's browser test.
+ensure_chromium() {
+  command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 && return 0
+  if ! command -v apt-get >/dev/null 2>&1; then
+    warn "chromium is missing and apt-get is not available: the dashboard browser test will skip"
+    return 0
+  fi
+  info "installing chromium and chromium-driver (apt-get)"
+  if as_root apt-get update -qq >/dev/null &&
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; then
+    info "chromium installed"
+  else
+    warn "could not install chromium/chromium-driver: the dashboard browser test will skip"
+  fi
+}
+
 tools=("$@")
-[[ ${#tools[@]} -eq 0 ]] && tools=(shellcheck checkov localstack)
+[[ ${#tools[@]} -eq 0 ]] && tools=(shellcheck checkov localstack chromium)
 for tool in "${tools[@]}"; do
   case "$tool" in
     shellcheck) ensure_shellcheck ;;
     checkov) ensure_checkov ;;
     localstack) ensure_localstack ;;
-    *) warn "unknown tool $tool (known: shellcheck checkov localstack)" ;;
+    chromium) ensure_chromium ;;
+    *) warn "unknown tool $tool (known: shellcheck checkov localstack chromium)" ;;
   esac
 done

@@ -9,36 +9,9 @@ import jwt
 import psycopg
 from kairos.api import tokens
 from kairos.api.users import User
+from kairos_testkit.operator_api import seed_trade
 
 from tests.api.conftest import SECRET, ApiHarness, limit
-
-
-def seed_trade(url: str, *, symbol: str = "BTC/USDT:USDT", n: int = 1) -> None:
-    """One order with one fill and an open LONG position at 100 with a mark at 110."""
-    with psycopg.connect(url) as conn:
-        row = conn.execute(
-            "INSERT INTO orders (command_id, client_order_id, account, venue, mode, symbol, side, order_type,"
-            " quantity, intent, strategy_id, command_event, state) VALUES (%s, %s, 'acct', 'binanceusdm', 'live',"
-            " %s, 'buy', 'market', 2, 'open', 's1', '{}', 'NEW') RETURNING id",
-            (f"cmd-{n}", f"cid-{n}", symbol),
-        ).fetchone()
-        assert row is not None
-        conn.execute(
-            "INSERT INTO fills (order_id, account, venue, venue_trade_id, quantity, price, traded_at)"
-            " VALUES (%s, 'acct', 'binanceusdm', %s, 2, 100, now())",
-            (row[0], f"t-{n}"),
-        )
-        conn.execute(
-            "INSERT INTO positions (position_id, account, venue, symbol, side, status, quantity, peak_quantity,"
-            " entry_price, opened_at, updated_at, mode, revision, projection, unprotected_since)"
-            " VALUES (%s, 'acct', 'binanceusdm', %s, 'LONG', 'OPEN', 2, 2, 100, now(), now(), 'LIVE', 1, '{}', now())",
-            (f"pos-{n}", symbol),
-        )
-        conn.execute(
-            "INSERT INTO mark_prices (venue, symbol, price, observed_at) VALUES ('binanceusdm', %s, 110, now())"
-            " ON CONFLICT (venue, symbol) DO UPDATE SET price = 110, observed_at = now()",
-            (symbol,),
-        )
 
 
 def test_login_gives_a_token_that_reads_and_refresh_rotates(api: ApiHarness) -> None:

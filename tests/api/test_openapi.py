@@ -10,13 +10,13 @@ import psycopg
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-
 from kairos.api import openapi, users
 from kairos.api.app import Api
 from kairos.api.function import BodyLimit
 from kairos.api.limits import Limit
 from kairos.api.settings import ApiSettings
 from kairos.runtime.db import migrate, open_pool
+
 from tests.api.conftest import PASSWORD, SECRET
 
 
