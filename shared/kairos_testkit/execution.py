@@ -18,6 +18,8 @@ from kairos.execution.wiring import ExecutionRuntime
 from kairos.runtime.db import migrate
 from kairos.runtime.recorder import OutboxRow
 
+from kairos_testkit import risk
+
 SYMBOL = "BTC/USDT:USDT"
 VENUE_SYMBOL = "BTCUSDT"
 ACCOUNT = "acct-live"
@@ -38,8 +40,15 @@ def exec_env(database_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
+# The database of the last account set up: ``command()`` records the risk guardian's approval
+# of an entry there (kairos_testkit.risk), as the guardian would before the executor sees it.
+_approvals_db: str | None = None
+
+
 def setup_account(database_url: str, sim: Any, account: str = ACCOUNT, mode: str = "live") -> None:
+    global _approvals_db
     migrate(database_url)
+    _approvals_db = database_url
     vault = KeyVault.from_env({"KAIROS_EXCHANGE_KEK": KEK})
     with psycopg.connect(database_url, autocommit=True) as conn:
         accounts.register(conn, vault, account, venue="binanceusdm", mode=mode, base_url=sim.base_url,
@@ -63,13 +72,17 @@ def command(
     command_id: str | None = None,
     account: str = ACCOUNT,
     symbol: str = SYMBOL,
+    approved: bool = True,
     **fields: Any,
 ) -> Envelope[ExecuteTrade]:
+    """A trade command; an entry is approved in the last set-up database unless ``approved=False``."""
     cmd = ExecuteTrade(
         command_id=command_id or f"cmd-{uuid.uuid4().hex[:16]}", account=account, venue="binanceusdm",
         symbol=symbol, side=side, order_type=order_type, quantity=Decimal(quantity), strategy_id="s-test",  # type: ignore[arg-type]
         **fields,
     )  # fmt: skip
+    if approved and _approvals_db is not None and risk.needs_approval(cmd):
+        risk.approve(_approvals_db, cmd)
     return new_event(cmd, source="/tests/execution", partition_key=f"{account}|{symbol}")
 
 

@@ -1,5 +1,6 @@
 """portfolio: ``exec.fill`` -> the positions projection, ``event.position_*`` and an immediate
-``cmd.sync_position`` for every position the fill touched, plus a held-back emergency check
+``cmd.sync_position`` for every position the fill touched, the fill's realized PnL, fee and
+holding in the portfolio ledger (``kairos.portfolio.ledger``), plus a held-back emergency check
 of a newly opened position to protect (due 11 s after it opened).
 
 A thin shell: parse (the runtime), fold (``kairos.positions.fold`` through
@@ -14,6 +15,7 @@ from typing import Any
 
 from kairos.contracts.envelope import Envelope
 from kairos.contracts.execution import OrderFill
+from kairos.portfolio import ledger
 from kairos.portfolio.config import PositionsConfig
 from kairos.portfolio.projection import project
 from kairos.portfolio.protection_settings import warn_unset
@@ -21,6 +23,7 @@ from kairos.runtime import Context, KairosFunction
 
 
 def handle(event: Envelope[OrderFill], ctx: Context) -> list[Envelope[Any]]:
+    ledger.apply_fill(ctx.conn, event.data)  # balances and PnL, once per venue trade id
     result = project(ctx.conn, event, PositionsConfig.from_env(ctx.env), ctx.source)
     for output, due in result.held:  # the emergency check of a new position: sent once due
         ctx.publish_not_before(output, due)

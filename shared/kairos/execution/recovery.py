@@ -53,10 +53,21 @@ class Recovery:
     def start(self) -> None:
         """Finish at once when nothing is in flight (the common clean start); otherwise
         reconcile in the background while readiness answers 503."""
+        self._health("RECOVERING")
         if self._in_flight() == 0:
             self._finish(0, None, 0.0)
             return
         threading.Thread(target=self.run, name=f"{self.function}-recovery", daemon=True).start()
+
+    def _health(self, state: str) -> None:
+        """The recovery state where the risk guardian reads it (``execution_health``): it
+        rejects entries while an executor is RECOVERING, and before any executor said."""
+        with self.rt.pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO execution_health (function, state) VALUES (%s, %s) ON CONFLICT (function)"
+                " DO UPDATE SET state = EXCLUDED.state, updated_at = now()",
+                (self.function, state),
+            )
 
     def _in_flight(self) -> int:
         """Orders of the last 24 h whose outcome is unknown (see the module docstring)."""
@@ -137,6 +148,7 @@ class Recovery:
                 )
                 out_rows.append(append_outbox(conn, self.function, [(_alert_topic(self.function), extra)])[0])
         self.publish(out_rows)
+        self._health("HEALTHY")
         self.state = "HEALTHY"
         self.done.set()
         log.info("recovery complete: HEALTHY", extra={"in_flight": in_flight, "elapsed_s": round(elapsed, 3)})

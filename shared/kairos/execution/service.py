@@ -38,7 +38,7 @@ import psycopg
 from kairos.contracts.commands import AmendOrder, CancelOrder, ExecuteTrade
 from kairos.contracts.envelope import Envelope
 from kairos.errors import TransientError
-from kairos.execution import clock, metrics, stop_check
+from kairos.execution import approvals, clock, metrics, stop_check
 from kairos.execution import repository as repo
 from kairos.execution.accounts import AccountBook
 from kairos.execution.client_ids import client_order_id
@@ -247,6 +247,9 @@ class ExecutionService:
         if order.expires_at is not None and order.expires_at <= now:
             return f"EXPIRED_BEFORE_SUBMIT: the command expired at {order.expires_at.isoformat()}"
         if clock.is_entry(order.intent, order.reduce_only):
+            unapproved = approvals.refusal(conn, order.command_id)
+            if unapproved:
+                return unapproved
             return clock.blocking_reason(
                 clock.latest(conn, order.account), now=now, block_ms=self.settings.clock_block_ms
             )

@@ -1,5 +1,0 @@
-"""The intent-passthrough function (func-python layout: `new()` lives in func.py)."""
-
-from .func import new
-
-__all__ = ["new"]

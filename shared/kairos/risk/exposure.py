@@ -1,0 +1,82 @@
+"""What a scope holds and has reserved, read under the scope's lock.
+
+Exposure = open positions (``positions``, at the latest mark) + reservations: approvals of
+increasing orders whose order has not ended. An approval stops reserving when its order is
+final and every fill of it is in the positions projection (so a filled order is never
+counted neither as an order nor as a position), or, when no order was ever made for it, after
+``RESERVATION_TTL`` (the command was lost before the executor; the executor would then
+still refuse nothing, the approval stays valid, but an order that late is rare enough to
+count as a position once it fills).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import psycopg
+
+RESERVATION_TTL_S = 120
+FINAL_STATES = ("FILLED", "CANCELED", "REJECTED", "EXPIRED")
+
+_FILTER = {
+    "global": "TRUE",
+    "account": "{a}.account = %(id)s",
+    "strategy": "{a}.strategy_id = %(id)s",
+}
+
+_POSITIONS = """
+SELECT p.venue, p.symbol, sum(CASE WHEN p.side = 'LONG' THEN p.quantity ELSE -p.quantity END), count(*)
+FROM positions p WHERE p.status <> 'CLOSED' AND {f} GROUP BY p.venue, p.symbol
+"""
+
+_RESERVED = """
+SELECT a.venue, a.symbol, a.quantity, a.price, a.opens_position, a.decided_at > now() - interval '60 seconds'
+FROM risk_approvals a LEFT JOIN orders o ON o.command_id = a.command_id
+WHERE a.increases AND a.decided_at > now() - interval '1 day' AND {f} AND (
+    (o.id IS NULL AND a.decided_at > now() - make_interval(secs => %(ttl)s))
+    OR o.state NOT IN ('FILLED', 'CANCELED', 'REJECTED', 'EXPIRED')
+    OR EXISTS (SELECT 1 FROM fills f WHERE f.order_id = o.id AND NOT EXISTS (
+        SELECT 1 FROM position_fills pf
+        WHERE pf.account = f.account AND pf.venue = f.venue AND pf.venue_trade_id = f.venue_trade_id)))
+"""
+
+_RECENT = "SELECT count(*) FROM risk_approvals a WHERE a.decided_at > now() - interval '60 seconds' AND {f}"
+
+
+@dataclass
+class ScopeBook:
+    """One scope's holdings and reservations; notionals at the marks given."""
+
+    positions: dict[tuple[str, str], Decimal] = field(default_factory=dict)  # (venue, symbol) -> signed qty
+    open_positions: int = 0
+    reserved: dict[tuple[str, str], Decimal] = field(default_factory=dict)  # (venue, symbol) -> notional
+    reserved_opens: int = 0
+    orders_last_minute: int = 0
+
+    def symbols(self) -> set[tuple[str, str]]:
+        return set(self.positions) | set(self.reserved)
+
+    def symbol_exposure(self, key: tuple[str, str], marks: dict[tuple[str, str], Decimal]) -> Decimal:
+        held = abs(self.positions.get(key, Decimal(0))) * marks[key] if key in self.positions else Decimal(0)
+        return held + self.reserved.get(key, Decimal(0))
+
+    def total_exposure(self, marks: dict[tuple[str, str], Decimal]) -> Decimal:
+        return sum((self.symbol_exposure(k, marks) for k in self.symbols()), Decimal(0))
+
+
+def read(conn: psycopg.Connection, kind: str, scope_id: str) -> ScopeBook:
+    params = {"id": scope_id, "ttl": RESERVATION_TTL_S}
+    book = ScopeBook()
+    for venue, symbol, qty, n in conn.execute(_POSITIONS.format(f=_FILTER[kind].format(a="p")), params).fetchall():
+        book.positions[(venue, symbol)] = Decimal(qty)
+        book.open_positions += int(n)
+    for venue, symbol, qty, price, opens, _recent in conn.execute(
+        _RESERVED.format(f=_FILTER[kind].format(a="a")), params
+    ).fetchall():
+        key = (venue, symbol)
+        book.reserved[key] = book.reserved.get(key, Decimal(0)) + Decimal(qty) * Decimal(price)
+        book.reserved_opens += 1 if opens else 0
+    r = conn.execute(_RECENT.format(f=_FILTER[kind].format(a="a")), params).fetchone()
+    book.orders_last_minute = int(r[0]) if r else 0
+    return book

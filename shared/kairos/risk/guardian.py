@@ -1,0 +1,481 @@
+"""The risk guardian's decision: one order intent -> an approved ``cmd.execute_trade`` or a
+``risk.rejected``, plus the ``risk.alert`` events the decision raised.
+
+All of it happens in the delivery's transaction, in this order:
+
+1. A decision already taken for the intent id (a replay) is not taken again: nothing is emitted.
+2. An intent that reduces (an exit) is approved at once: nothing ever blocks closing risk.
+3. Hard failures, each a rejection: the account is not a LIVE/SHADOW account, an executor
+   is RECOVERING (or none ever said), the clock guard blocks entries on the account, a
+   strategy stop is set, the symbol's mark price is missing or older than the configured age.
+4. Kill switches of the intent's scopes (global, account, strategy).
+5. The lock rows of the intent's scopes (``SELECT ... FOR UPDATE``, global first), then every
+   limit in force of those scopes against the scope's positions, reservations and daily PnL
+   *after* this order. A value equal to its limit passes; above it is rejected (the daily loss:
+   reaching the limit is the breach, and it engages that scope's kill switch).
+6. Approved: the approval row (the executor's proof, and the reservation of the notional)
+   and the command, in the same transaction as the decision, so two intents deciding at the
+   same instant serialise on the scope's row and never share the same headroom.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from kairos.contracts.commands import ExecuteTrade
+from kairos.contracts.envelope import Envelope, derive_event, new_event
+from kairos.contracts.risk import RiskAlert, RiskRejected
+from kairos.contracts.strategies import OrderIntent
+from kairos.execution import clock
+from kairos.portfolio import ledger
+from kairos.risk import codes, exposure, limits
+
+log = logging.getLogger("kairos.risk")
+
+ALERT_AT = Decimal("0.8")
+
+
+@dataclass(frozen=True)
+class GuardianSettings:
+    price_max_age_s: float = 30.0
+    executor_state_max_age_s: float = 600.0  # a RECOVERING row older than this is a process that died
+    source: str = "/kairos/risk-guardian"
+    actor: str = "risk-guardian"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> GuardianSettings:
+        return cls(price_max_age_s=float(env.get("KAIROS_RISK_PRICE_MAX_AGE_S", "30")))
+
+
+@dataclass
+class Decision:
+    approved: bool
+    command: ExecuteTrade | None = None
+    rejection: RiskRejected | None = None
+    alerts: list[RiskAlert] = field(default_factory=list)
+    duplicate: bool = False
+
+
+class Rejected(Exception):
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        scope: limits.Scope | None = None,
+        observed: Decimal | None = None,
+        limit: Decimal | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code, self.message, self.scope, self.observed, self.limit = code, message, scope, observed, limit
+
+
+def command_id(intent: OrderIntent) -> str:
+    """``ex-`` + the intent id's hash part: deterministic, within the command id's 64 characters."""
+    return "ex-" + intent.intent_id.split("-", 1)[-1]
+
+
+def to_command(intent: OrderIntent) -> ExecuteTrade:
+    return ExecuteTrade(
+        command_id=command_id(intent), account=intent.account, venue=intent.venue, symbol=intent.symbol,
+        side=intent.side, order_type="market", quantity=intent.quantity, reduce_only=intent.reduce_only,
+        strategy_id=intent.strategy_id, intent="exit" if intent.kind == "exit" else "entry",
+        client_tag=intent.intent_id[:64],
+    )  # fmt: skip
+
+
+def scopes_of(intent: OrderIntent) -> list[limits.Scope]:
+    return [("global", limits.GLOBAL_ID), ("account", intent.account), ("strategy", intent.strategy_id)]
+
+
+def _lock_key(scope: limits.Scope) -> str:
+    return "global" if scope[0] == "global" else f"{scope[0]}:{scope[1]}"
+
+
+def lock_scopes(conn: psycopg.Connection, scopes: list[limits.Scope]) -> None:
+    """Row locks on the scopes, always in the same order (global, account, strategy): no deadlock."""
+    keys = [_lock_key(s) for s in scopes]
+    conn.execute("INSERT INTO risk_scope_locks (scope) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING", (keys,))
+    conn.execute("SELECT scope FROM risk_scope_locks WHERE scope = ANY(%s) ORDER BY scope FOR UPDATE", (keys,))
+
+
+def _alert(
+    severity: str,
+    code: str,
+    message: str,
+    scope: limits.Scope,
+    *,
+    alert_id: str,
+    name: str | None = None,
+    observed: Decimal | None = None,
+    limit: Decimal | None = None,
+    account: str | None = None,
+    strategy_id: str | None = None,
+    now: datetime,
+) -> RiskAlert:
+    return RiskAlert(alert_id=alert_id, severity=severity, code=code, message=message,  # type: ignore[arg-type]
+                     scope_kind=scope[0], scope_id=scope[1], limit_name=name, observed=observed, limit=limit,  # type: ignore[arg-type]
+                     account=account, strategy_id=strategy_id, at=now)  # fmt: skip
+
+
+def _once(conn: psycopg.Connection, alert: RiskAlert) -> bool:
+    r = conn.execute(
+        "INSERT INTO risk_alert_log (alert_id) VALUES (%s) ON CONFLICT DO NOTHING RETURNING 1", (alert.alert_id,)
+    ).fetchone()
+    return r is not None
+
+
+class Guardian:
+    def __init__(self, settings: GuardianSettings | None = None) -> None:
+        self.settings = settings or GuardianSettings()
+
+    # --- the decision ------------------------------------------------------------------
+
+    def decide(self, conn: psycopg.Connection, intent: OrderIntent, now: datetime | None = None) -> Decision:
+        now = now or datetime.now(UTC)
+        seen = conn.execute("SELECT 1 FROM risk_decisions WHERE intent_id = %s", (intent.intent_id,)).fetchone()
+        if seen:
+            return Decision(approved=False, duplicate=True)
+        values: dict[str, Any] = {}
+        alerts: list[RiskAlert] = []
+        increases = intent.kind != "exit"
+        price = intent.price_reference
+        opens = False
+        try:
+            if increases:
+                price = self._hard_checks(conn, intent, now, values)
+                self._kill_switches(conn, intent)
+                lock_scopes(conn, scopes_of(intent))
+                opens = self._limits(conn, intent, price, now, values, alerts)
+        except Rejected as rej:
+            return self._reject(conn, intent, rej, values, alerts, now)
+        cmd = to_command(intent)
+        conn.execute(
+            "INSERT INTO risk_approvals (command_id, intent_id, account, venue, symbol, strategy_id, side, quantity,"
+            " price, increases, opens_position, decided_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                cmd.command_id,
+                intent.intent_id,
+                intent.account,
+                intent.venue,
+                intent.symbol,
+                intent.strategy_id,
+                intent.side,
+                intent.quantity,
+                price,
+                increases,
+                opens,
+                now,
+            ),
+        )
+        self._record(conn, intent, "approved", None, cmd.command_id, values, now)
+        return Decision(approved=True, command=cmd, alerts=[a for a in alerts if _once(conn, a)])
+
+    def _reject(
+        self,
+        conn: psycopg.Connection,
+        intent: OrderIntent,
+        rej: Rejected,
+        values: dict[str, Any],
+        alerts: list[RiskAlert],
+        now: datetime,
+    ) -> Decision:
+        scope = rej.scope
+        rejection = RiskRejected(
+            intent_id=intent.intent_id, strategy_id=intent.strategy_id, account=intent.account, venue=intent.venue,
+            symbol=intent.symbol, side=intent.side, kind=intent.kind, quantity=intent.quantity, reason_code=rej.code,
+            message=rej.message, scope_kind=scope[0] if scope else None, scope_id=scope[1] if scope else None,  # type: ignore[arg-type]
+            observed=rej.observed, limit=rej.limit, values={k: _wire(v) for k, v in values.items()}, decided_at=now,
+        )  # fmt: skip
+        self._record(conn, intent, "rejected", rej.code, None, {**values, "message": rej.message}, now)
+        if rej.code in codes.LIMIT_CODES.values() and scope is not None:
+            alerts.append(_alert("HIGH", rej.code, f"intent {intent.intent_id} rejected: {rej.message}", scope,
+                                 alert_id=f"risk-rej-{intent.intent_id}", observed=rej.observed, limit=rej.limit,
+                                 account=intent.account, strategy_id=intent.strategy_id, now=now))  # fmt: skip
+        log.info(
+            "intent rejected", extra={"intent_id": intent.intent_id, "reason_code": rej.code, "reason": rej.message}
+        )
+        return Decision(approved=False, rejection=rejection, alerts=[a for a in alerts if _once(conn, a)])
+
+    @staticmethod
+    def _record(
+        conn: psycopg.Connection,
+        intent: OrderIntent,
+        outcome: str,
+        code: str | None,
+        cmd_id: str | None,
+        values: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO risk_decisions (intent_id, command_id, account, strategy_id, symbol, outcome, reason_code,"
+            " details, decided_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                intent.intent_id,
+                cmd_id,
+                intent.account,
+                intent.strategy_id,
+                intent.symbol,
+                outcome,
+                code,
+                Jsonb({k: _wire(v) for k, v in values.items()}),
+                now,
+            ),
+        )
+
+    # --- hard failures -----------------------------------------------------------------
+
+    def _hard_checks(
+        self, conn: psycopg.Connection, intent: OrderIntent, now: datetime, values: dict[str, Any]
+    ) -> Decimal:
+        """Everything the decision needs, known and fresh; returns the mark price."""
+        acct = conn.execute("SELECT mode FROM exec_accounts WHERE account = %s", (intent.account,)).fetchone()
+        if acct is None:
+            raise Rejected(codes.ACCOUNT_UNKNOWN, f"no LIVE or SHADOW account {intent.account!r}")
+        states = conn.execute("SELECT function, state, updated_at FROM execution_health").fetchall()
+        if not states:
+            raise Rejected(codes.EXECUTOR_STATE_UNKNOWN, "no executor has reported its recovery state yet")
+        for function, state, updated_at in states:
+            if state == "RECOVERING" and (now - updated_at).total_seconds() <= self.settings.executor_state_max_age_s:
+                raise Rejected(
+                    codes.EXECUTOR_RECOVERING, f"executor {function} is RECOVERING since {updated_at.isoformat()}"
+                )
+        blocked = clock.blocking_reason(clock.latest(conn, intent.account), now=now)
+        if blocked:
+            raise Rejected(codes.CLOCK_DRIFT, blocked)
+        stop = conn.execute(
+            "SELECT scope, reason FROM strategy_control WHERE stopped AND scope IN ('all', %s) ORDER BY scope LIMIT 1",
+            (intent.strategy_id,),
+        ).fetchone()
+        if stop:
+            raise Rejected(codes.STRATEGY_STOPPED, f"strategies stopped ({stop[0]}): {stop[1]}")
+        mark = conn.execute(
+            "SELECT price, observed_at FROM mark_prices WHERE venue = %s AND symbol = %s", (intent.venue, intent.symbol)
+        ).fetchone()
+        if mark is None:
+            raise Rejected(codes.PRICE_UNKNOWN, f"no mark price for {intent.venue} {intent.symbol}")
+        age = (now - mark[1]).total_seconds()
+        values.update(mark_price=Decimal(mark[0]), mark_age_s=Decimal(str(round(age, 3))))
+        if age > self.settings.price_max_age_s:
+            raise Rejected(
+                codes.PRICE_STALE,
+                f"mark price of {intent.symbol} is {age:.1f}s old (max {self.settings.price_max_age_s:g}s)",
+                observed=Decimal(str(round(age, 3))),
+                limit=Decimal(str(self.settings.price_max_age_s)),
+            )
+        return Decimal(mark[0])
+
+    @staticmethod
+    def _kill_switches(conn: psycopg.Connection, intent: OrderIntent) -> None:
+        for kind, sid, reason in limits.engaged_switches(conn, scopes_of(intent)):
+            raise Rejected(codes.KILL_SWITCH, f"kill switch {kind} {sid} engaged: {reason}", scope=(kind, sid))
+
+    # --- limits --------------------------------------------------------------------------
+
+    def _limits(
+        self,
+        conn: psycopg.Connection,
+        intent: OrderIntent,
+        price: Decimal,
+        now: datetime,
+        values: dict[str, Any],
+        alerts: list[RiskAlert],
+    ) -> bool:
+        """Every limit of the intent's scopes against the state after this order; returns
+        whether the order opens a position in the account."""
+        qty = intent.quantity
+        notional = qty * price
+        key = (intent.venue, intent.symbol)
+        values.update(quantity=qty, notional=notional)
+        in_force = limits.current(conn, scopes_of(intent))
+        by_scope: dict[limits.Scope, dict[str, Decimal]] = {}
+        for lim in in_force:
+            by_scope.setdefault((lim.scope_kind, lim.scope_id), {})[lim.name] = lim.value
+        account_book = exposure.read(conn, "account", intent.account)
+        opens = key not in account_book.positions and key not in account_book.reserved
+        for scope in scopes_of(intent):
+            mine = by_scope.get(scope)
+            if not mine:
+                continue
+            prefix = scope[0]
+            checks: list[tuple[str, Decimal]] = []
+            if "max_order_quantity" in mine:
+                checks.append(("max_order_quantity", qty))
+            if "max_order_notional" in mine:
+                checks.append(("max_order_notional", notional))
+            stateful = {"max_symbol_exposure", "max_total_exposure", "max_open_positions", "max_orders_per_minute"}
+            if stateful & set(mine):
+                book = account_book if scope[0] == "account" else exposure.read(conn, scope[0], scope[1])
+                marks = self._marks(conn, book, key, price)
+                if "max_symbol_exposure" in mine:
+                    after = book.symbol_exposure(key, marks) + notional
+                    values[f"{prefix}_symbol_exposure"] = after
+                    checks.append(("max_symbol_exposure", after))
+                if "max_total_exposure" in mine:
+                    after = book.total_exposure(marks) + notional
+                    values[f"{prefix}_total_exposure"] = after
+                    checks.append(("max_total_exposure", after))
+                if "max_open_positions" in mine:
+                    after = Decimal(book.open_positions + book.reserved_opens + (1 if opens else 0))
+                    values[f"{prefix}_open_positions"] = after
+                    checks.append(("max_open_positions", after))
+                if "max_orders_per_minute" in mine:
+                    after = Decimal(book.orders_last_minute + 1)
+                    values[f"{prefix}_orders_last_minute"] = after
+                    checks.append(("max_orders_per_minute", after))
+            for name, after in checks:
+                limit = mine[name]
+                if after > limit:
+                    raise Rejected(
+                        codes.LIMIT_CODES[name],
+                        f"{name} of {scope[0]} {scope[1]}: {after} after this order exceeds {limit}",
+                        scope=scope,
+                        observed=after,
+                        limit=limit,
+                    )
+                if limit > 0 and after >= limit * ALERT_AT:
+                    alerts.append(self._near(scope, name, after, limit, intent, now))
+            if "max_daily_loss" in mine:
+                self._daily_loss(conn, scope, mine["max_daily_loss"], intent, now, values, alerts)
+        return opens
+
+    @staticmethod
+    def _marks(
+        conn: psycopg.Connection, book: exposure.ScopeBook, key: tuple[str, str], price: Decimal
+    ) -> dict[tuple[str, str], Decimal]:
+        """The marks of every symbol the scope holds; a held symbol without one cannot be valued."""
+        held = sorted(book.positions)
+        marks: dict[tuple[str, str], Decimal] = {key: price}
+        if held:
+            rows = conn.execute(
+                "SELECT venue, symbol, price FROM mark_prices"
+                " WHERE (venue, symbol) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
+                ([v for v, _ in held], [s for _, s in held]),
+            ).fetchall()
+            marks.update({(v, s): Decimal(p) for v, s, p in rows})
+            marks[key] = price
+        missing = [s for k in held if k not in marks for s in [k[1]]]
+        if missing:
+            raise Rejected(
+                codes.PRICE_UNKNOWN, f"no mark price for held symbols {', '.join(missing)}: exposure unknown"
+            )
+        return marks
+
+    def _daily_loss(
+        self,
+        conn: psycopg.Connection,
+        scope: limits.Scope,
+        limit: Decimal,
+        intent: OrderIntent,
+        now: datetime,
+        values: dict[str, Any],
+        alerts: list[RiskAlert],
+    ) -> None:
+        day = daily_pnl_of(conn, scope, now)
+        if day.missing_marks:
+            raise Rejected(
+                codes.PRICE_UNKNOWN,
+                f"no mark price for held symbols {', '.join(day.missing_marks)}: daily PnL unknown",
+                scope=scope,
+            )
+        loss = max(Decimal(0), -day.total)
+        values[f"{scope[0]}_daily_loss"] = loss
+        if loss >= limit:
+            alerts.extend(breach(conn, scope, loss, limit, now, actor=self.settings.actor))
+            raise Rejected(
+                codes.MAX_DAILY_LOSS,
+                f"daily loss of {scope[0]} {scope[1]} is {loss}, limit {limit}: kill switch engaged",
+                scope=scope,
+                observed=loss,
+                limit=limit,
+            )
+        if limit > 0 and loss >= limit * ALERT_AT:
+            alerts.append(self._near(scope, "max_daily_loss", loss, limit, intent, now))
+
+    @staticmethod
+    def _near(
+        scope: limits.Scope, name: str, after: Decimal, limit: Decimal, intent: OrderIntent | None, now: datetime
+    ) -> RiskAlert:
+        hour = now.strftime("%Y%m%dT%H")
+        return _alert("MEDIUM", "LIMIT_NEAR", f"{name} of {scope[0]} {scope[1]} at {after} of {limit} (>= 80 %)",
+                      scope, alert_id=f"risk-near-{scope[0]}-{scope[1]}-{name}-{hour}"[:96], name=name,
+                      observed=after, limit=limit, account=intent.account if intent else None,
+                      strategy_id=intent.strategy_id if intent else None, now=now)  # fmt: skip
+
+
+def daily_pnl_of(conn: psycopg.Connection, scope: limits.Scope, now: datetime) -> ledger.DailyPnl:
+    if scope[0] == "account":
+        return ledger.daily_pnl(conn, account=scope[1], now=now)
+    if scope[0] == "strategy":
+        return ledger.daily_pnl(conn, strategy_id=scope[1], now=now)
+    return ledger.daily_pnl(conn, now=now)
+
+
+def breach(
+    conn: psycopg.Connection, scope: limits.Scope, loss: Decimal, limit: Decimal, now: datetime, *, actor: str
+) -> list[RiskAlert]:
+    """Engage the scope's kill switch on a daily-loss breach; the CRITICAL alert when it was not engaged."""
+    reason = f"daily loss {loss} reached max_daily_loss {limit} ({now.date().isoformat()} UTC)"
+    if not limits.engage(conn, scope[0], scope[1], actor=actor, reason=reason):
+        return []
+    log.warning(
+        "kill switch engaged by a daily-loss breach", extra={"scope": f"{scope[0]}:{scope[1]}", "loss": str(loss)}
+    )
+    return [_alert("CRITICAL", "KILL_SWITCH_ENGAGED", f"kill switch {scope[0]} {scope[1]} engaged: {reason}", scope,
+                   alert_id=f"risk-kill-{scope[0]}-{scope[1]}-{now.strftime('%Y%m%dT%H%M%S%f')}"[:96],
+                   name="max_daily_loss", observed=loss, limit=limit,
+                   account=scope[1] if scope[0] == "account" else None,
+                   strategy_id=scope[1] if scope[0] == "strategy" else None, now=now)]  # fmt: skip
+
+
+def watch(conn: psycopg.Connection, now: datetime | None = None, *, actor: str = "risk-guardian") -> list[RiskAlert]:
+    """Between intents (a fill, a cron tick): every daily-loss limit in force against its scope's
+    PnL now; a breach engages the kill switch (CRITICAL), 80 % raises MEDIUM once an hour."""
+    now = now or datetime.now(UTC)
+    out: list[RiskAlert] = []
+    for lim in limits.current(conn):
+        if lim.name != "max_daily_loss":
+            continue
+        scope = (lim.scope_kind, lim.scope_id)
+        day = daily_pnl_of(conn, scope, now)
+        loss = max(Decimal(0), -day.total)
+        if loss >= lim.value:
+            out.extend(breach(conn, scope, loss, lim.value, now, actor=actor))
+        elif lim.value > 0 and loss >= lim.value * ALERT_AT:
+            near = Guardian._near(scope, lim.name, loss, lim.value, None, now)
+            if _once(conn, near):
+                out.append(near)
+    return out
+
+
+def _wire(v: Any) -> Any:
+    return str(v) if isinstance(v, Decimal) else v
+
+
+# --- events ----------------------------------------------------------------------------
+
+
+def events(cause: Envelope[Any], decision: Decision, source: str) -> list[Envelope[Any]]:
+    out: list[Envelope[Any]] = []
+    if decision.command is not None:
+        c = decision.command
+        out.append(derive_event(cause, c, source=source, partition_key=f"{c.account}|{c.symbol}"))
+    if decision.rejection is not None:
+        r = decision.rejection
+        out.append(derive_event(cause, r, source=source, partition_key=f"{r.account}|{r.symbol}", index=1))
+    out.extend(alert_events(decision.alerts, source, cause))
+    return out
+
+
+def alert_events(alerts: list[RiskAlert], source: str, cause: Envelope[Any] | None = None) -> list[Envelope[Any]]:
+    return [new_event(a, source=source, partition_key=f"{a.scope_kind}:{a.scope_id}", event_id=a.alert_id,
+                      correlation_id=cause.meta.correlation_id if cause else None,
+                      causation_id=cause.meta.id if cause else None) for a in alerts]  # fmt: skip
