@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "candles": ("kairos.marketdata.candles_cli", "backfill candle history, import a candle file, list gaps"),
     "account": ("kairos.portfolio.account_cli", "add, list, rotate the keys of venue accounts; protection settings"),
     "control": ("kairos.execution.control_cli", "stop or resume new strategy orders (strategy_control); status"),
+    "risk": ("kairos.risk.cli", "risk limits (versioned), kill switches (kill/release), the guardian's decisions"),
+    "portfolio": ("kairos.portfolio.portfolio_cli", "balances, positions with PnL, the last snapshots, with as of"),
     "archive": ("kairos.dev.archive_cli", "the event archive: ls, verify, flush"),
     "replay": ("kairos.dev.replay_cli", "replay archived or retained events into an isolated copy of the pipeline"),
     "backtest": ("kairos.backtest.cli", "backtest a strategy over stored candles; list, show, compare, report runs"),

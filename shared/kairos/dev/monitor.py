@@ -67,6 +67,18 @@ class Monitor:
             self._conn = None
             return None
 
+    def trading(self) -> list[str]:
+        """The risk guardian's latest decisions and the portfolios (empty when Postgres cannot answer)."""
+        from kairos.dev.trading import lines
+
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = psycopg.connect(self.database_url, autocommit=True, connect_timeout=2)
+            return lines(self._conn)
+        except psycopg.Error as exc:
+            log.warning("cannot read risk decisions and portfolios", extra={"reason": str(exc)})
+            return []
+
     def snapshot(self, phase: str, elapsed: float, note: str = "") -> Snapshot:
         fns = [p for p in self.procs if p.kind == "function" and p.url]
         # all at once: one slow function must not stretch the refresh to seconds
@@ -87,7 +99,7 @@ class Monitor:
             ],
             key=lambda a: a.at,
         )
-        snap = Snapshot(elapsed, phase, functions, subs, alerts, self.outbox_backlog(), note)
+        snap = Snapshot(elapsed, phase, functions, subs, alerts, self.outbox_backlog(), note, self.trading())
         self.last = snap
         return snap
 

@@ -28,6 +28,7 @@ class Snapshot:
     alerts: list[Alert] = field(default_factory=list)
     outbox_backlog: int | None = None
     note: str = ""
+    trading: list[str] = field(default_factory=list)  # risk decisions and portfolios (kairos.dev.trading)
 
     @property
     def total_lag(self) -> int:
@@ -98,7 +99,12 @@ def render_rich(snap: Snapshot) -> Group:
         )
     if not snap.alerts:
         alerts.add_row("", "", Text("none", "dim"))
-    return Group(head, fns, subs, alerts)
+    trading = Table(title="risk decisions and portfolio", expand=True, title_justify="left", show_header=False,
+                    box=box.SIMPLE)  # fmt: skip
+    trading.add_column("line")
+    for line in snap.trading or ["no intent decided, no fill yet"]:
+        trading.add_row(Text(line, "red" if " rejected " in line else ""))
+    return Group(head, fns, subs, alerts, trading)
 
 
 def plain_line(snap: Snapshot) -> str:
@@ -121,6 +127,7 @@ class PlainView:
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self._printed: set[tuple[float, str, str]] = set()
+        self._trading: set[str] = set()
 
     def message(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -134,6 +141,11 @@ class PlainView:
             if key not in self._printed:
                 self._printed.add(key)
                 print(f"! {a.source}: {a.message}", file=self.out)
+        for line in snap.trading:  # each decision once; a portfolio line whenever its figures change
+            figures = line.rsplit(" as of ", 1)[0]
+            if figures not in self._trading:
+                self._trading.add(figures)
+                print(f"$ {line}", file=self.out)
         print(plain_line(snap), file=self.out, flush=True)
 
 

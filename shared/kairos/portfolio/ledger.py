@@ -280,6 +280,14 @@ def daily_pnl(
     return DailyPnl(realized, unrealized, since, now, tuple(missing))
 
 
+def accounts(conn: psycopg.Connection) -> list[str]:
+    """Every account with a ledger row or a holding."""
+    rows = conn.execute(
+        "SELECT account FROM portfolio_ledger UNION SELECT account FROM portfolio_holdings ORDER BY 1"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def summary(conn: psycopg.Connection, account: str, now: datetime | None = None) -> dict[str, Any]:
     """Balance, realized, unrealized, equity and daily PnL of one account, with "as of"."""
     now = now or datetime.now(UTC)
@@ -303,14 +311,8 @@ def summary(conn: psycopg.Connection, account: str, now: datetime | None = None)
 def snapshot(conn: psycopg.Connection, slot: datetime, now: datetime | None = None) -> int:
     """One ``portfolio_snapshots`` row per account for the hour ``slot`` (again for the same slot: no-op)."""
     now = now or datetime.now(UTC)
-    accounts = [
-        r[0]
-        for r in conn.execute(
-            "SELECT account FROM portfolio_ledger UNION SELECT account FROM portfolio_holdings ORDER BY 1"
-        ).fetchall()
-    ]
     written = 0
-    for account in accounts:
+    for account in accounts(conn):
         s = summary(conn, account, now)
         details = {
             "holdings": [
