@@ -12,7 +12,9 @@ import hashlib
 from datetime import datetime
 
 import numpy as np
+import numpy.typing as npt
 import psycopg
+from psycopg import sql
 
 from kairos.strategies.indicators import Candles
 
@@ -25,17 +27,41 @@ _SQL = (
 )
 
 
+#: One row of the binary COPY: a field count, then per field its length and its big-endian value.
+_ROW = np.dtype([
+    ("n", ">i2"), ("l0", ">i4"), ("t", ">i8"), ("l1", ">i4"), ("o", ">f8"), ("l2", ">i4"), ("h", ">f8"),
+    ("l3", ">i4"), ("lo", ">f8"), ("l4", ">i4"), ("c", ">f8"), ("l5", ">i4"), ("v", ">f8"),
+])  # fmt: skip
+_HEADER = 19  # PGCOPY signature (11), flags (4), header extension length (4, zero)
+
+
 def load(conn: psycopg.Connection, venue: str, symbol: str, timeframe: str, start: datetime, end: datetime) -> Candles:
-    """Candles opening in [start, end), oldest first (latest revision of each)."""
-    with conn.cursor(binary=True) as cur:
-        cur.execute(_SQL, (venue, symbol, timeframe, start, end))
-        rows = cur.fetchall()
-    if not rows:
+    """Candles opening in [start, end), oldest first (latest revision of each).
+
+    Read with a binary COPY and decoded by numpy in one go: a million candles never become a
+    million Python tuples (time and memory stay flat: about 74 bytes a candle on the wire)."""
+    query = _SQL.replace("%s", "{}").format(*(pg_literal(conn, v) for v in (venue, symbol, timeframe, start, end)))
+    buf = bytearray()
+    with conn.cursor() as cur, cur.copy(f"COPY ({query}) TO STDOUT (FORMAT BINARY)") as copy:
+        for chunk in copy:
+            buf += chunk
+    count = (len(buf) - _HEADER - 2) // _ROW.itemsize
+    if count <= 0:
         empty = np.empty(0)
         return Candles(np.empty(0, dtype=np.int64), empty, empty, empty, empty, empty)
-    arr = np.array(rows, dtype=np.float64)
-    times = np.array([r[0] for r in rows], dtype=np.int64)
-    return Candles(times, arr[:, 1].copy(), arr[:, 2].copy(), arr[:, 3].copy(), arr[:, 4].copy(), arr[:, 5].copy())
+    rows = np.frombuffer(buf, dtype=_ROW, count=count, offset=_HEADER)
+    if not ((rows["n"] == 6).all() and all((rows[f"l{i}"] == 8).all() for i in range(6))):
+        raise ValueError("unexpected COPY row layout reading candles (NULL or a column of another type)")
+
+    def col(name: str) -> npt.NDArray[np.float64]:
+        return rows[name].astype(np.float64)
+
+    return Candles(rows["t"].astype(np.int64), col("o"), col("h"), col("lo"), col("c"), col("v"))
+
+
+def pg_literal(conn: psycopg.Connection, value: object) -> str:
+    """A value as an SQL literal (COPY takes no parameters), quoted by psycopg itself."""
+    return sql.Literal(value).as_string(conn)
 
 
 def version(series: dict[str, Candles]) -> str:
