@@ -28,8 +28,8 @@ from kairos.execution import repository as repo
 from kairos.execution.client_ids import is_ours
 from kairos.execution.service import ExecutionService
 from kairos.execution.states import OrderState, Trigger
-from kairos.venues.port import OrderNotFound, VenueError, VenueOrder
 from kairos.runtime.recorder import OutboxRow
+from kairos.venues.port import OrderNotFound, VenueError, VenueOrder
 
 log = logging.getLogger(__name__)
 S = OrderState
