@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from kairos.catalog.model import Catalog, duration_seconds, load_catalog
+from kairos.catalog.model import Catalog, DeliveryPolicy, duration_seconds, load_catalog
 
 
 def test_repository_catalog_is_consistent():
@@ -51,6 +51,5 @@ def test_iso_durations(text, seconds):
 
 
 def test_backoff_follows_knative_formulas():
-    policy = load_catalog().defaults.delivery
-    assert policy.backoff_policy == "exponential"
+    policy = DeliveryPolicy(retry=3, backoff_policy="exponential", backoff_delay="PT0.2S", timeout="PT10S")
     assert [policy.backoff_seconds(n) for n in (1, 2, 3)] == pytest.approx([0.2, 0.4, 0.8])
