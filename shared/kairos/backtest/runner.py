@@ -128,9 +128,14 @@ def default_run_id(request: dict[str, Any], strategy: dict[str, Any], data_versi
 
 
 def run(
-    conn: psycopg.Connection, req: BacktestRequest, run_id: str | None = None, progress: Progress | None = None
+    conn: psycopg.Connection, req: BacktestRequest, run_id: str | None = None, progress: Progress | None = None,
+    *, commit_start: bool = True,
 ) -> Outcome:
-    """Run (or re-run) a backtest and store it; raises BacktestError for a bad request or a mismatch."""
+    """Run (or re-run) a backtest and store it; raises BacktestError for a bad request or a mismatch.
+
+    ``commit_start`` (the CLI): the run row is committed before the simulation and marked failed
+    if it raises. Without it (a function, inside its event's transaction) the run row, the result
+    and the outgoing event commit together or not at all."""
     note = progress or (lambda _stage, _done, _total: None)
     version, spec, timeframe, series = plan(conn, req)
     request = _request_doc(req, version, spec, timeframe)
@@ -146,6 +151,9 @@ def run(
             (run_id, req.strategy_id, version, canonical_json(request), canonical_json(strategy_doc), data_version,
              count),
         )  # fmt: skip
+    if not commit_start:
+        result_hash, result = compute(spec, series, req, timeframe, note)
+        return _finish(conn, run_id, previous, result_hash, result, count, data_version)
     conn.commit()
     try:
         outcome = compute(spec, series, req, timeframe, note)
@@ -156,7 +164,15 @@ def run(
         conn.commit()
         raise
     result_hash, result = outcome
-    if previous is not None and previous != result_hash:
+    return _finish(conn, run_id, previous, result_hash, result, count, data_version)
+
+
+def _finish(
+    conn: psycopg.Connection, run_id: str, previous: str | None, result_hash: str, result: dict[str, Any], count: int,
+    data_version: str,
+) -> Outcome:
+    """Check a re-run's hash, store the result and mark the run done."""
+    if previous and previous != result_hash:
         raise BacktestError(
             f"backtest {run_id} did not reproduce: result hash {result_hash} differs from the stored {previous}"
             " with the same inputs (a change in the simulator or the strategy code)"
