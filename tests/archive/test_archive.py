@@ -3,6 +3,7 @@ redeliveries and crashes, verify's findings, and an S3 outage that loses nothing
 
 from __future__ import annotations
 
+import gzip
 import os
 import random
 import subprocess
@@ -132,12 +133,20 @@ def test_verify_reports_a_corrupt_and_a_missing_object(
         assert verify(conn, store).ok
         store.client.put_object(Bucket=store.bucket, Key=rows[0].key, Body=b"not gzip at all")
         store.delete(rows[1].key)
+        # well-formed, same count and first/last ids, one event's source changed: only the checksum sees it
+        body = store.get(rows[2].key)
+        assert body is not None
+        lines = gzip.decompress(body).splitlines(keepends=True)
+        lines[1] = lines[1].replace(b"/test", b"/tEst", 1)
+        assert lines[1] != gzip.decompress(body).splitlines(keepends=True)[1]
+        store.client.put_object(Bucket=store.bucket, Key=rows[2].key, Body=gzip.compress(b"".join(lines)))
         store.client.put_object(Bucket=store.bucket, Key="raw.near_intents.quote/dt=2026-11-02/hour=09/stray.jsonl.gz",
                                 Body=b"x")
         report = verify(conn, store)
     found = {(p.kind, p.key) for p in report.problems}
     assert ("corrupt", rows[0].key) in found
     assert ("missing", rows[1].key) in found
+    assert ("corrupt", rows[2].key) in found
     assert ("unlisted", "raw.near_intents.quote/dt=2026-11-02/hour=09/stray.jsonl.gz") in found
     cli = subprocess.run([sys.executable, "-m", "kairos.cli", "archive", "verify"], capture_output=True, text=True,
                          env={**os.environ, **bucket_env, "DATABASE_URL": database_url}, timeout=120)

@@ -75,11 +75,9 @@ def flush(conn: psycopg.Connection, store: ObjectStore, policy: SealPolicy, *, f
     prefix = store.settings.prefix
     try:
         while deadline is None or time.monotonic() < deadline:
-            items = staging.pending(conn)
+            items = staging.pending(conn) or staging.seal_ready(conn, prefix, policy, force=force)
             if not items:
-                if not staging.seal_ready(conn, prefix, policy, force=force):
-                    break
-                continue
+                break
             for item in items:
                 built = staging.rebuild(conn, prefix, item)
                 store.put(built.key, built.body, sha256=built.sha256, count=built.count)

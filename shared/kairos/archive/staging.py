@@ -75,6 +75,7 @@ class Pending:
     hour: datetime
     count: int
     sha256: str
+    built: Built | None = None  # the bytes, when this process just sealed it (saves a rebuild)
 
 
 def _lines(rows: Sequence[tuple[Any, ...]], topic: str) -> list[Line]:
@@ -114,7 +115,7 @@ def seal_ready(conn: psycopg.Connection, prefix: str, policy: SealPolicy, *, for
                     break
                 built = build(prefix, topic, hour, _lines(chunk, topic))
                 _record_pending(conn, topic, hour, built, [r[0] for r in chunk])
-                sealed.append(Pending(built.key, topic, hour, built.count, built.sha256))
+                sealed.append(Pending(built.key, topic, hour, built.count, built.sha256, built))
     return sealed
 
 
@@ -161,6 +162,8 @@ def pending(conn: psycopg.Connection, limit: int = 64) -> list[Pending]:
 def rebuild(conn: psycopg.Connection, prefix: str, item: Pending) -> Built:
     """The bytes of a pending object, from its staged rows; raises RuntimeError when they
     no longer give the checksum the manifest recorded (the rows were changed by hand)."""
+    if item.built is not None:
+        return item.built
     rows = conn.execute(
         "SELECT seq, partition, envelope FROM archive_staging WHERE object_key = %s ORDER BY seq", (item.key,)
     ).fetchall()
