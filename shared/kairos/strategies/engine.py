@@ -26,8 +26,8 @@ import psycopg
 from kairos.contracts.envelope import Envelope, new_event, stable_id
 from kairos.contracts.market_data import Candle
 from kairos.contracts.strategies import OrderIntent, SignalGenerated
-from kairos.strategies import indicators, store
-from kairos.strategies.evaluate import Evaluation, evaluate
+from kairos.strategies import store
+from kairos.strategies.evaluate import Evaluation, evaluate, plan
 from kairos.strategies.indicators import Candles
 from kairos.strategies.language import StrategySpec, decimal_text
 from kairos.strategies.sizing import CannotSize, size
@@ -96,7 +96,7 @@ def on_candle(conn: psycopg.Connection, candle: Candle, cause: Envelope[Any]) ->
         return out
     window = read_window(
         conn, candle.venue, candle.symbol, candle.timeframe, candle.open_time,
-        max(indicators.window_bars(sp) for _, _, sp in todo),
+        max(plan(sp).window for _, _, sp in todo),
     )
     if len(window) == 0 or window.open_time[-1] != int(candle.open_time.timestamp() * 1000):
         # the candle is not stored (yet): nothing to evaluate on; normalize stores before publishing
@@ -106,7 +106,7 @@ def on_candle(conn: psycopg.Connection, candle: Candle, cause: Envelope[Any]) ->
     updates = []
     for strategy_id, version, spec in todo:
         state = states[strategy_id]
-        ev = evaluate(spec, window.tail(indicators.window_bars(spec)), state.position)  # type: ignore[arg-type]
+        ev = evaluate(spec, window.tail(plan(spec).window), state.position)  # type: ignore[arg-type]
         position, quantity = state.position, state.quantity
         if ev.decision is not None:
             emitted = _decide(conn, cause, candle, strategy_id, version, spec, ev, state)
@@ -114,12 +114,17 @@ def on_candle(conn: psycopg.Connection, candle: Candle, cause: Envelope[Any]) ->
                 out.extend(emitted[0])
                 position, quantity = emitted[1], emitted[2]
         updates.append((position, quantity, candle.open_time, version, ev.bars, ev.needed, strategy_id, candle.symbol))
-    with conn.cursor() as cur:
-        cur.executemany(
-            "UPDATE strategy_symbols SET position = %s, quantity = %s, last_open_time = %s, version = %s, bars = %s,"
-            " needed = %s, updated_at = now() WHERE strategy_id = %s AND symbol = %s",
-            updates,
-        )
+    # one statement for every strategy on this candle (not one round trip each)
+    cols = list(zip(*updates, strict=True))
+    conn.execute(
+        "UPDATE strategy_symbols y SET position = u.position, quantity = u.quantity, last_open_time = %s,"
+        " version = u.version, bars = u.bars, needed = u.needed, updated_at = now()"
+        " FROM unnest(%s::text[], %s::numeric[], %s::int[], %s::int[], %s::int[], %s::text[])"
+        " AS u(position, quantity, version, bars, needed, strategy_id)"
+        " WHERE y.strategy_id = u.strategy_id AND y.symbol = %s",
+        (candle.open_time, list(cols[0]), list(cols[1]), list(cols[3]), list(cols[4]), list(cols[5]), list(cols[6]),
+         candle.symbol),
+    )
     return out
 
 

@@ -173,18 +173,39 @@ def decide(position: Side | None, sig: Signals, i: int) -> Decision | None:
     return None
 
 
-def evaluate(spec: StrategySpec, candles: Candles, position: Side | None) -> Evaluation:
-    """The decision on the last candle of the window, with the values it read."""
-    needed = indicators.warmup_bars(spec)
-    n = len(candles)
-    if n < needed:
-        return Evaluation(None, {}, n, needed)
-    sig = signals(spec, candles)
-    values = {name: float(s[-1]) for name, s in sig.series.items() if name in _reported(spec)}
-    return Evaluation(decide(position, sig, n - 1), values, n, needed)
+@dataclass(frozen=True)
+class Plan:
+    """What evaluating a strategy needs besides candles, computed once per strategy version."""
+
+    needed: int  # bars before the first decision (warm-up)
+    window: int  # bars the engine reads
+    reported: frozenset[str]  # the values a signal carries: indicators and the close
 
 
-def _reported(spec: StrategySpec) -> set[str]:
+_PLANS: dict[int, tuple[StrategySpec, Plan]] = {}
+
+
+def plan(spec: StrategySpec) -> Plan:
+    """The strategy's plan (cached by object: stored versions are parsed once and never change)."""
+    hit = _PLANS.get(id(spec))
+    if hit is not None and hit[0] is spec:
+        return hit[1]
     from kairos.strategies.language import operand_names
 
-    return (operand_names(spec) - {"open", "high", "low", "volume"}) | {"close"}
+    reported = frozenset((operand_names(spec) - {"open", "high", "low", "volume"}) | {"close"})
+    result = Plan(indicators.warmup_bars(spec), indicators.window_bars(spec), reported)
+    if len(_PLANS) > 10_000:
+        _PLANS.clear()
+    _PLANS[id(spec)] = (spec, result)  # the spec is held, so its id is not reused while cached
+    return result
+
+
+def evaluate(spec: StrategySpec, candles: Candles, position: Side | None) -> Evaluation:
+    """The decision on the last candle of the window, with the values it read."""
+    p = plan(spec)
+    n = len(candles)
+    if n < p.needed:
+        return Evaluation(None, {}, n, p.needed)
+    sig = signals(spec, candles)
+    values = {name: float(s[-1]) for name, s in sig.series.items() if name in p.reported}
+    return Evaluation(decide(position, sig, n - 1), values, n, p.needed)
