@@ -79,8 +79,10 @@ def served_api(database_url: str, log: Path, **env: str) -> Iterator[ServedApi]:
             proc.wait()
 
 
-def seed_trade(database_url: str, *, symbol: str = "BTC/USDT:USDT", n: int = 1, price: str = "100") -> None:
-    """One order with one fill and an open LONG position of 2 at ``price``, marked at 110."""
+def seed_trade(
+    database_url: str, *, symbol: str = "BTC/USDT:USDT", n: int = 1, price: str = "100", mark: str = "110"
+) -> None:
+    """One order with one fill and an open LONG position of 2 at ``price``, marked at ``mark``."""
     with psycopg.connect(database_url) as conn:
         row = conn.execute(
             "INSERT INTO orders (command_id, client_order_id, account, venue, mode, symbol, side, order_type,"
@@ -101,7 +103,7 @@ def seed_trade(database_url: str, *, symbol: str = "BTC/USDT:USDT", n: int = 1, 
             (f"pos-{n}", symbol, price),
         )
         conn.execute(
-            "INSERT INTO mark_prices (venue, symbol, price, observed_at) VALUES ('binanceusdm', %s, 110, now())"
-            " ON CONFLICT (venue, symbol) DO UPDATE SET price = 110, observed_at = now()",
-            (symbol,),
+            "INSERT INTO mark_prices (venue, symbol, price, observed_at) VALUES ('binanceusdm', %s, %s, now())"
+            " ON CONFLICT (venue, symbol) DO UPDATE SET price = EXCLUDED.price, observed_at = now()",
+            (symbol, mark),
         )

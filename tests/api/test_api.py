@@ -84,7 +84,7 @@ def test_rate_limit_per_address_covers_login(api: ApiHarness) -> None:
 
 def _kill_switch_rows(url: str) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
     with psycopg.connect(url) as conn:
-        control = conn.execute("SELECT scope, stopped, reason, updated_by FROM strategy_control").fetchall()
+        control = conn.execute("SELECT scope_kind, scope_id, engaged, reason, actor FROM risk_kill_switches").fetchall()
         trail = conn.execute(
             "SELECT username, role, action, target, idempotency_key, outcome, status FROM api_audit ORDER BY id"
         ).fetchall()
@@ -98,13 +98,13 @@ def test_idempotent_write_same_key_same_answer_one_effect_one_audit_row(api: Api
     first = client.post("/api/v1/kill-switch", json=body, headers=headers)
     assert first.status_code == 200
     with psycopg.connect(api.url) as conn:
-        conn.execute("UPDATE strategy_control SET reason = 'changed since'")
+        conn.execute("UPDATE risk_kill_switches SET reason = 'changed since'")
     second = client.post("/api/v1/kill-switch", json=body, headers=headers)
     assert second.status_code == 200 and second.json() == first.json()
     assert second.headers["Idempotent-Replayed"] == "true"
     control, trail = _kill_switch_rows(api.url)
-    assert control == [("all", True, "changed since", "api:trader")]  # no second effect
-    assert trail == [("trader", "trader", "kill_switch.engage", "all", "engage-0001", "ok", 200)]
+    assert control == [("global", "*", True, "changed since", "api:trader")]  # no second effect
+    assert trail == [("trader", "trader", "kill_switch.engage", "global:*", "engage-0001", "ok", 200)]
     other = client.post("/api/v1/kill-switch", json={"engaged": False, "reason": "x"}, headers=headers)
     assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
     missing = client.post("/api/v1/kill-switch", json=body, headers=api.login(client, "trader"))

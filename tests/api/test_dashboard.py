@@ -33,6 +33,22 @@ FLAGS = [
 ]
 
 
+def running_strategy(url: str) -> str:
+    """The example SMA crossover strategy, created and started through its library (as the CLI does)."""
+    import yaml
+    from kairos.strategies import language, store
+
+    doc = yaml.safe_load((Path(__file__).resolve().parents[2] / "strategies" / "sma-crossover.yaml").read_text())
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO exec_accounts (account, venue, mode) VALUES (%s, 'binanceusdm', 'shadow')", (doc["account"],)
+        )
+        spec = language.parse(doc)
+        store.create(conn, spec, "test")
+        store.start(conn, spec.name, None, "test")
+    return str(spec.name)
+
+
 @pytest.fixture
 def api(database_url: str, tmp_path: Path) -> Iterator[ServedApi]:
     with served_api(database_url, tmp_path / "api.log") as served:
@@ -72,6 +88,7 @@ def test_dashboard_in_chromium_login_live_trade_kill_switch(api: ServedApi) -> N
     from selenium.webdriver.support.ui import WebDriverWait
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    strategy_id = running_strategy(api.database_url)
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in FLAGS:
@@ -95,17 +112,27 @@ def test_dashboard_in_chromium_login_live_trade_kill_switch(api: ServedApi) -> N
         wait.until(seen.text_to_be_present_in_element((By.ID, "pnl-unrealised"), "20"))
         driver.save_screenshot(str(ARTIFACTS / "2-trade-appeared.png"))
 
+        stop = (By.CSS_SELECTOR, f"#strategies tr[data-strategy='{strategy_id}'] button[data-action='stop']")
+        wait.until(seen.element_to_be_clickable(stop)).click()
+        start = (By.CSS_SELECTOR, f"#strategies tr[data-strategy='{strategy_id}'] button[data-action='start']")
+        wait.until(seen.presence_of_element_located(start))
+        with psycopg.connect(api.database_url) as conn:
+            assert conn.execute("SELECT state, state_changed_by FROM strategies").fetchone() == (
+                "STOPPED",
+                "api:trader",
+            )
+
         driver.find_element(By.ID, "kill-engage").click()
         wait.until(seen.text_to_be_present_in_element((By.ID, "kill-state"), "KILL SWITCH ENGAGED"))
         with psycopg.connect(api.database_url) as conn:
-            row_ = conn.execute("SELECT stopped, updated_by FROM strategy_control WHERE scope = 'all'").fetchone()
+            row_ = conn.execute("SELECT engaged, actor FROM risk_kill_switches WHERE scope_kind = 'global'").fetchone()
         assert row_ == (True, "api:trader")
         driver.save_screenshot(str(ARTIFACTS / "3-kill-switch-engaged.png"))
         driver.find_element(By.ID, "kill-release").click()
         wait.until(seen.text_to_be_present_in_element((By.ID, "kill-state"), "trading allowed"))
         with psycopg.connect(api.database_url) as conn:
             trail = conn.execute("SELECT action, outcome FROM api_audit ORDER BY id").fetchall()
-        assert trail == [("kill_switch.engage", "ok"), ("kill_switch.release", "ok")]
+        assert trail == [("strategy.stop", "ok"), ("kill_switch.engage", "ok"), ("kill_switch.release", "ok")]
         driver.save_screenshot(str(ARTIFACTS / "4-kill-switch-released.png"))
     except Exception:
         driver.save_screenshot(str(ARTIFACTS / "failure.png"))

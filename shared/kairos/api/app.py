@@ -58,11 +58,6 @@ class Refresh(Strict):
     refresh_token: str = Field(min_length=16, max_length=256)
 
 
-class KillSwitch(Strict):
-    engaged: bool
-    reason: str = Field(min_length=1, max_length=500)
-
-
 class AccountIn(Strict):
     account: str = Field(pattern=NAME)
     venue: str = Field(pattern=r"^[a-z][a-z0-9_]{1,31}$")
@@ -106,9 +101,11 @@ class Api:
         self.app.include_router(self._public())
         self.app.include_router(self._reads())
         self.app.include_router(self._writes())
-        from kairos.api import stream
+        from kairos.api import risk_routes, steering, stream
 
         self.app.include_router(stream.router(self))
+        self.app.include_router(steering.router(self))
+        self.app.include_router(risk_routes.router(self))
         for make in extra or []:
             self.app.include_router(make(self))
         self._dashboard()
@@ -390,35 +387,12 @@ class Api:
                     "breaches": [{"code": a.code, "severity": a.severity, "message": a.message} for a in rep.alerts],
                 }
 
-        @r.get("/kill-switch", dependencies=[viewer])
-        def kill_switch_state() -> dict[str, Any]:
-            with self.pool.connection() as conn:
-                rows = reads.strategy_control(conn)
-                every = next((x for x in rows if x["scope"] == "all"), None)
-                return {"as_of": reads.as_of(conn), "engaged": bool(every and every["stopped"]), "scopes": rows}
-
         return r
 
     def _writes(self) -> APIRouter:
         trader = Depends(self.role("trader"))
         admin = Depends(self.role("admin"))
         r = APIRouter(prefix="/api/v1", tags=["steering"], responses={401: {}, 403: {}, 409: {}, 422: {}, 429: {}})
-
-        @r.post("/kill-switch")
-        async def kill_switch(body: KillSwitch, request: Request, key: IdempotencyKey, user: User = trader) -> Response:
-            """Engage (stop every new strategy order) or release the kill switch (``strategy_control`` scope all)."""
-
-            def effect(conn: psycopg.Connection) -> tuple[int, Any]:
-                conn.execute(
-                    "INSERT INTO strategy_control (scope, stopped, reason, updated_by) VALUES ('all', %s, %s, %s)"
-                    " ON CONFLICT (scope) DO UPDATE SET stopped = EXCLUDED.stopped, reason = EXCLUDED.reason,"
-                    " updated_by = EXCLUDED.updated_by, updated_at = now()",
-                    (body.engaged, body.reason, f"api:{user.username}"),
-                )
-                return 200, {"engaged": body.engaged, "reason": body.reason}
-
-            action = "kill_switch.engage" if body.engaged else "kill_switch.release"
-            return await self.write(request, user, key, action, "all", effect)
 
         @r.post("/reconcile")
         async def reconcile(request: Request, key: IdempotencyKey, user: User = trader) -> Response:

@@ -126,7 +126,7 @@ def snapshots(conn: psycopg.Connection, limit: int) -> list[dict[str, Any]]:
     """The portfolio's stored snapshots, newest first (empty where portfolio accounting has none)."""
     if not table_exists(conn, "portfolio_snapshots"):
         return []
-    return _rows(conn, "SELECT * FROM portfolio_snapshots ORDER BY 1 DESC LIMIT %s", (limit,))
+    return _rows(conn, "SELECT * FROM portfolio_snapshots ORDER BY slot DESC, account LIMIT %s", (limit,))
 
 
 def market_data(conn: psycopg.Connection, venue: str, symbol: str) -> dict[str, Any] | None:
@@ -174,10 +174,6 @@ def alerts(conn: psycopg.Connection, limit: int) -> list[dict[str, Any]]:
         data = data.get("data", data) if isinstance(data, dict) else {}
         out.append({"id": rid, "producer": producer, "at": created.isoformat(), **data})
     return out
-
-
-def strategy_control(conn: psycopg.Connection) -> list[dict[str, Any]]:
-    return _rows(conn, "SELECT scope, stopped, reason, updated_by, updated_at FROM strategy_control ORDER BY scope")
 
 
 def accounts(conn: psycopg.Connection) -> list[dict[str, Any]]:

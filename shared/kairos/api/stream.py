@@ -19,6 +19,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from kairos.api import reads
+from kairos.api.risk_routes import kill_switch_state
 
 if TYPE_CHECKING:
     from kairos.api.app import Api
@@ -28,8 +29,6 @@ def snapshot(api: Api) -> dict[str, Any]:
     """Every section the stream carries, read in one connection."""
     with api.pool.connection() as conn:
         marks = reads._rows(conn, "SELECT venue, symbol, price, observed_at FROM mark_prices ORDER BY venue, symbol")
-        control = reads.strategy_control(conn)
-        every = next((x for x in control if x["scope"] == "all"), None)
         return {
             "positions": reads.positions(conn, open_only=True, limit=200),
             "pnl": reads.pnl(conn),
@@ -37,7 +36,7 @@ def snapshot(api: Api) -> dict[str, Any]:
             "fills": reads.fills(conn, limit=30, account=None),
             "alerts": reads.alerts(conn, 20),
             "prices": marks,
-            "kill_switch": {"engaged": bool(every and every["stopped"]), "reason": every["reason"] if every else None},
+            "kill_switch": kill_switch_state(conn),
             "as_of": reads.as_of(conn),
         }
 
