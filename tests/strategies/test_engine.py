@@ -175,3 +175,17 @@ def test_start_refuses_an_unregistered_account(db: str) -> None:
         else:
             raise AssertionError("started on an unknown account")
 
+
+
+def test_a_kill_switch_on_one_strategy_stops_only_that_one_and_resume_starts_nothing(db: str) -> None:
+    a, b = with_doc(example("sma-crossover"), account=SHADOW), with_doc(example("rsi-mean-reversion"), account=LIVE)
+    create_and_start(db, a)
+    create_and_start(db, b)
+    with psycopg.connect(db) as conn:  # what `kairos control stop --scope sma-crossover` writes
+        conn.execute("INSERT INTO strategy_control (scope, stopped, reason, updated_by)"
+                     " VALUES (%s, true, 'halt', 'ops')", (a.name,))  # fmt: skip
+        events = store.apply_recovery_stop(conn)
+        assert [(e.data.strategy_id, e.data.actor) for e in events] == [(a.name, "strategy_control (ops)")]
+        assert store.apply_recovery_stop(conn) == []  # applied once
+        conn.execute("UPDATE strategy_control SET stopped = false, updated_at = now()")  # resume
+        assert {r.strategy_id: r.state for r in store.rows(conn)} == {a.name: "STOPPED", b.name: "RUNNING"}

@@ -200,24 +200,21 @@ RECOVERY_ACTOR = "recovery"
 
 
 def apply_recovery_stop(conn: psycopg.Connection) -> list[Envelope[StrategyStopped]]:
-    """Stop every strategy started before the executor's last recovery stop.
+    """Stop every strategy started before its ``strategy_control`` scope was stopped.
 
-    The execution service writes ``strategy_control`` scope ``all`` (stopped) when it recovered
-    with orders in flight; every strategy running since before that moment is stopped here and
-    stays so until an operator starts it again (a start after the recovery is not undone)."""
-    flag = conn.execute(
-        "SELECT updated_at, reason FROM strategy_control WHERE scope = 'all' AND stopped"
-    ).fetchone()
-    if flag is None:
-        return []
-    since, why = flag
+    The execution service stops scope ``all`` when it recovered with orders in flight (and an
+    operator may stop ``all`` or one strategy id with ``kairos control stop``): every strategy
+    running since before that moment is stopped here and stays so until an operator starts it
+    again (a start after the stop is not undone; ``kairos control resume`` starts nothing)."""
     stale = conn.execute(
-        "SELECT strategy_id FROM strategies WHERE state = 'RUNNING' AND state_changed_at < %s ORDER BY strategy_id",
-        (since,),
+        "SELECT DISTINCT ON (s.strategy_id) s.strategy_id, c.scope, c.reason, c.updated_by FROM strategies s"
+        " JOIN strategy_control c ON c.stopped AND (c.scope = 'all' OR c.scope = s.strategy_id)"
+        " WHERE s.state = 'RUNNING' AND s.state_changed_at < c.updated_at ORDER BY s.strategy_id, c.updated_at"
     ).fetchall()
     out = []
-    for (strategy_id,) in stale:
-        event = stop(conn, strategy_id, RECOVERY_ACTOR, f"executor recovery: {why}")
+    for strategy_id, scope, why, by in stale:
+        actor = RECOVERY_ACTOR if scope == "all" and by == "executor" else f"strategy_control ({by})"
+        event = stop(conn, strategy_id, actor, f"strategy_control {scope} stopped: {why}")
         if event is not None:
             out.append(event)
     return out
