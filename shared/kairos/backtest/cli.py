@@ -120,16 +120,20 @@ def _run(conn: psycopg.Connection, req: BacktestRequest, args: argparse.Namespac
             bar.update(task, description=stage, completed=done, total=total)
 
         out = runner.run(conn, req, args.id, progress)
-    stored = runner.load_result(conn, out.run_id)
-    verb = "re-ran and reproduced" if out.rerun else "ran"
-    print(f"{verb} {out.run_id}: {out.candles} candles, data version {out.data_version[:16]}...,"
-          f" result hash {out.result_hash[:16]}...")  # fmt: skip
+    # keep the headline only: the stored result is read back below (the trades are not held twice)
+    run_id, rerun, candles = out.run_id, out.rerun, out.candles
+    data_version, result_hash = out.data_version, out.result_hash
+    del out
+    stored = runner.load_result(conn, run_id, signals=False)
+    verb = "re-ran and reproduced" if rerun else "ran"
+    print(f"{verb} {run_id}: {candles} candles, data version {data_version[:16]}...,"
+          f" result hash {result_hash[:16]}...")  # fmt: skip
     _print_metrics([stored])
-    target = args.html or Path(f"backtest-{out.run_id}.html")
+    target = args.html or Path(f"backtest-{run_id}.html")
     target.write_text(report.html_report(stored))
     print(f"report: {target}")
     if args.png:
-        args.png.write_bytes(report.png(stored, out.run_id))
+        args.png.write_bytes(report.png(stored, run_id))
         print(f"chart: {args.png}")
     return 0
 
@@ -153,7 +157,7 @@ def _other(conn: psycopg.Connection, args: argparse.Namespace) -> int:
                   f"  trades {m.get('trades', '-')}")  # fmt: skip
         return 0
     if args.action == "show":
-        run = runner.load_result(conn, args.run_id)
+        run = runner.load_result(conn, args.run_id, signals=False)
         print(f"{run['run_id']}: {run['strategy_id']} v{run['version']}, {run['status']}"
               + (f" ({run['error']})" if run["error"] else ""))  # fmt: skip
         for k, v in sorted(run["request"].items()):
@@ -167,10 +171,10 @@ def _other(conn: psycopg.Connection, args: argparse.Namespace) -> int:
                   f" {t['exit_price']:>16} qty {t['quantity']} fees {t['fees']} pnl {t['pnl']} ({t['reason']})")
         return 0
     if args.action == "compare":
-        runs = [runner.load_result(conn, r) for r in args.run_ids]
+        runs = [runner.load_result(conn, r, signals=False) for r in args.run_ids]
         _print_metrics(runs)
         return 0
-    run = runner.load_result(conn, args.run_id)
+    run = runner.load_result(conn, args.run_id, signals=False)
     if run["status"] != "done":
         raise runner.BacktestError(f"backtest {args.run_id} is {run['status']}: no result to report")
     target = args.html or Path(f"backtest-{args.run_id}.html")

@@ -275,11 +275,13 @@ def compute(
     return digest({k: result[k] for k in ("metrics", "trades", "signals")}), result
 
 
-def load_result(conn: psycopg.Connection, run_id: str) -> dict[str, Any]:
-    """A stored run and its result (BacktestError if unknown or unfinished)."""
+def load_result(conn: psycopg.Connection, run_id: str, *, signals: bool = True) -> dict[str, Any]:
+    """A stored run and its result (BacktestError if unknown). ``signals=False`` leaves the
+    signal list out (reports do not draw it; a long run holds tens of thousands)."""
     row = conn.execute(
         "SELECT r.run_id, r.strategy_id, r.version, r.request, r.strategy, r.data_version, r.candles, r.status,"
-        " r.error, r.result_hash, x.metrics, x.trades, x.signals, x.equity FROM backtest_runs r"
+        " r.error, r.result_hash, x.metrics, x.trades, " + ("x.signals" if signals else "NULL::jsonb")
+        + ", x.equity FROM backtest_runs r"
         " LEFT JOIN backtest_results x USING (run_id) WHERE r.run_id = %s",
         (run_id,),
     ).fetchone()

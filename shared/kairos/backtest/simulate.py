@@ -104,6 +104,18 @@ class SymbolResult:
         return self.realised + self.qty * (self.close - self.entry) - self.funding
 
 
+class _Scalars:
+    """Python scalars out of a numpy array, one element at a time (no million-element list)."""
+
+    __slots__ = ("_a",)
+
+    def __init__(self, a: npt.NDArray[Any]) -> None:
+        self._a = a
+
+    def __getitem__(self, i: int) -> Any:
+        return self._a[i].item()
+
+
 class _Sim:
     def __init__(
         self, spec: StrategySpec, symbol: str, candles: Candles, fills: FillModel, balance: float, bar_ms: int
@@ -116,10 +128,9 @@ class _Sim:
         n = len(candles)
         self.n = n
         self.res = SymbolResult(symbol, candles.open_time, candles.close)
-        # Python lists for the per-event scalar reads (indexing numpy one element at a time is slow)
-        self.opens: list[float] = candles.open.tolist()
-        self.closes: list[float] = candles.close.tolist()
-        self.times: list[int] = candles.open_time.tolist()
+        # scalar reads happen only at events (a few per event), straight from the arrays
+        self.opens, self.closes = _Scalars(candles.open), _Scalars(candles.close)
+        self.times = _Scalars(candles.open_time)
         self.realised = 0.0
         self.pos: _Open | None = None
         # change points of the per-bar state: (bar, signed qty, entry price, realised after the bar)
@@ -289,11 +300,16 @@ class _Sim:
             return self._finish()
         sig = evaluate.signals(self.spec, self.c)
         events = np.flatnonzero(sig.long_entry | sig.long_exit | sig.short_entry | sig.short_exit)
-        # the same flags as lists, read by the same ``decide`` the live engine uses
-        flags: Any = SimpleNamespace(long_entry=sig.long_entry.tolist(), long_exit=sig.long_exit.tolist(),
-                                     short_entry=sig.short_entry.tolist(), short_exit=sig.short_exit.tolist())
+        # the same flags at the event bars only, read by the same ``decide`` the live engine uses
+        at = events.tolist()
+
+        def only(flags: npt.NDArray[np.bool_]) -> dict[int, bool]:
+            return dict(zip(at, flags[events].tolist(), strict=True))
+
+        flags: Any = SimpleNamespace(long_entry=only(sig.long_entry), long_exit=only(sig.long_exit),
+                                     short_entry=only(sig.short_entry), short_exit=only(sig.short_exit))
         at_close = self.f.fill == "close"
-        for i in events.tolist():
+        for i in at:
             if self.pos is not None:
                 self._watch(i)
             position = self.pos.side if self.pos is not None else None
