@@ -199,9 +199,9 @@ class DevRunner:
         if venue_env:
             build.register_dev_account(infra)
             # the example strategies run in SHADOW on the simulator's candles (KAIROS_DEV_STRATEGIES="" : none)
-            started = start_example_strategies(database_url, venue_env[build.VENUE_URL_ENV])
-            if started:
-                self.message(f"kairos dev: strategies running in SHADOW (account dev-shadow): {', '.join(started)}")
+            examples = start_example_strategies(database_url, venue_env[build.VENUE_URL_ENV])
+            if examples:
+                self.message(f"kairos dev: strategies running in SHADOW (account dev-shadow): {', '.join(examples)}")
         functions = build.function_processes(self.catalog, self.state, infra, self.only)
         missing = [n for n in build.missing_projects(self.catalog) if not self.only or n in self.only]
         if missing:
