@@ -28,6 +28,7 @@ from pathlib import Path
 import httpx
 import psycopg
 from kairos_testkit.operator_api import seed_trade, served_api
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 
 def pct(values: list[float], q: float) -> float:
@@ -40,7 +41,7 @@ PATHS = [
     "/api/v1/orders?limit=50",
     "/api/v1/fills?limit=50",
     "/api/v1/pnl",
-    "/api/v1/market-data/BTC/USDT:USDT",
+    "/api/v1/market-data/S1/USDT:USDT",
 ]
 
 
@@ -91,7 +92,7 @@ def stream_latency(url: str, database_url: str, headers: dict[str, str], fills: 
     out = []
     for n in range(1000, 1000 + fills):
         committed = time.perf_counter()
-        seed_trade(database_url, n=n, symbol="ETH/USDT:USDT")
+        seed_trade(database_url, n=n, symbol=f"X{n}/USDT:USDT")
         deadline = time.monotonic() + 5
         while f"cmd-{n}" not in seen and time.monotonic() < deadline:
             time.sleep(0.005)
@@ -114,10 +115,12 @@ def main(argv: list[str]) -> int:
     try:
         with psycopg.connect(pg.url, autocommit=True) as conn:
             conn.execute("CREATE DATABASE bench_api")
-        url = pg.url.rsplit("/", 1)[0] + "/bench_api"
+        params = conninfo_to_dict(pg.url)
+        params["dbname"] = "bench_api"
+        url = make_conninfo("", **params)
         with served_api(url, root / "api.log") as api:
             for n in range(1, 101):
-                seed_trade(url, n=n)
+                seed_trade(url, n=n, symbol=f"S{n}/USDT:USDT")
             headers = api.login("viewer")
             print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()}")
             latencies, errors = asyncio.run(reads(api.url, headers, args.rate, args.seconds))

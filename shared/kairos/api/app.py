@@ -101,11 +101,12 @@ class Api:
         self.app.include_router(self._public())
         self.app.include_router(self._reads())
         self.app.include_router(self._writes())
-        from kairos.api import risk_routes, steering, stream
+        from kairos.api import dead_letter_routes, risk_routes, steering, stream
 
         self.app.include_router(stream.router(self))
         self.app.include_router(steering.router(self))
         self.app.include_router(risk_routes.router(self))
+        self.app.include_router(dead_letter_routes.router(self))
         for make in extra or []:
             self.app.include_router(make(self))
         self._dashboard()

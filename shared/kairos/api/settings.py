@@ -22,6 +22,8 @@ class ApiSettings:
     reconciler_url: str | None
     stream_interval_s: float
     venue: str
+    kafka_bootstrap: str | None
+    kafka_profile: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ApiSettings:
@@ -38,4 +40,6 @@ class ApiSettings:
             reconciler_url=env.get("KAIROS_RECONCILER_URL") or None,
             stream_interval_s=integer(env, "KAIROS_API_STREAM_INTERVAL_MS", 250, minimum=50) / 1000,
             venue=env.get("KAIROS_API_DEFAULT_VENUE", "binanceusdm"),
+            kafka_bootstrap=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+            kafka_profile=env.get("KAIROS_KAFKA_PROFILE", "kafka"),
         )

@@ -140,3 +140,14 @@ def backlog(conn: psycopg.Connection) -> int:
         "SELECT count(*) FROM outbox WHERE published_at IS NULL AND coalesce(not_before, now()) <= now()"
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+def append_record(
+    conn: psycopg.Connection, producer: str, topic: str, event_id: str, event_type: str, record: KafkaRecord
+) -> int:
+    """Write one ready-made Kafka record to the outbox (a dead letter replayed as it came); its id."""
+    headers = json.dumps([[k, v.decode(errors="replace")] for k, v in record.headers])
+    row = conn.execute(_INSERT_OUTBOX, (event_id, event_type, producer, topic, record.key, headers, record.value, None))
+    got = row.fetchone()
+    assert got is not None
+    return int(got[0])
