@@ -131,6 +131,9 @@ class ShadowAdapter:
     def close_reason(self, symbol: str, since: datetime) -> str:
         return "external_close"  # never asked: SHADOW positions are not compared with a venue
 
+    def balances(self) -> dict[str, Decimal]:
+        return {}  # no venue wallet: SHADOW balances exist only in the portfolio ledger
+
     def marks(self, symbols: Sequence[str]) -> dict[str, Decimal]:
         """The prices SHADOW fills and triggers from (the venue's public last price)."""
         return {s: self._prices(s) for s in symbols}

@@ -10,6 +10,8 @@ and the mark prices position-sync needs, in that order.
    to the publisher at once; lost and orphan orders become alerts.
 3. Adopt the venue positions no fill of ours explains (``kairos.portfolio.adoption``), in the
    tick's transaction, with their alerts and immediate syncs as the tick's outputs.
+   Then each of those accounts' wallet balances against the portfolio ledger
+   (``kairos.portfolio.balances``): drift alerts.
 4. Record the mark prices of the symbols with open positions (``kairos.portfolio.marks``),
    last, so what position-sync reads over the next minute is as fresh as it can be.
 """
@@ -25,17 +27,17 @@ from typing import Any
 import psycopg
 
 from kairos.contracts.envelope import Envelope, derive_event
-from kairos.contracts.ops import PingTick
+from kairos.contracts.ops import Alert, PingTick
 from kairos.execution import accounts
 from kairos.execution.accounts import AccountBook, UnknownAccount
 from kairos.execution.metrics import RECONCILIATION_ERRORS
 from kairos.execution.vault import KeyUnavailable
 from kairos.execution.wiring import ExecutionRuntime
-from kairos.portfolio import marks
+from kairos.portfolio import balances, marks
 from kairos.portfolio.adoption import adopt_from_venue
 from kairos.portfolio.config import PositionsConfig
 from kairos.runtime.recorder import OutboxRow
-from kairos.venues.port import OrderRejected, VenueError, VenuePosition
+from kairos.venues.port import OrderRejected, VenueAdapter, VenueError, VenuePosition
 
 log = logging.getLogger("kairos.portfolio.reconcile_tick")
 
@@ -85,8 +87,22 @@ def run_tick(
             conn, read.account, read.venue, read.positions, read.read_at, event, config, source, index_from=len(out),
             close_reason=adapter.close_reason,
         )
+        out += [derive_event(event, alert, source=source, partition_key=PARTITION, index=len(out) + i)
+                for i, alert in enumerate(check_balances(conn, read, adapter))]  # fmt: skip
     record_marks(conn, rt.service.book, chosen)
     return out
+
+
+def check_balances(conn: psycopg.Connection, read: PositionsRead, adapter: VenueAdapter) -> list[Alert]:
+    """The account's wallet against the portfolio ledger (``kairos.portfolio.balances``); an
+    account whose venue does not answer now is compared on the next tick."""
+    try:
+        wallet = adapter.balances()
+    except VENUE_SIDE as exc:
+        log.warning("venue balances not read; compared on the next tick", extra={"account": read.account,
+                    "reason": str(exc)})  # fmt: skip
+        return []
+    return balances.reconcile(conn, read.account, read.venue, wallet, _db_now(conn))
 
 
 def read_positions(rt: ExecutionRuntime, chosen: Sequence[str] | None) -> list[PositionsRead]:

@@ -191,6 +191,11 @@ class VenueAdapter(Protocol):
         Raises VenueError when the venue cannot tell."""
         ...
 
+    def balances(self) -> dict[str, Decimal]:
+        """The account's wallet balance per asset (realized PnL, fees and funding in; unrealized
+        PnL out): what the portfolio's ledger is reconciled with. A SHADOW adapter has none."""
+        ...
+
     def marks(self, symbols: Sequence[str]) -> dict[str, Decimal]:
         """Current mark prices of ``symbols`` (public data; one request where the venue allows).
         A symbol the venue does not price is left out, not guessed."""

@@ -251,6 +251,11 @@ class LiveAdapter:
             return "liquidation"
         return "external_close"
 
+    def balances(self) -> dict[str, Decimal]:
+        raw = self._call(lambda: self._ex.fetch_balance(), write=False, what="balances")
+        assets = (raw.get("info") or {}).get("assets") or []
+        return {str(a["asset"]): _dec(a.get("walletBalance")) for a in assets if a.get("asset")}
+
     def marks(self, symbols: Sequence[str]) -> dict[str, Decimal]:
         wanted = list(symbols)
         raw = self._call(lambda: self._ex.fetch_mark_prices(wanted), write=False, what="mark prices")
