@@ -69,12 +69,13 @@ class Monitor:
 
     def trading(self) -> list[str]:
         """The risk guardian's latest decisions and the portfolios (empty when Postgres cannot answer)."""
+        from kairos.dev import strategies
         from kairos.dev.trading import lines
 
         try:
             if self._conn is None or self._conn.closed:
                 self._conn = psycopg.connect(self.database_url, autocommit=True, connect_timeout=2)
-            return lines(self._conn)
+            return strategies.lines(self._conn) + lines(self._conn)
         except psycopg.Error as exc:
             log.warning("cannot read risk decisions and portfolios", extra={"reason": str(exc)})
             return []
