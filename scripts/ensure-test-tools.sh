@@ -70,7 +70,9 @@ ensure_checkov() {
 ensure_localstack() {
   local venv="$ROOT/.venv-localstack"
   local constraints="$ROOT/scripts/localstack/constraints.txt"
-  local stamp="$venv/.localstack-$(sha256sum "$constraints" | cut -c1-12)"
+  local pins stamp
+  pins="$(sha256sum "$constraints" | cut -c1-12)"
+  stamp="$venv/.localstack-$pins"
   [[ -x "$venv/bin/python" && -f "$stamp" ]] && return 0
   local python
   python="$(command -v python3.11 || true)"
