@@ -57,7 +57,7 @@ class FlushSettings:
                 max_age_s=float(env.get("KAIROS_ARCHIVE_MAX_AGE_S", "7200")),
                 grace_s=float(env.get("KAIROS_ARCHIVE_GRACE_S", "120")),
             ),
-            budget_s=float(env.get("KAIROS_ARCHIVE_FLUSH_BUDGET_S", "40")),
+            budget_s=float(env.get("KAIROS_ARCHIVE_FLUSH_BUDGET_S", "20")),
             alert_events=int(env.get("KAIROS_ARCHIVE_ALERT_EVENTS", "500000")),
             alert_age_s=float(env.get("KAIROS_ARCHIVE_ALERT_AGE_S", "10800")),
         )
