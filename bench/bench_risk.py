@@ -62,7 +62,7 @@ def bench_guardian(url: str, n: int, profile: str) -> dict[str, float | str]:
         big = D("1000000000")
         if profile == "full":
             scopes = [("global", "*"), *(("account", a) for a in ACCOUNTS), ("strategy", "strat-a")]
-            names = ALL_LIMITS
+            names: tuple[str, ...] = ALL_LIMITS
         else:
             scopes, names = [("account", a) for a in ACCOUNTS], ALL_LIMITS[:4]
         for scope in scopes:
