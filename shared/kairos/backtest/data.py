@@ -18,12 +18,13 @@ from psycopg import sql
 
 from kairos.strategies.indicators import Candles
 
+# Newest first: DISTINCT ON then walks the primary key backwards (open time and revision both
+# descending) with no sort; ``load`` turns the rows around.
 _SQL = (
-    "SELECT (extract(epoch FROM open_time) * 1000)::int8, open::float8, high::float8, low::float8,"
-    " close::float8, volume::float8 FROM ("
-    "  SELECT DISTINCT ON (open_time) open_time, open, high, low, close, volume FROM candles"
-    "  WHERE venue = %s AND symbol = %s AND timeframe = %s AND open_time >= %s AND open_time < %s"
-    "  ORDER BY open_time, revision DESC) w ORDER BY open_time"
+    "SELECT DISTINCT ON (open_time) (extract(epoch FROM open_time) * 1000)::int8, open::float8, high::float8,"
+    " low::float8, close::float8, volume::float8 FROM candles"
+    " WHERE venue = %s AND symbol = %s AND timeframe = %s AND open_time >= %s AND open_time < %s"
+    " ORDER BY open_time DESC, revision DESC"
 )
 
 
@@ -53,10 +54,13 @@ def load(conn: psycopg.Connection, venue: str, symbol: str, timeframe: str, star
     if not ((rows["n"] == 6).all() and all((rows[f"l{i}"] == 8).all() for i in range(6))):
         raise ValueError("unexpected COPY row layout reading candles (NULL or a column of another type)")
 
-    def col(name: str) -> npt.NDArray[np.float64]:
-        return rows[name].astype(np.float64)
+    rows = rows[::-1]  # oldest first
 
-    return Candles(rows["t"].astype(np.int64), col("o"), col("h"), col("lo"), col("c"), col("v"))
+    def col(name: str) -> npt.NDArray[np.float64]:
+        return np.ascontiguousarray(rows[name], dtype=np.float64)
+
+    times = np.ascontiguousarray(rows["t"], dtype=np.int64)
+    return Candles(times, col("o"), col("h"), col("lo"), col("c"), col("v"))
 
 
 def pg_literal(conn: psycopg.Connection, value: object) -> str:
