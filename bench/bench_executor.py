@@ -44,6 +44,7 @@ from kairos.localinfra.ports import free_port, wait_for_port
 from kairos.localinfra.postgres import start_embedded_postgres
 from kairos.runtime.db import migrate
 from kairos.runtime.loader import load_func_module
+from kairos_testkit import risk
 from kairos_testkit.venue_sim import ControlClient
 
 SYMBOLS = ("BTC/USDT:USDT", "ETH/USDT:USDT")
@@ -55,6 +56,11 @@ KEK = generate_kek("bench")
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# The database of setup(): every entry built by cmd() carries the risk guardian's approval
+# there, as it would in production (the executor refuses unapproved entries).
+_approvals_db: str | None = None
 
 
 def cmd(i: int, tag: str, account: str, *, resting: bool = False) -> Any:
@@ -70,11 +76,15 @@ def cmd(i: int, tag: str, account: str, *, resting: bool = False) -> Any:
         limit_price=LIMIT[symbol] if resting else None,
         strategy_id="bench",
     )
+    if _approvals_db is not None:
+        risk.approve(_approvals_db, data)
     return new_event(data, source="/bench", partition_key=f"{account}|{symbol}")
 
 
 def setup(url: str, sim: Any, n_accounts: int) -> list[str]:
+    global _approvals_db
     migrate(url)
+    _approvals_db = url
     vault = KeyVault.from_env({"KAIROS_EXCHANGE_KEK": KEK})
     names = []
     with psycopg.connect(url, autocommit=True) as conn:

@@ -2,11 +2,9 @@
 
 Exposure = open positions (``positions``, at the latest mark) + reservations: approvals of
 increasing orders whose order has not ended. An approval stops reserving when its order is
-final and every fill of it is in the positions projection (so a filled order is never
-counted neither as an order nor as a position), or, when no order was ever made for it, after
-``RESERVATION_TTL`` (the command was lost before the executor; the executor would then
-still refuse nothing, the approval stays valid, but an order that late is rare enough to
-count as a position once it fills).
+final and every fill of it is in the positions projection (a filled order is then counted as
+a position, never as both or as neither), or, when the executor never made an order for it,
+``RESERVATION_TTL_S`` after the decision.
 """
 
 from __future__ import annotations
@@ -31,7 +29,7 @@ FROM positions p WHERE p.status <> 'CLOSED' AND {f} GROUP BY p.venue, p.symbol
 """
 
 _RESERVED = """
-SELECT a.venue, a.symbol, a.quantity, a.price, a.opens_position, a.decided_at > now() - interval '60 seconds'
+SELECT a.venue, a.symbol, a.quantity, a.price, a.opens_position
 FROM risk_approvals a LEFT JOIN orders o ON o.command_id = a.command_id
 WHERE a.increases AND a.decided_at > now() - interval '1 day' AND {f} AND (
     (o.id IS NULL AND a.decided_at > now() - make_interval(secs => %(ttl)s))
@@ -66,17 +64,25 @@ class ScopeBook:
 
 
 def read(conn: psycopg.Connection, kind: str, scope_id: str) -> ScopeBook:
+    """The scope's positions, reservations and approvals of the last minute, in one statement."""
     params = {"id": scope_id, "ttl": RESERVATION_TTL_S}
+    p, a = _FILTER[kind].format(a="p"), _FILTER[kind].format(a="a")
+    sql = (
+        "SELECT 'p', venue, symbol, qty, n, NULL::numeric, NULL::boolean"
+        f" FROM ({_POSITIONS.format(f=p)}) pos(venue, symbol, qty, n)"
+        " UNION ALL SELECT 'r', venue, symbol, quantity, NULL, price, opens_position"
+        f" FROM ({_RESERVED.format(f=a)}) res"
+        f" UNION ALL SELECT 'm', NULL, NULL, NULL, n, NULL, NULL FROM ({_RECENT.format(f=a)}) rec(n)"
+    )
     book = ScopeBook()
-    for venue, symbol, qty, n in conn.execute(_POSITIONS.format(f=_FILTER[kind].format(a="p")), params).fetchall():
-        book.positions[(venue, symbol)] = Decimal(qty)
-        book.open_positions += int(n)
-    for venue, symbol, qty, price, opens, _recent in conn.execute(
-        _RESERVED.format(f=_FILTER[kind].format(a="a")), params
-    ).fetchall():
-        key = (venue, symbol)
-        book.reserved[key] = book.reserved.get(key, Decimal(0)) + Decimal(qty) * Decimal(price)
-        book.reserved_opens += 1 if opens else 0
-    r = conn.execute(_RECENT.format(f=_FILTER[kind].format(a="a")), params).fetchone()
-    book.orders_last_minute = int(r[0]) if r else 0
+    for tag, venue, symbol, qty, n, price, opens in conn.execute(sql, params).fetchall():
+        if tag == "p":
+            book.positions[(venue, symbol)] = Decimal(qty)
+            book.open_positions += int(n)
+        elif tag == "r":
+            key = (venue, symbol)
+            book.reserved[key] = book.reserved.get(key, Decimal(0)) + Decimal(qty) * Decimal(price)
+            book.reserved_opens += 1 if opens else 0
+        else:
+            book.orders_last_minute = int(n)
     return book

@@ -42,6 +42,25 @@ log = logging.getLogger("kairos.risk")
 
 ALERT_AT = Decimal("0.8")
 
+# Every hard-failure input and the kill switches of the intent's scopes, in one statement.
+_INPUTS = """
+SELECT
+  (SELECT mode FROM exec_accounts WHERE account = %(account)s),
+  (SELECT count(*) FROM execution_health),
+  (SELECT function || ' since ' || updated_at FROM execution_health WHERE state = 'RECOVERING'
+      AND updated_at > %(now)s - make_interval(secs => %(age)s) ORDER BY updated_at LIMIT 1),
+  c.offset_ms, c.rtt_ms, c.measured_at,
+  (SELECT scope || ': ' || reason FROM strategy_control WHERE stopped AND scope IN ('all', %(strategy)s)
+      ORDER BY scope LIMIT 1),
+  m.price, m.observed_at,
+  (SELECT scope_kind || '|' || scope_id || '|' || reason FROM risk_kill_switches WHERE engaged
+      AND (scope_kind, scope_id) IN (('global', '*'), ('account', %(account)s), ('strategy', %(strategy)s))
+      ORDER BY scope_kind LIMIT 1)
+FROM (SELECT 1) one
+LEFT JOIN venue_clock c ON c.venue_key = %(account)s
+LEFT JOIN mark_prices m ON m.venue = %(venue)s AND m.symbol = %(symbol)s
+"""
+
 
 @dataclass(frozen=True)
 class GuardianSettings:
@@ -101,10 +120,13 @@ def _lock_key(scope: limits.Scope) -> str:
 
 
 def lock_scopes(conn: psycopg.Connection, scopes: list[limits.Scope]) -> None:
-    """Row locks on the scopes, always in the same order (global, account, strategy): no deadlock."""
-    keys = [_lock_key(s) for s in scopes]
-    conn.execute("INSERT INTO risk_scope_locks (scope) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING", (keys,))
-    conn.execute("SELECT scope FROM risk_scope_locks WHERE scope = ANY(%s) ORDER BY scope FOR UPDATE", (keys,))
+    """Row locks on the scopes, always taken in the same (sorted) order: no deadlock. A scope
+    seen for the first time gets its row first."""
+    keys = sorted(_lock_key(s) for s in scopes)
+    lock = "SELECT scope FROM risk_scope_locks WHERE scope = ANY(%s) ORDER BY scope FOR UPDATE"
+    if len(conn.execute(lock, (keys,)).fetchall()) < len(keys):
+        conn.execute("INSERT INTO risk_scope_locks (scope) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING", (keys,))
+        conn.execute(lock, (keys,))
 
 
 def _alert(
@@ -152,7 +174,6 @@ class Guardian:
         try:
             if increases:
                 price = self._hard_checks(conn, intent, now, values)
-                self._kill_switches(conn, intent)
                 lock_scopes(conn, scopes_of(intent))
                 opens = self._limits(conn, intent, price, now, values, alerts)
         except Rejected as rej:
@@ -236,34 +257,30 @@ class Guardian:
     def _hard_checks(
         self, conn: psycopg.Connection, intent: OrderIntent, now: datetime, values: dict[str, Any]
     ) -> Decimal:
-        """Everything the decision needs, known and fresh; returns the mark price."""
-        acct = conn.execute("SELECT mode FROM exec_accounts WHERE account = %s", (intent.account,)).fetchone()
-        if acct is None:
+        """Everything the decision needs, known and fresh, and no kill switch of its scopes
+        engaged (one statement); returns the mark price."""
+        r = conn.execute(_INPUTS, {
+            "account": intent.account, "strategy": intent.strategy_id, "venue": intent.venue,
+            "symbol": intent.symbol, "now": now, "age": self.settings.executor_state_max_age_s,
+        }).fetchone()  # fmt: skip
+        assert r is not None
+        mode, executors, recovering, offset, rtt, measured_at, stop, price, observed_at, switch = r
+        if mode is None:
             raise Rejected(codes.ACCOUNT_UNKNOWN, f"no LIVE or SHADOW account {intent.account!r}")
-        states = conn.execute("SELECT function, state, updated_at FROM execution_health").fetchall()
-        if not states:
+        if not executors:
             raise Rejected(codes.EXECUTOR_STATE_UNKNOWN, "no executor has reported its recovery state yet")
-        for function, state, updated_at in states:
-            if state == "RECOVERING" and (now - updated_at).total_seconds() <= self.settings.executor_state_max_age_s:
-                raise Rejected(
-                    codes.EXECUTOR_RECOVERING, f"executor {function} is RECOVERING since {updated_at.isoformat()}"
-                )
-        blocked = clock.blocking_reason(clock.latest(conn, intent.account), now=now)
+        if recovering:
+            raise Rejected(codes.EXECUTOR_RECOVERING, f"executor {recovering} is RECOVERING")
+        reading = clock.ClockReading(Decimal(offset), Decimal(rtt), measured_at) if measured_at else None
+        blocked = clock.blocking_reason(reading, now=now)
         if blocked:
             raise Rejected(codes.CLOCK_DRIFT, blocked)
-        stop = conn.execute(
-            "SELECT scope, reason FROM strategy_control WHERE stopped AND scope IN ('all', %s) ORDER BY scope LIMIT 1",
-            (intent.strategy_id,),
-        ).fetchone()
         if stop:
-            raise Rejected(codes.STRATEGY_STOPPED, f"strategies stopped ({stop[0]}): {stop[1]}")
-        mark = conn.execute(
-            "SELECT price, observed_at FROM mark_prices WHERE venue = %s AND symbol = %s", (intent.venue, intent.symbol)
-        ).fetchone()
-        if mark is None:
+            raise Rejected(codes.STRATEGY_STOPPED, f"strategies stopped ({stop})")
+        if price is None:
             raise Rejected(codes.PRICE_UNKNOWN, f"no mark price for {intent.venue} {intent.symbol}")
-        age = (now - mark[1]).total_seconds()
-        values.update(mark_price=Decimal(mark[0]), mark_age_s=Decimal(str(round(age, 3))))
+        age = (now - observed_at).total_seconds()
+        values.update(mark_price=Decimal(price), mark_age_s=Decimal(str(round(age, 3))))
         if age > self.settings.price_max_age_s:
             raise Rejected(
                 codes.PRICE_STALE,
@@ -271,12 +288,10 @@ class Guardian:
                 observed=Decimal(str(round(age, 3))),
                 limit=Decimal(str(self.settings.price_max_age_s)),
             )
-        return Decimal(mark[0])
-
-    @staticmethod
-    def _kill_switches(conn: psycopg.Connection, intent: OrderIntent) -> None:
-        for kind, sid, reason in limits.engaged_switches(conn, scopes_of(intent)):
+        if switch:
+            kind, sid, reason = switch.split("|", 2)
             raise Rejected(codes.KILL_SWITCH, f"kill switch {kind} {sid} engaged: {reason}", scope=(kind, sid))
+        return Decimal(price)
 
     # --- limits --------------------------------------------------------------------------
 
