@@ -74,6 +74,12 @@ def stream_latency(url: str, database_url: str, headers: dict[str, str], fills: 
     ready = threading.Event()
 
     def follow() -> None:
+        try:
+            _follow()
+        except httpx.HTTPError:
+            return  # the server stopped at the end of the run
+
+    def _follow() -> None:
         with httpx.stream("GET", f"{url}/api/v1/stream", headers=headers, timeout=None) as answer:
             event = None
             for line in answer.iter_lines():
