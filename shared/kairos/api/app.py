@@ -147,7 +147,8 @@ class Api:
         with self.pool.connection() as conn:
             self._limit(conn, f"addr:{address}", self.settings.per_address)
 
-    def current_user(self, request: Request) -> User:
+    def current_user_token(self, request: Request) -> User:
+        """The user a valid bearer token names (401 otherwise); no database read."""
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
@@ -157,19 +158,34 @@ class Api:
                 headers={"WWW-Authenticate": "Bearer"},
             )
         try:
-            user = tokens.verify_access(self.settings.tokens, token.strip())
+            return tokens.verify_access(self.settings.tokens, token.strip())
         except tokens.BadToken as exc:
             raise HTTPException(
                 401, {"code": "unauthorized", "reason": str(exc)}, headers={"WWW-Authenticate": "Bearer"}
             ) from exc
-        with self.pool.connection() as conn:
-            self._limit(conn, f"user:{user.username}", self.settings.per_user)
-        return user
 
     def role(self, needed: Role) -> Callable[..., User]:
+        """Token check (no database), then the address and user limits in one statement, then the role."""
+
         def check(request: Request) -> User:
-            self.address_limit(request)
-            user = self.current_user(request)
+            address = request.client.host if request.client else "unknown"
+            try:
+                user = self.current_user_token(request)
+            except HTTPException:
+                self.address_limit(request)  # a bad token still counts against its address
+                raise
+            buckets = [
+                (f"addr:{address}", self.settings.per_address),
+                (f"user:{user.username}", self.settings.per_user),
+            ]
+            with self.pool.connection() as conn:
+                verdict = limits.hit_all(conn, buckets)
+            if not verdict.allowed:
+                raise HTTPException(
+                    429,
+                    {"code": "rate_limited", "reason": f"too many requests from {address} or {user.username}"},
+                    headers={"Retry-After": str(verdict.retry_after_s)},
+                )
             if not users.may(user.role, needed):
                 raise HTTPException(403, {"code": "forbidden", "reason": f"needs role {needed}, you are {user.role}"})
             return user

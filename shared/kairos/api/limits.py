@@ -45,3 +45,22 @@ def hit(conn: psycopg.Connection, bucket: str, limit: Limit, now: float | None =
 
 def prune(conn: psycopg.Connection, older_than_s: int = 3600) -> None:
     conn.execute("DELETE FROM api_rate_windows WHERE window_start < now() - make_interval(secs => %s)", (older_than_s,))
+
+
+def hit_all(conn: psycopg.Connection, buckets: list[tuple[str, Limit]], now: float | None = None) -> Verdict:
+    """One hit in each bucket in ONE statement (a request's address and user); the strictest verdict."""
+    at = time.time() if now is None else now
+    starts = {b: math.floor(at / lim.window_s) * lim.window_s for b, lim in buckets}
+    rows = conn.execute(
+        "INSERT INTO api_rate_windows (bucket, window_start, hits)"
+        " SELECT b, to_timestamp(s), 1 FROM unnest(%s::text[], %s::float8[]) AS u(b, s)"
+        " ON CONFLICT (bucket, window_start) DO UPDATE SET hits = api_rate_windows.hits + 1 RETURNING bucket, hits",
+        ([b for b, _ in buckets], [starts[b] for b, _ in buckets]),
+    ).fetchall()
+    hits = {str(r[0]): int(r[1]) for r in rows}
+    worst = Verdict(True, 0)
+    for bucket, lim in buckets:
+        if hits.get(bucket, 1) > lim.requests:
+            wait = max(1, math.ceil(starts[bucket] + lim.window_s - at))
+            worst = Verdict(False, max(worst.retry_after_s, wait))
+    return worst
