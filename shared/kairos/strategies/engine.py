@@ -9,6 +9,10 @@ Idempotent by (strategy version, symbol, candle open time): a candle not newer t
 one evaluated for the strategy and symbol is not evaluated again (redelivery, replay, a
 revised candle), the decision row's primary key refuses a second decision, and every id is
 derived from that key, so even a repeated emission would be deduplicated downstream.
+
+The position a strategy decides from is the positions projection's (``held``), not a memory of
+its own intents: a stop-loss, a take-profit, a hand-made close or the venue closing it all show
+there. The engine's own record only bridges the time its latest intent is in flight.
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ import psycopg
 from kairos.contracts.envelope import Envelope, new_event, stable_id
 from kairos.contracts.market_data import Candle
 from kairos.contracts.strategies import OrderIntent, SignalGenerated
+from kairos.portfolio import ledger
 from kairos.strategies import store
 from kairos.strategies.evaluate import Evaluation, evaluate, plan
 from kairos.strategies.indicators import Candles
-from kairos.strategies.language import StrategySpec, decimal_text
+from kairos.strategies.language import PercentOfEquity, RiskPerTrade, StrategySpec, decimal_text
 from kairos.strategies.sizing import CannotSize, size
 
 log = logging.getLogger(__name__)
@@ -105,7 +110,7 @@ def on_candle(conn: psycopg.Connection, candle: Candle, cause: Envelope[Any]) ->
         return out
     updates = []
     for strategy_id, version, spec in todo:
-        state = states[strategy_id]
+        state = held(conn, strategy_id, spec.account, candle.venue, candle.symbol, states[strategy_id])
         ev = evaluate(spec, window.tail(plan(spec).window), state.position)  # type: ignore[arg-type]
         position, quantity = state.position, state.quantity
         if ev.decision is not None:
@@ -128,6 +133,66 @@ def on_candle(conn: psycopg.Connection, candle: Candle, cause: Envelope[Any]) ->
     return out
 
 
+# The strategy's newest intent for the symbol and how far it got: no risk decision yet, or an
+# approved command whose order is not final or whose fills the positions projection has not
+# folded yet, is "in flight". An intent becomes a command through the risk guardian
+# (risk_decisions.command_id); the command's order carries the strategy id to the position.
+_LATEST_INTENT = """
+SELECT r.outcome, o.state,
+       (SELECT count(*) FROM fills f LEFT JOIN position_fills pf ON pf.account = f.account AND pf.venue = f.venue
+          AND pf.venue_trade_id = f.venue_trade_id WHERE f.order_id = o.id AND pf.venue_trade_id IS NULL)
+  FROM (SELECT intent_id FROM strategy_decisions WHERE strategy_id = %s AND symbol = %s AND intent_id IS NOT NULL
+         ORDER BY candle_open_time DESC, created_at DESC LIMIT 1) d
+  LEFT JOIN risk_decisions r ON r.intent_id = d.intent_id
+  LEFT JOIN orders o ON o.command_id = r.command_id
+"""
+_FINAL = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED"})
+
+
+def in_flight(conn: psycopg.Connection, strategy_id: str, symbol: str) -> bool:
+    """Whether the strategy's newest intent on ``symbol`` may still change its position."""
+    r = conn.execute(_LATEST_INTENT, (strategy_id, symbol)).fetchone()
+    if r is None:
+        return False
+    outcome, state, unprojected = r
+    if outcome is None:
+        return True
+    if outcome == "rejected":
+        return False
+    return state is None or state not in _FINAL or unprojected > 0
+
+
+def held(conn: psycopg.Connection, strategy_id: str, account: str, venue: str, symbol: str, own: _State) -> _State:
+    """The strategy's position on (account, venue, symbol): the open position of the positions
+    projection whose opening order carried this strategy id (flat if none), unless the
+    strategy's newest intent is still in flight, when its own record (what it asked for) holds."""
+    if in_flight(conn, strategy_id, symbol):
+        return own
+    r = conn.execute(
+        "SELECT side, quantity FROM positions WHERE account = %s AND venue = %s AND symbol = %s"
+        " AND strategy_id = %s AND status <> 'CLOSED' ORDER BY opened_at DESC LIMIT 1",
+        (account, venue, symbol, strategy_id),
+    ).fetchone()
+    if r is None or Decimal(r[1]) <= 0:
+        return _State(None, Decimal(0), own.last_open_time)
+    return _State(str(r[0]).lower(), Decimal(r[1]), own.last_open_time)
+
+
+def equity(conn: psycopg.Connection, spec: StrategySpec) -> tuple[Decimal | None, str]:
+    """The equity percent-of-equity and risk-per-trade sizing read: the account's (balance plus
+    unrealized PnL, kairos.portfolio.ledger) once it has a balance, else the document's figure.
+
+    "Has a balance" = the ledger holds the opening balance the reconciler takes from the venue's
+    wallet: fees and PnL alone are no capital (a SHADOW account never has a wallet, so it sizes
+    from the document)."""
+    opened = conn.execute(
+        "SELECT 1 FROM portfolio_ledger WHERE account = %s AND kind = 'opening' LIMIT 1", (spec.account,)
+    ).fetchone()
+    if opened is not None:
+        return Decimal(ledger.summary(conn, spec.account)["equity"]), "account"
+    return spec.equity, "document"
+
+
 def _newer(last: datetime | None, open_time: datetime) -> bool:
     return last is None or open_time > last
 
@@ -140,11 +205,16 @@ def _decide(
     d = ev.decision
     assert d is not None
     price = candle.close
+    used: dict[str, Decimal | None] = {}  # the equity sizing read, and where from
     try:
         if d.kind == "exit":
             qty, stop_price, new_qty = state.quantity, None, Decimal(0)
         else:
-            sized = size(spec, price, ev.values, d.position_side)
+            figure = None
+            if isinstance(spec.sizing, PercentOfEquity | RiskPerTrade):
+                figure, source = equity(conn, spec)
+                used[f"equity_{source}"] = figure  # the signal says which figure sized it
+            sized = size(spec, price, ev.values, d.position_side, equity=figure)
             stop_price, new_qty = sized.stop_price, sized.quantity
             qty = sized.quantity + (state.quantity if d.kind == "reverse" else 0)
     except CannotSize as exc:
@@ -155,7 +225,7 @@ def _decide(
     inserted = conn.execute(
         "INSERT INTO strategy_decisions (strategy_id, version, symbol, candle_open_time, action, signal_id, intent_id)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-        (strategy_id, version, candle.symbol, candle.open_time, d.action, signal_id, intent_id),
+        (strategy_id, version, candle.symbol, candle.open_time, d.action, signal_id, intent_id if qty > 0 else None),
     ).fetchone()
     if inserted is None:
         return None
@@ -164,7 +234,7 @@ def _decide(
         signal_id=signal_id, strategy_id=strategy_id, strategy_version=version, strategy_name=spec.name,
         account=spec.account, venue=candle.venue, symbol=candle.symbol, timeframe=candle.timeframe,
         candle_open_time=candle.open_time, action=d.action, side=d.order_side, rule=d.rule,
-        values={k: (Decimal(v) if v is not None else None) for k, v in values.items()},
+        values={**{k: (Decimal(v) if v is not None else None) for k, v in values.items()}, **used},
     )
     events: list[Envelope[Any]] = [_derived(cause, signal, signal_id, f"{strategy_id}|{candle.symbol}")]
     if qty > 0:

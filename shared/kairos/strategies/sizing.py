@@ -32,9 +32,16 @@ class CannotSize(ValueError):
     """The rule gives no positive size on this candle (e.g. an ATR of zero); nothing is ordered."""
 
 
-def size(spec: StrategySpec, price: Decimal, values: dict[str, float], position_side: str) -> Size:
-    """The base quantity of a new position opened at ``price`` (raises CannotSize)."""
+def size(
+    spec: StrategySpec, price: Decimal, values: dict[str, float], position_side: str, *, equity: Decimal | None = None
+) -> Size:
+    """The base quantity of a new position opened at ``price`` (raises CannotSize).
+
+    ``equity``: the account's equity for the percent and risk rules (the engine reads it from
+    the portfolio); None uses the document's ``equity`` figure (backtests, an account with no
+    balance yet)."""
     rule = spec.sizing
+    equity = equity if equity is not None else spec.equity
     stop: Decimal | None = None
     match rule:
         case FixedQuantity():
@@ -42,15 +49,15 @@ def size(spec: StrategySpec, price: Decimal, values: dict[str, float], position_
         case FixedNotional():
             qty = rule.notional / price
         case PercentOfEquity():
-            assert spec.equity is not None  # validation requires it
-            qty = spec.equity * rule.percent / Decimal(100) / price
+            assert equity is not None  # validation requires it
+            qty = equity * rule.percent / Decimal(100) / price
         case RiskPerTrade():
-            assert spec.equity is not None
+            assert equity is not None
             atr_text = decimal_text(values.get(rule.atr, float("nan")))
             if atr_text is None or Decimal(atr_text) <= 0:
                 raise CannotSize(f"{rule.atr} is {atr_text}: no stop distance to size from")
             distance = Decimal(atr_text) * rule.atr_multiple
-            qty = spec.equity * rule.risk_percent / Decimal(100) / distance
+            qty = equity * rule.risk_percent / Decimal(100) / distance
             stop = price - distance if position_side == "long" else price + distance
             if stop <= 0:
                 raise CannotSize(f"the stop {stop} is not a price (distance {distance} at {price})")
