@@ -181,3 +181,11 @@ def test_fifty_concurrent_intents_never_exceed_one_exposure_limit(database_url: 
     assert results.count(True) == 20 and len(results) == 50
     total = conn.execute("SELECT sum(quantity * price) FROM risk_approvals").fetchone()
     assert total is not None and total[0] == D("10000")
+
+
+def test_quantities_are_rounded_down_to_the_market_step(conn: psycopg.Connection) -> None:
+    d = decide(conn, rk.intent(n=1, quantity="0.0109"))  # BTC steps of 0.001
+    assert d.command is not None and d.command.quantity == D("0.010")
+    r = decide(conn, rk.intent(n=2, quantity="0.0009"))
+    assert r.rejection is not None and r.rejection.reason_code == codes.QUANTITY_BELOW_LOT
+    assert decide(conn, rk.intent(n=3, quantity="0.0009", side="sell", kind="exit")).approved

@@ -14,6 +14,7 @@ EXECUTOR_STATE_UNKNOWN = "EXECUTOR_STATE_UNKNOWN"  # no executor has reported it
 EXECUTOR_RECOVERING = "EXECUTOR_RECOVERING"  # an executor is RECOVERING
 CLOCK_DRIFT = "CLOCK_DRIFT"  # the clock guard blocks entries on the account
 STRATEGY_STOPPED = "STRATEGY_STOPPED"  # strategy_control stops all strategies or this one
+QUANTITY_BELOW_LOT = "QUANTITY_BELOW_LOT"  # rounded down to the market's step, below its minimum quantity
 # switches and limits
 KILL_SWITCH = "KILL_SWITCH"
 MAX_ORDER_QUANTITY = "MAX_ORDER_QUANTITY"

@@ -24,7 +24,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 import psycopg
@@ -37,6 +37,7 @@ from kairos.contracts.strategies import OrderIntent
 from kairos.execution import clock
 from kairos.portfolio import ledger
 from kairos.risk import codes, exposure, limits
+from kairos.venues import registry
 
 log = logging.getLogger("kairos.risk")
 
@@ -102,10 +103,23 @@ def command_id(intent: OrderIntent) -> str:
     return "ex-" + intent.intent_id.split("-", 1)[-1]
 
 
-def to_command(intent: OrderIntent) -> ExecuteTrade:
+def lot_quantity(intent: OrderIntent) -> tuple[Decimal, Decimal]:
+    """The intent's quantity rounded down to the market's step (a strategy sizes in exact
+    decimals; the venue takes whole steps), and the market's minimum quantity (0 if unknown)."""
+    try:
+        spec = registry.definition(intent.venue).market(intent.symbol)
+    except registry.UnknownVenue:
+        spec = None
+    if spec is None:
+        return intent.quantity, Decimal(0)
+    return (intent.quantity / spec.step_size).to_integral_value(ROUND_DOWN) * spec.step_size, spec.min_qty
+
+
+def to_command(intent: OrderIntent, quantity: Decimal | None = None) -> ExecuteTrade:
     return ExecuteTrade(
         command_id=command_id(intent), account=intent.account, venue=intent.venue, symbol=intent.symbol,
-        side=intent.side, order_type="market", quantity=intent.quantity, reduce_only=intent.reduce_only,
+        side=intent.side, order_type="market", quantity=quantity or intent.quantity,
+        reduce_only=intent.reduce_only,
         strategy_id=intent.strategy_id, intent="exit" if intent.kind == "exit" else "entry",
         client_tag=intent.intent_id[:64],
     )  # fmt: skip
@@ -171,14 +185,26 @@ class Guardian:
         increases = intent.kind != "exit"
         price = intent.price_reference
         opens = False
+        qty, min_qty = lot_quantity(intent)
         try:
+            if qty <= 0 or qty < min_qty:
+                if increases:
+                    raise Rejected(
+                        codes.QUANTITY_BELOW_LOT,
+                        f"quantity {intent.quantity} rounds down to {qty} at the "
+                        f"market's step, below its minimum {min_qty}",
+                        observed=qty,
+                        limit=min_qty,
+                    )
+                qty = intent.quantity  # an exit is sent as asked: the venue closes what it can
+            values["lot_quantity"] = qty
             if increases:
                 price = self._hard_checks(conn, intent, now, values)
                 lock_scopes(conn, scopes_of(intent))
-                opens = self._limits(conn, intent, price, now, values, alerts)
+                opens = self._limits(conn, intent, qty, price, now, values, alerts)
         except Rejected as rej:
             return self._reject(conn, intent, rej, values, alerts, now)
-        cmd = to_command(intent)
+        cmd = to_command(intent, qty)
         conn.execute(
             "INSERT INTO risk_approvals (command_id, intent_id, account, venue, symbol, strategy_id, side, quantity,"
             " price, increases, opens_position, decided_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
@@ -190,7 +216,7 @@ class Guardian:
                 intent.symbol,
                 intent.strategy_id,
                 intent.side,
-                intent.quantity,
+                qty,
                 price,
                 increases,
                 opens,
@@ -299,6 +325,7 @@ class Guardian:
         self,
         conn: psycopg.Connection,
         intent: OrderIntent,
+        qty: Decimal,
         price: Decimal,
         now: datetime,
         values: dict[str, Any],
@@ -306,7 +333,6 @@ class Guardian:
     ) -> bool:
         """Every limit of the intent's scopes against the state after this order; returns
         whether the order opens a position in the account."""
-        qty = intent.quantity
         notional = qty * price
         key = (intent.venue, intent.symbol)
         values.update(quantity=qty, notional=notional)
