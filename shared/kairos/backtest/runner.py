@@ -94,14 +94,18 @@ def resolve(conn: psycopg.Connection, req: BacktestRequest) -> tuple[int, Strate
         raise BacktestError(f"{exc} (latest is {rows[0].latest_version})") from None
 
 
-def plan(conn: psycopg.Connection, req: BacktestRequest) -> tuple[int, StrategySpec, str, dict[str, Candles]]:
+def plan(
+    conn: psycopg.Connection, req: BacktestRequest, note: Progress | None = None
+) -> tuple[int, StrategySpec, str, dict[str, Candles]]:
     """The strategy version, its spec, the timeframe and every symbol's candles (or BacktestError)."""
     version, spec = resolve(conn, req)
     timeframe = req.timeframe or spec.universe.timeframe
     symbols = req.symbols or tuple(spec.universe.symbols)
     series: dict[str, Candles] = {}
     missing = []
-    for symbol in symbols:
+    for k, symbol in enumerate(symbols):
+        if note is not None:
+            note("read candles", k, len(symbols))
         c = data.load(conn, spec.universe.venue, symbol, timeframe, req.start, req.end)
         if len(c) == 0:
             missing.append(symbol)
@@ -137,7 +141,7 @@ def run(
     if it raises. Without it (a function, inside its event's transaction) the run row, the result
     and the outgoing event commit together or not at all."""
     note = progress or (lambda _stage, _done, _total: None)
-    version, spec, timeframe, series = plan(conn, req)
+    version, spec, timeframe, series = plan(conn, req, note)
     request = _request_doc(req, version, spec, timeframe)
     strategy_doc = canonical(spec)
     data_version = data.version(series)
