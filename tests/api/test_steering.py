@@ -95,3 +95,20 @@ def test_backtests_list_and_unknown_result(api: ApiHarness) -> None:
     }
     refused = client.post("/api/v1/backtests", json=body, headers={**trader, "Idempotency-Key": "bt-0001"})
     assert refused.status_code == 422, refused.text
+
+
+def test_a_submitted_backtest_runs_and_is_stored(api: ApiHarness) -> None:
+    """A backtest that runs (not only a refused one): the run commits inside the write's transaction."""
+    from tests.backtest.conftest import BTC, create_strategy, sma_doc, store_candles, walk
+
+    store_candles(api.url, BTC, walk(300, 4))
+    create_strategy(api.url, sma_doc())
+    client = api.make()
+    trader = api.login(client, "trader")
+    body = {"strategy_id": "sma-test", "symbols": [BTC], "start": "2026-01-01T00:00:00Z",
+            "end": "2026-01-01T05:00:00Z", "balance": "1000"}  # fmt: skip
+    done = client.post("/api/v1/backtests", json=body, headers={**trader, "Idempotency-Key": "bt-submit-0002"})
+    assert done.status_code == 201, done.text
+    run_id = done.json()["run_id"]
+    viewer = api.login(client, "viewer")
+    assert client.get(f"/api/v1/backtests/{run_id}", headers=viewer).status_code == 200

@@ -174,7 +174,8 @@ def router(api: Api) -> APIRouter:
 
         def effect(conn: psycopg.Connection) -> tuple[int, Any]:
             try:
-                outcome = runner.run(conn, body)
+                # inside the idempotent write's transaction: the run, its result and the answer commit together
+                outcome = runner.run(conn, body, commit_start=False)
             except runner.BacktestError as exc:
                 raise HTTPException(422, {"code": exc.code, "reason": str(exc)}) from exc
             return 201, {
