@@ -32,6 +32,7 @@ from kairos.dev.monitor import Monitor
 from kairos.dev.state import ProcessInfo, RunInfo, StateDir, default_state_dir, pid_alive, read_run_info
 from kairos.dev.strategies import start_examples as start_example_strategies
 from kairos.dev.supervisor import EventLog, ManagedProcess, stop_all
+from kairos.dev.trading import dev_limits
 from kairos.dev.view import NullView, PlainView, Snapshot
 from kairos.errors import ConfigError
 from kairos.runtime import logs
@@ -202,6 +203,9 @@ class DevRunner:
             examples = start_example_strategies(database_url, venue_env[build.VENUE_URL_ENV])
             if examples:
                 self.message(f"kairos dev: strategies running in SHADOW (account dev-shadow): {', '.join(examples)}")
+                limit_note = dev_limits(database_url, "dev-shadow")
+                if limit_note:
+                    self.message(limit_note)
         functions = build.function_processes(self.catalog, self.state, infra, self.only)
         missing = [n for n in build.missing_projects(self.catalog) if not self.only or n in self.only]
         if missing:

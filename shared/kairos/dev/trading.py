@@ -30,3 +30,18 @@ def lines(conn: psycopg.Connection, decisions: int = 6) -> list[str]:
             f"{s['unrealized_pnl']:.4f} equity {s['equity']:.2f} daily {s['daily_pnl']:.4f} as of {now:%H:%M:%S}Z"
         )
     return out
+
+
+def dev_limits(database_url: str, account: str) -> str | None:
+    """make run's example risk limit, so rejections show as well as approvals: at most two
+    open positions on ``account`` (set once; an operator's own limit for it is left alone)."""
+    from decimal import Decimal
+
+    from kairos.risk import limits
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        if any(lim.scope_id == account for lim in limits.current(conn, [("account", account)])):
+            return None
+        limits.set_limit(conn, "account", account, "max_open_positions", Decimal(2), actor="kairos dev",
+                         reason="make run: a limit the example strategies reach, so rejections show")  # fmt: skip
+    return f"kairos dev: risk limit max_open_positions 2 on {account} (kairos risk limits)"
