@@ -108,9 +108,10 @@ def on_candle(conn: psycopg.Connection, candle: Candle, cause: Envelope[Any]) ->
         log.warning("candle %s %s %s not in the candles table; not evaluated", candle.symbol, candle.timeframe,
                     candle.open_time.isoformat())
         return out
+    truth = held(conn, [(sid, sp.account) for sid, _, sp in todo], candle.venue, candle.symbol, states)
     updates = []
     for strategy_id, version, spec in todo:
-        state = held(conn, strategy_id, spec.account, candle.venue, candle.symbol, states[strategy_id])
+        state = truth[strategy_id]
         ev = evaluate(spec, window.tail(plan(spec).window), state.position)  # type: ignore[arg-type]
         position, quantity = state.position, state.quantity
         if ev.decision is not None:
@@ -133,49 +134,53 @@ def on_candle(conn: psycopg.Connection, candle: Candle, cause: Envelope[Any]) ->
     return out
 
 
-# The strategy's newest intent for the symbol and how far it got: no risk decision yet, or an
-# approved command whose order is not final or whose fills the positions projection has not
-# folded yet, is "in flight". An intent becomes a command through the risk guardian
-# (risk_decisions.command_id); the command's order carries the strategy id to the position.
-_LATEST_INTENT = """
-SELECT r.outcome, o.state,
+# Per strategy (one statement for every strategy on the candle): its newest intent for the
+# symbol and how far it got, and the open position its orders opened. An intent becomes a
+# command through the risk guardian (risk_decisions.command_id); the command's order carries the
+# strategy id to the position it opens.
+_HELD = """
+SELECT s.strategy_id, d.intent_id IS NOT NULL, r.outcome, o.state,
        (SELECT count(*) FROM fills f LEFT JOIN position_fills pf ON pf.account = f.account AND pf.venue = f.venue
-          AND pf.venue_trade_id = f.venue_trade_id WHERE f.order_id = o.id AND pf.venue_trade_id IS NULL)
-  FROM (SELECT intent_id FROM strategy_decisions WHERE strategy_id = %s AND symbol = %s AND intent_id IS NOT NULL
-         ORDER BY candle_open_time DESC, created_at DESC LIMIT 1) d
+          AND pf.venue_trade_id = f.venue_trade_id WHERE f.order_id = o.id AND pf.venue_trade_id IS NULL),
+       p.side, p.quantity
+  FROM unnest(%(ids)s::text[], %(accounts)s::text[]) AS s(strategy_id, account)
+  LEFT JOIN LATERAL (SELECT intent_id FROM strategy_decisions WHERE strategy_id = s.strategy_id
+         AND symbol = %(symbol)s AND intent_id IS NOT NULL ORDER BY candle_open_time DESC, created_at DESC LIMIT 1) d
+    ON true
   LEFT JOIN risk_decisions r ON r.intent_id = d.intent_id
   LEFT JOIN orders o ON o.command_id = r.command_id
+  LEFT JOIN LATERAL (SELECT side, quantity FROM positions WHERE account = s.account AND venue = %(venue)s
+         AND symbol = %(symbol)s AND strategy_id = s.strategy_id AND status <> 'CLOSED'
+         ORDER BY opened_at DESC LIMIT 1) p ON true
 """
 _FINAL = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED"})
 
 
-def in_flight(conn: psycopg.Connection, strategy_id: str, symbol: str) -> bool:
-    """Whether the strategy's newest intent on ``symbol`` may still change its position."""
-    r = conn.execute(_LATEST_INTENT, (strategy_id, symbol)).fetchone()
-    if r is None:
-        return False
-    outcome, state, unprojected = r
-    if outcome is None:
-        return True
-    if outcome == "rejected":
-        return False
-    return state is None or state not in _FINAL or unprojected > 0
-
-
-def held(conn: psycopg.Connection, strategy_id: str, account: str, venue: str, symbol: str, own: _State) -> _State:
-    """The strategy's position on (account, venue, symbol): the open position of the positions
-    projection whose opening order carried this strategy id (flat if none), unless the
-    strategy's newest intent is still in flight, when its own record (what it asked for) holds."""
-    if in_flight(conn, strategy_id, symbol):
-        return own
-    r = conn.execute(
-        "SELECT side, quantity FROM positions WHERE account = %s AND venue = %s AND symbol = %s"
-        " AND strategy_id = %s AND status <> 'CLOSED' ORDER BY opened_at DESC LIMIT 1",
-        (account, venue, symbol, strategy_id),
-    ).fetchone()
-    if r is None or Decimal(r[1]) <= 0:
-        return _State(None, Decimal(0), own.last_open_time)
-    return _State(str(r[0]).lower(), Decimal(r[1]), own.last_open_time)
+def held(
+    conn: psycopg.Connection, strategies: list[tuple[str, str]], venue: str, symbol: str, own: dict[str, _State]
+) -> dict[str, _State]:
+    """Each strategy's position on (its account, venue, symbol): the open position of the
+    positions projection whose opening order carried the strategy's id (flat if none), unless
+    the strategy's newest intent on the symbol is in flight (no risk decision yet; approved and
+    its order not final, or a fill of it not yet folded into positions), when its own record
+    (what it asked for) holds. ``strategies``: (strategy id, account)."""
+    rows = conn.execute(
+        _HELD,
+        {"ids": [s[0] for s in strategies], "accounts": [s[1] for s in strategies], "venue": venue, "symbol": symbol},
+    ).fetchall()
+    out = {}
+    for strategy_id, has_intent, outcome, state, unprojected, side, quantity in rows:
+        mine = own[strategy_id]
+        flying = has_intent and (
+            outcome is None or (outcome != "rejected" and (state is None or state not in _FINAL or unprojected > 0))
+        )
+        if flying:
+            out[strategy_id] = mine
+        elif side is None or Decimal(quantity) <= 0:
+            out[strategy_id] = _State(None, Decimal(0), mine.last_open_time)
+        else:
+            out[strategy_id] = _State(str(side).lower(), Decimal(quantity), mine.last_open_time)
+    return out
 
 
 def equity(conn: psycopg.Connection, spec: StrategySpec) -> tuple[Decimal | None, str]:
