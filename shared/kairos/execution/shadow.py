@@ -26,6 +26,7 @@ from kairos.venues.port import (
     OrderRejected,
     OrderRequest,
     VenueDefinition,
+    VenueFunding,
     VenueOrder,
     VenuePosition,
     VenueStatus,
@@ -133,6 +134,9 @@ class ShadowAdapter:
 
     def balances(self) -> dict[str, Decimal]:
         return {}  # no venue wallet: SHADOW balances exist only in the portfolio ledger
+
+    def funding(self, since: datetime) -> list[VenueFunding]:
+        return []  # no venue positions, so no funding settled on them
 
     def marks(self, symbols: Sequence[str]) -> dict[str, Decimal]:
         """The prices SHADOW fills and triggers from (the venue's public last price)."""

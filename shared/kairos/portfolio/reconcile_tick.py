@@ -10,8 +10,8 @@ and the mark prices position-sync needs, in that order.
    to the publisher at once; lost and orphan orders become alerts.
 3. Adopt the venue positions no fill of ours explains (``kairos.portfolio.adoption``), in the
    tick's transaction, with their alerts and immediate syncs as the tick's outputs.
-   Then each of those accounts' wallet balances against the portfolio ledger
-   (``kairos.portfolio.balances``): drift alerts.
+   Then each of those accounts' funding payments into the ledger (``kairos.portfolio.funding``)
+   and its wallet balances against the ledger (``kairos.portfolio.balances``): drift alerts.
 4. Record the mark prices of the symbols with open positions (``kairos.portfolio.marks``),
    last, so what position-sync reads over the next minute is as fresh as it can be.
 """
@@ -33,7 +33,7 @@ from kairos.execution.accounts import AccountBook, UnknownAccount
 from kairos.execution.metrics import RECONCILIATION_ERRORS
 from kairos.execution.vault import KeyUnavailable
 from kairos.execution.wiring import ExecutionRuntime
-from kairos.portfolio import balances, marks
+from kairos.portfolio import balances, funding, marks
 from kairos.portfolio.adoption import adopt_from_venue
 from kairos.portfolio.config import PositionsConfig
 from kairos.runtime.recorder import OutboxRow
@@ -94,12 +94,16 @@ def run_tick(
 
 
 def check_balances(conn: psycopg.Connection, read: PositionsRead, adapter: VenueAdapter) -> list[Alert]:
-    """The account's wallet against the portfolio ledger (``kairos.portfolio.balances``); an
-    account whose venue does not answer now is compared on the next tick."""
+    """The account's funding payments into the ledger, then its wallet against the ledger
+    (``kairos.portfolio.balances``); an account whose venue does not answer now is compared
+    on the next tick (a payment not read yet would look like drift)."""
     try:
+        since = funding.read_since(conn, read.account, read.venue)
+        if since is not None:
+            funding.apply(conn, read.account, read.venue, adapter.funding(since))
         wallet = adapter.balances()
     except VENUE_SIDE as exc:
-        log.warning("venue balances not read; compared on the next tick", extra={"account": read.account,
+        log.warning("venue funding or balances not read; compared on the next tick", extra={"account": read.account,
                     "reason": str(exc)})  # fmt: skip
         return []
     return balances.reconcile(conn, read.account, read.venue, wallet, _db_now(conn))

@@ -91,6 +91,18 @@ class VenuePosition:
     entry_price: Decimal
 
 
+@dataclass(frozen=True)
+class VenueFunding:
+    """One funding payment the venue settled on the account: ``amount`` > 0 received, < 0 paid.
+    ``funding_id`` is the venue's own id of the payment (what makes applying it idempotent)."""
+
+    funding_id: str
+    symbol: str
+    asset: str
+    amount: Decimal
+    at: datetime
+
+
 class VenueError(TransientError):
     """Base of venue failures (transient unless a subclass says otherwise)."""
 
@@ -194,6 +206,12 @@ class VenueAdapter(Protocol):
     def balances(self) -> dict[str, Decimal]:
         """The account's wallet balance per asset (realized PnL, fees and funding in; unrealized
         PnL out): what the portfolio's ledger is reconciled with. A SHADOW adapter has none."""
+        ...
+
+    def funding(self, since: datetime) -> list[VenueFunding]:
+        """The funding payments settled on the account at or after ``since``, oldest first
+        (up to the venue's page size): what the ledger adds to the wallet besides fills.
+        A SHADOW adapter has none."""
         ...
 
     def marks(self, symbols: Sequence[str]) -> dict[str, Decimal]:

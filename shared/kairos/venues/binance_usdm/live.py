@@ -32,6 +32,7 @@ from kairos.venues.port import (
     Credentials,
     OrderRequest,
     RateLimited,
+    VenueFunding,
     VenueOrder,
     VenuePosition,
     VenueStatus,
@@ -255,6 +256,20 @@ class LiveAdapter:
         raw = self._call(lambda: self._ex.fetch_balance(), write=False, what="balances")
         assets = (raw.get("info") or {}).get("assets") or []
         return {str(a["asset"]): _dec(a.get("walletBalance")) for a in assets if a.get("asset")}
+
+    def funding(self, since: datetime) -> list[VenueFunding]:
+        """``GET /fapi/v1/income`` with ``incomeType=FUNDING_FEE`` (ccxt's funding history):
+        the amounts from the raw ``income`` strings, the id from ``tranId``."""
+        since_ms = int(since.timestamp() * 1000)
+        raw = self._call(lambda: self._ex.fetch_funding_history(None, since_ms, 1000), write=False, what="funding")
+        out = []
+        for p in raw:
+            info = p.get("info") or {}
+            out.append(VenueFunding(
+                funding_id=str(info["tranId"]), symbol=str(p["symbol"]), asset=str(info.get("asset") or p["code"]),
+                amount=_dec(info.get("income")), at=datetime.fromtimestamp(int(info["time"]) / 1000, UTC),
+            ))  # fmt: skip
+        return sorted(out, key=lambda f: f.at)
 
     def marks(self, symbols: Sequence[str]) -> dict[str, Decimal]:
         wanted = list(symbols)
