@@ -18,10 +18,11 @@ from kairos_testkit.paths import REPO
 
 # Kinds whose CRD is not in ../shared/k8s-crds; checked by _check_without_crd instead.
 NO_CRD_OFFLINE = {("postgresql.cnpg.io/v1", "ScheduledBackup")}
-# Only the executor and the reconciler reach the internet; the catalog adds the clock guard,
-# which reads venues' public server time and holds no keys, and the alert relay, which
-# posts to the operators' webhook (Telegram) and holds no venue key.
-INTERNET_FUNCTIONS = {"executor", "reconciler", "clock-guard", "alert-relay"}
+# Only the executor and the reconciler reach the internet with venue keys; the catalog adds
+# the clock guard (venues' public server time), candles-cron (public klines), the alert relay
+# (the operators' webhook) and archive-flush (an object store outside the cluster): none of
+# them holds a venue key.
+INTERNET_FUNCTIONS = {"executor", "reconciler", "clock-guard", "alert-relay", "candles-cron", "archive-flush"}
 
 
 def _manifest_files() -> list[Path]:

@@ -182,6 +182,9 @@ def test_cli_renders_every_template_or_fails_clearly(
         "kairos-exchange-kek",
         "kairos-pg-backup-s3",
         "kairos-archive-s3",
+        "kairos-alert-webhook",
+        "kairos-api",
+        "grafana-admin",
     }
     env.write_text("")
     for key in [k for k in os.environ if k.startswith(("PG_BACKUP_S3_", "SECRET_", "ARCHIVE_"))]:

@@ -27,15 +27,16 @@ from datetime import UTC, date, datetime
 
 from kafka.partitioner.default import murmur2
 
-ARCHIVED_FAMILIES = ("raw.", "norm.", "exec.", "event.", "signal.")
+ARCHIVED_FAMILIES = ("raw.", "norm.", "exec.", "event.", "signal.", "risk.")
 SUFFIX = ".jsonl.gz"
 GZIP_LEVEL = 6
 
 
 def is_archived_topic(name: str) -> bool:
-    """Raw, normalized, execution, position/strategy and signal topics are archived (the
-    inputs of a backtest and the audit trail); commands, alerts and dead letters are not
-    (commands are re-derived by a replay, dead letters stay on their topics)."""
+    """Raw, normalized, execution, position/strategy, signal and risk topics are archived (the
+    inputs of a backtest and the audit trail, refusals included); commands, operator alerts
+    and dead letters are not (commands are re-derived by a replay, dead letters stay on their
+    topics)."""
     return name.startswith(ARCHIVED_FAMILIES)
 
 
