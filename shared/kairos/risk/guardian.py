@@ -24,7 +24,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -36,12 +36,12 @@ from kairos.contracts.risk import RiskAlert, RiskRejected
 from kairos.contracts.strategies import OrderIntent
 from kairos.execution import clock
 from kairos.portfolio import ledger
-from kairos.risk import codes, exposure, limits
+from kairos.risk import codes, decision, exposure, limits
 from kairos.venues import registry
 
 log = logging.getLogger("kairos.risk")
 
-ALERT_AT = Decimal("0.8")
+ALERT_AT = decision.ALERT_AT
 
 # Every hard-failure input and the kill switches of the intent's scopes, in one statement.
 _INPUTS = """
@@ -112,7 +112,7 @@ def lot_quantity(intent: OrderIntent) -> tuple[Decimal, Decimal]:
         spec = None
     if spec is None:
         return intent.quantity, Decimal(0)
-    return (intent.quantity / spec.step_size).to_integral_value(ROUND_DOWN) * spec.step_size, spec.min_qty
+    return decision.lot(intent.quantity, spec.step_size), spec.min_qty
 
 
 def to_command(intent: OrderIntent, quantity: Decimal | None = None) -> ExecuteTrade:
@@ -170,6 +170,9 @@ def _once(conn: psycopg.Connection, alert: RiskAlert) -> bool:
 
 
 class Guardian:
+    """Gathers the numbers a decision reads (under the scope locks) and records its outcome; the
+    decision itself is ``kairos.risk.decision.decide``, the same function the backtest calls."""
+
     def __init__(self, settings: GuardianSettings | None = None) -> None:
         self.settings = settings or GuardianSettings()
 
@@ -180,30 +183,34 @@ class Guardian:
         seen = conn.execute("SELECT 1 FROM risk_decisions WHERE intent_id = %s", (intent.intent_id,)).fetchone()
         if seen:
             return Decision(approved=False, duplicate=True)
-        values: dict[str, Any] = {}
-        alerts: list[RiskAlert] = []
         increases = intent.kind != "exit"
-        price = intent.price_reference
-        opens = False
         qty, min_qty = lot_quantity(intent)
-        try:
-            if qty <= 0 or qty < min_qty:
-                if increases:
-                    raise Rejected(
-                        codes.QUANTITY_BELOW_LOT,
-                        f"quantity {intent.quantity} rounds down to {qty} at the "
-                        f"market's step, below its minimum {min_qty}",
-                        observed=qty,
-                        limit=min_qty,
-                    )
-                qty = intent.quantity  # an exit is sent as asked: the venue closes what it can
-            values["lot_quantity"] = qty
-            if increases:
-                price = self._hard_checks(conn, intent, now, values)
-                lock_scopes(conn, scopes_of(intent))
-                opens = self._limits(conn, intent, qty, price, now, values, alerts)
-        except Rejected as rej:
-            return self._reject(conn, intent, rej, values, alerts, now)
+        scopes = scopes_of(intent)
+        common: dict[str, Any] = {"increases": increases, "requested": intent.quantity, "quantity": qty,
+                                  "min_qty": min_qty, "scopes": scopes}  # fmt: skip
+        hard = decision.Hard()
+        verdict = decision.decide(**common, hard=None, opens=False, limits={}, states={})
+        opens = False
+        if increases and verdict.approved:
+            # the hard failures first (one statement), the scope locks and the books only when they pass
+            hard = self._hard_inputs(conn, intent, now)
+            verdict = decision.decide(**common, hard=hard, opens=False, limits={}, states={})
+            if verdict.approved:
+                lock_scopes(conn, scopes)
+                assert hard.price is not None
+                by_scope, states, opens = self._gather(conn, intent, scopes, hard.price, now)
+                verdict = decision.decide(**common, hard=hard, opens=opens, limits=by_scope, states=states)
+        alerts = [self._near(scope, name, after, limit, intent, now) for scope, name, after, limit in verdict.near]
+        if verdict.breach is not None:
+            scope, loss, limit = verdict.breach
+            alerts.extend(breach(conn, scope, loss, limit, now, actor=self.settings.actor))
+        if not verdict.approved:
+            assert verdict.code is not None
+            rej = Rejected(verdict.code, verdict.message, scope=verdict.scope, observed=verdict.observed,
+                           limit=verdict.limit)  # fmt: skip
+            return self._reject(conn, intent, rej, verdict.values, alerts, now)
+        qty = verdict.quantity
+        price = hard.price if hard.price is not None else intent.price_reference
         cmd = to_command(intent, qty)
         conn.execute(
             "INSERT INTO risk_approvals (command_id, intent_id, account, venue, symbol, strategy_id, side, quantity,"
@@ -223,7 +230,7 @@ class Guardian:
                 now,
             ),
         )
-        self._record(conn, intent, "approved", None, cmd.command_id, values, now)
+        self._record(conn, intent, "approved", None, cmd.command_id, verdict.values, now)
         return Decision(approved=True, command=cmd, alerts=[a for a in alerts if _once(conn, a)])
 
     def _reject(
@@ -278,121 +285,74 @@ class Guardian:
             ),
         )
 
-    # --- hard failures -----------------------------------------------------------------
+    # --- the numbers ---------------------------------------------------------------------
 
-    def _hard_checks(
-        self, conn: psycopg.Connection, intent: OrderIntent, now: datetime, values: dict[str, Any]
-    ) -> Decimal:
-        """Everything the decision needs, known and fresh, and no kill switch of its scopes
-        engaged (one statement); returns the mark price."""
+    def _hard_inputs(self, conn: psycopg.Connection, intent: OrderIntent, now: datetime) -> decision.Hard:
+        """Every hard-failure input and the kill switches of the intent's scopes, in one statement."""
         r = conn.execute(_INPUTS, {
             "account": intent.account, "strategy": intent.strategy_id, "venue": intent.venue,
             "symbol": intent.symbol, "now": now, "age": self.settings.executor_state_max_age_s,
         }).fetchone()  # fmt: skip
         assert r is not None
         mode, executors, recovering, offset, rtt, measured_at, stop, price, observed_at, switch = r
-        if mode is None:
-            raise Rejected(codes.ACCOUNT_UNKNOWN, f"no LIVE or SHADOW account {intent.account!r}")
-        if not executors:
-            raise Rejected(codes.EXECUTOR_STATE_UNKNOWN, "no executor has reported its recovery state yet")
-        if recovering:
-            raise Rejected(codes.EXECUTOR_RECOVERING, f"executor {recovering} is RECOVERING")
         reading = clock.ClockReading(Decimal(offset), Decimal(rtt), measured_at) if measured_at else None
-        blocked = clock.blocking_reason(reading, now=now)
-        if blocked:
-            raise Rejected(codes.CLOCK_DRIFT, blocked)
-        if stop:
-            raise Rejected(codes.STRATEGY_STOPPED, f"strategies stopped ({stop})")
-        if price is None:
-            raise Rejected(codes.PRICE_UNKNOWN, f"no mark price for {intent.venue} {intent.symbol}")
-        age = (now - observed_at).total_seconds()
-        values.update(mark_price=Decimal(price), mark_age_s=Decimal(str(round(age, 3))))
-        if age > self.settings.price_max_age_s:
-            raise Rejected(
-                codes.PRICE_STALE,
-                f"mark price of {intent.symbol} is {age:.1f}s old (max {self.settings.price_max_age_s:g}s)",
-                observed=Decimal(str(round(age, 3))),
-                limit=Decimal(str(self.settings.price_max_age_s)),
-            )
-        if switch:
-            kind, sid, reason = switch.split("|", 2)
-            raise Rejected(codes.KILL_SWITCH, f"kill switch {kind} {sid} engaged: {reason}", scope=(kind, sid))
-        return Decimal(price)
+        kind_id_reason = tuple(switch.split("|", 2)) if switch else None
+        return decision.Hard(
+            account=intent.account, venue=intent.venue, symbol=intent.symbol,
+            account_known=mode is not None, executor_unknown=not executors, executor_state=recovering,
+            clock_block=clock.blocking_reason(reading, now=now), strategy_stop=stop,
+            price=Decimal(price) if price is not None else None,
+            price_age_s=Decimal(str(round((now - observed_at).total_seconds(), 3))) if price is not None else None,
+            price_max_age_s=Decimal(str(self.settings.price_max_age_s)),
+            kill_switch=kind_id_reason,  # type: ignore[arg-type]
+        )  # fmt: skip
 
-    # --- limits --------------------------------------------------------------------------
-
-    def _limits(
+    def _gather(
         self,
         conn: psycopg.Connection,
         intent: OrderIntent,
-        qty: Decimal,
+        scopes: list[limits.Scope],
         price: Decimal,
         now: datetime,
-        values: dict[str, Any],
-        alerts: list[RiskAlert],
-    ) -> bool:
-        """Every limit of the intent's scopes against the state after this order; returns
+    ) -> tuple[dict[limits.Scope, dict[str, Decimal]], dict[limits.Scope, decision.ScopeState], bool]:
+        """The limits in force of the intent's scopes and, for each, the numbers they read; and
         whether the order opens a position in the account."""
-        notional = qty * price
         key = (intent.venue, intent.symbol)
-        values.update(quantity=qty, notional=notional)
-        in_force = limits.current(conn, scopes_of(intent))
         by_scope: dict[limits.Scope, dict[str, Decimal]] = {}
-        for lim in in_force:
+        for lim in limits.current(conn, scopes):
             by_scope.setdefault((lim.scope_kind, lim.scope_id), {})[lim.name] = lim.value
         account_book = exposure.read(conn, "account", intent.account)
         opens = key not in account_book.positions and key not in account_book.reserved
-        for scope in scopes_of(intent):
+        states: dict[limits.Scope, decision.ScopeState] = {}
+        for scope in scopes:
             mine = by_scope.get(scope)
             if not mine:
                 continue
-            prefix = scope[0]
-            checks: list[tuple[str, Decimal]] = []
-            if "max_order_quantity" in mine:
-                checks.append(("max_order_quantity", qty))
-            if "max_order_notional" in mine:
-                checks.append(("max_order_notional", notional))
-            stateful = {"max_symbol_exposure", "max_total_exposure", "max_open_positions", "max_orders_per_minute"}
-            if stateful & set(mine):
+            fields: dict[str, Any] = {}
+            if decision.needs_state(mine):
                 book = account_book if scope[0] == "account" else exposure.read(conn, scope[0], scope[1])
-                marks = self._marks(conn, book, key, price)
-                if "max_symbol_exposure" in mine:
-                    after = book.symbol_exposure(key, marks) + notional
-                    values[f"{prefix}_symbol_exposure"] = after
-                    checks.append(("max_symbol_exposure", after))
-                if "max_total_exposure" in mine:
-                    after = book.total_exposure(marks) + notional
-                    values[f"{prefix}_total_exposure"] = after
-                    checks.append(("max_total_exposure", after))
-                if "max_open_positions" in mine:
-                    after = Decimal(book.open_positions + book.reserved_opens + (1 if opens else 0))
-                    values[f"{prefix}_open_positions"] = after
-                    checks.append(("max_open_positions", after))
-                if "max_orders_per_minute" in mine:
-                    after = Decimal(book.orders_last_minute + 1)
-                    values[f"{prefix}_orders_last_minute"] = after
-                    checks.append(("max_orders_per_minute", after))
-            for name, after in checks:
-                limit = mine[name]
-                if after > limit:
-                    raise Rejected(
-                        codes.LIMIT_CODES[name],
-                        f"{name} of {scope[0]} {scope[1]}: {after} after this order exceeds {limit}",
-                        scope=scope,
-                        observed=after,
-                        limit=limit,
-                    )
-                if limit > 0 and after >= limit * ALERT_AT:
-                    alerts.append(self._near(scope, name, after, limit, intent, now))
+                marks, missing = self._marks(conn, book, key, price)
+                if missing:
+                    fields["missing_marks"] = missing
+                else:
+                    fields.update(
+                        symbol_exposure=book.symbol_exposure(key, marks), total_exposure=book.total_exposure(marks),
+                        open_positions=book.open_positions + book.reserved_opens,
+                        orders_last_minute=book.orders_last_minute,
+                    )  # fmt: skip
             if "max_daily_loss" in mine:
-                self._daily_loss(conn, scope, mine["max_daily_loss"], intent, now, values, alerts)
-        return opens
+                day = daily_pnl_of(conn, scope, now)
+                fields["daily_missing_marks"] = day.missing_marks
+                fields["daily_loss"] = max(Decimal(0), -day.total)
+            states[scope] = decision.ScopeState(**fields)
+        return by_scope, states, opens
 
     @staticmethod
     def _marks(
         conn: psycopg.Connection, book: exposure.ScopeBook, key: tuple[str, str], price: Decimal
-    ) -> dict[tuple[str, str], Decimal]:
-        """The marks of every symbol the scope holds; a held symbol without one cannot be valued."""
+    ) -> tuple[dict[tuple[str, str], Decimal], list[str]]:
+        """The marks of every symbol the scope holds, and the held symbols without one (which
+        cannot be valued)."""
         held = sorted(book.positions)
         marks: dict[tuple[str, str], Decimal] = {key: price}
         if held:
@@ -403,43 +363,7 @@ class Guardian:
             ).fetchall()
             marks.update({(v, s): Decimal(p) for v, s, p in rows})
             marks[key] = price
-        missing = [s for k in held if k not in marks for s in [k[1]]]
-        if missing:
-            raise Rejected(
-                codes.PRICE_UNKNOWN, f"no mark price for held symbols {', '.join(missing)}: exposure unknown"
-            )
-        return marks
-
-    def _daily_loss(
-        self,
-        conn: psycopg.Connection,
-        scope: limits.Scope,
-        limit: Decimal,
-        intent: OrderIntent,
-        now: datetime,
-        values: dict[str, Any],
-        alerts: list[RiskAlert],
-    ) -> None:
-        day = daily_pnl_of(conn, scope, now)
-        if day.missing_marks:
-            raise Rejected(
-                codes.PRICE_UNKNOWN,
-                f"no mark price for held symbols {', '.join(day.missing_marks)}: daily PnL unknown",
-                scope=scope,
-            )
-        loss = max(Decimal(0), -day.total)
-        values[f"{scope[0]}_daily_loss"] = loss
-        if loss >= limit:
-            alerts.extend(breach(conn, scope, loss, limit, now, actor=self.settings.actor))
-            raise Rejected(
-                codes.MAX_DAILY_LOSS,
-                f"daily loss of {scope[0]} {scope[1]} is {loss}, limit {limit}: kill switch engaged",
-                scope=scope,
-                observed=loss,
-                limit=limit,
-            )
-        if limit > 0 and loss >= limit * ALERT_AT:
-            alerts.append(self._near(scope, "max_daily_loss", loss, limit, intent, now))
+        return marks, [k[1] for k in held if k not in marks]
 
     @staticmethod
     def _near(
