@@ -40,5 +40,10 @@ def test_list_show_and_replay_a_dead_letter(api: ApiHarness, kafka_bootstrap: st
         trail = conn.execute("SELECT action, target, outcome FROM api_audit").fetchall()
     assert rows == [("raw.near_intents.quote", event.meta.id, "api")]  # one replay, keeping the event id
     assert trail == [("dead_letter.replay", ref, "ok")]
+    marked = client.get("/api/v1/dead-letters", headers=viewer).json()["items"]  # Kafka keeps it: marked replayed
+    assert [(x["topic"], x["function"], x["replayed_by"]) for x in marked] == [
+        ("dlq.normalize-near-intents", "normalize-near-intents", "admin")
+    ]
+    assert marked[0]["replayed_at"] and marked[0]["time"]
     assert client.get("/api/v1/dead-letters/dlq.reactor:0:999", headers=viewer).status_code == 404
     assert client.get("/api/v1/dead-letters?function=no-such-function", headers=viewer).status_code == 404

@@ -33,6 +33,16 @@ def test_create_validate_start_stop_a_strategy(api: ApiHarness) -> None:
         "/api/v1/strategies/validate", json={"document": {**doc, "sizing": {"type": "moon"}}}, headers=trader
     )
     assert bad.status_code == 200 and bad.json()["valid"] is False and bad.json()["fields"]
+    pasted = client.post(  # the dashboard sends the pasted YAML/JSON text; problems keep their path
+        "/api/v1/strategies/validate", json={"text": "name: x\nsizing: {type: moon}\n"}, headers=trader
+    )
+    assert pasted.status_code == 200 and pasted.json()["valid"] is False
+    assert "sizing" in [f["loc"] for f in pasted.json()["fields"]], pasted.json()
+    assert all({"expected", "found"} <= f.keys() for f in pasted.json()["fields"])
+    broken = client.post("/api/v1/strategies/validate", json={"text": "name: [unclosed"}, headers=trader).json()
+    assert broken["valid"] is False and "syntax error" in broken["fields"][0]["found"]
+    both = client.post("/api/v1/strategies/validate", json={"text": "a: 1", "document": {}}, headers=trader)
+    assert both.status_code == 422
     refused = client.post(
         "/api/v1/strategies", json={"document": {"name": "x"}}, headers={**trader, "Idempotency-Key": "create-bad-1"}
     )

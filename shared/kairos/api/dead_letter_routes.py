@@ -65,11 +65,45 @@ def router(api: Api) -> APIRouter:
         except ConfigError as exc:
             raise HTTPException(404, {"code": "not_found", "reason": str(exc)}) from exc
 
+    owner = {fn.dead_letter_topic: fn.name for fn in catalog.functions if fn.dead_letter_topic}
+
+    def replays(refs: list[str]) -> dict[str, tuple[Any, str]]:
+        """The last successful replay through the API of each ref: (when, by whom).
+
+        Kafka keeps a replayed letter on its topic, so the audit log is what tells an operator
+        that one was already sent back.
+        """
+        if not refs:
+            return {}
+        with api.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT ON (target) target, at, username FROM api_audit"
+                " WHERE action = 'dead_letter.replay' AND outcome = 'ok' AND target = ANY(%s)"
+                " ORDER BY target, at DESC",
+                (refs,),
+            ).fetchall()
+        return {target: (at, username) for target, at, username in rows}
+
     @r.get("/dead-letters", dependencies=[viewer])
     async def dead_letter_list(function: FunctionQ = None) -> dict[str, Any]:
-        """Every dead letter (one function's with ``function``): ref, id, type, HTTP code, reason."""
+        """Every dead letter (one function's with ``function``): ref, topic, function, event id, type, event
+        time, HTTP code, reason, and when and by whom it was last replayed through the API (null if never)."""
         found = await run_in_threadpool(letters, function)
-        return {"items": [dead_letters.summary(x) for x in found]}
+        replayed = await run_in_threadpool(replays, [x.ref for x in found])
+        items = []
+        for x in found:
+            at, by = replayed.get(x.ref, (None, None))
+            items.append(
+                {
+                    **dead_letters.summary(x),
+                    "topic": x.topic,
+                    "function": owner.get(x.topic),
+                    "time": x.attr("time") or None,
+                    "replayed_at": at.isoformat() if at else None,
+                    "replayed_by": by,
+                }
+            )
+        return {"items": items}
 
     @r.get("/dead-letters/{ref}", dependencies=[viewer])
     async def dead_letter_show(ref: RefP) -> dict[str, Any]:

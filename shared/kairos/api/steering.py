@@ -12,7 +12,7 @@ import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kairos.api import reads
 from kairos.api.app import IdempotencyKey
@@ -31,8 +31,21 @@ RunP = Annotated[str, PathParam(pattern=r"^[a-z0-9][a-z0-9-]{2,62}$")]
 
 
 class Document(BaseModel):
+    """A strategy document as data, or as the YAML/JSON text an operator pasted (exactly one of the two)."""
+
     model_config = ConfigDict(extra="forbid")
-    document: dict[str, Any] = Field(description="the strategy document (docs/STRATEGIES.md)")
+    document: dict[str, Any] | None = Field(default=None, description="the strategy document (docs/STRATEGIES.md)")
+    text: str | None = Field(default=None, max_length=60000, description="the document as YAML or JSON text")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Document:
+        if (self.document is None) == (self.text is None):
+            raise ValueError("give exactly one of document and text")
+        return self
+
+    def load(self) -> Any:
+        """The document's data; text with a syntax error raises StrategyInvalid at the document."""
+        return self.document if self.document is not None else language.load_text(self.text or "")
 
 
 class Start(BaseModel):
@@ -49,13 +62,16 @@ def _problems(exc: language.StrategyInvalid) -> dict[str, Any]:
     return {
         "code": "invalid_strategy",
         "reason": "the strategy document does not validate",
-        "fields": [{"loc": p.path, "msg": f"expected {p.expected}; found {p.found}"} for p in exc.problems],
+        "fields": [
+            {"loc": p.path, "msg": f"expected {p.expected}; found {p.found}", "expected": p.expected, "found": p.found}
+            for p in exc.problems
+        ],
     }
 
 
-def _parse(document: dict[str, Any]) -> language.StrategySpec:
+def _parse(body: Document) -> language.StrategySpec:
     try:
-        return language.parse(document)
+        return language.parse(body.load())
     except language.StrategyInvalid as exc:
         raise HTTPException(422, _problems(exc)) from exc
 
@@ -100,7 +116,7 @@ def router(api: Api) -> APIRouter:
     def validate(body: Document) -> dict[str, Any]:
         """Validate a document without storing it: every problem with its path."""
         try:
-            spec = language.parse(body.document)
+            spec = language.parse(body.load())
         except language.StrategyInvalid as exc:
             return {"valid": False, **_problems(exc)}
         return {"valid": True, "strategy_id": spec.name}
@@ -108,7 +124,7 @@ def router(api: Api) -> APIRouter:
     @r.post("/strategies")
     async def create(body: Document, request: Request, key: IdempotencyKey, user: User = trader) -> Response:
         """Store a document as its strategy's next version (the same document again creates nothing)."""
-        spec = _parse(body.document)
+        spec = _parse(body)
 
         def effect(conn: psycopg.Connection) -> tuple[int, Any]:
             version, created = store.create(conn, spec, f"api:{user.username}")

@@ -36,13 +36,23 @@ function logout() {
   $("app").hidden = true; $("login").hidden = false;
 }
 
-async function write(path, body, action) {
-  const answer = await call(path, {method: "POST", body: JSON.stringify(body || {}),
+// Every write carries a fresh Idempotency-Key; the answer (or the refusal, 403 for a role that
+// may not) is shown in the message line.
+async function send(path, body, action, method = "POST") {
+  const answer = await call(path, {method, body: JSON.stringify(body || {}),
     headers: {"Idempotency-Key": keyFor(action)}});
   const doc = await answer.json().catch(() => ({}));
-  $("message").textContent = answer.ok ? `${action}: done` : `${action}: ${answer.status} ${(doc.error || {}).reason || ""}`;
-  return answer.ok;
+  const error = doc.error || {};
+  let text = `${action}: done`;
+  if (answer.status === 403) text = `${action}: 403 refused — your role (${session.user.role}) may not do this`;
+  else if (!answer.ok) text = `${action}: ${answer.status} ${error.reason || ""}` +
+    (error.fields || []).map((f) => ` [${[].concat(f.loc).join(".")}: ${f.msg}]`).join("");
+  $("message").textContent = text;
+  $("message").className = "message" + (answer.ok ? "" : " refused");
+  return {ok: answer.ok, status: answer.status, doc};
 }
+
+async function write(path, body, action) { return (await send(path, body, action)).ok; }
 
 function cell(row, text, cls) { const td = row.insertCell(); td.textContent = text == null ? "–" : text; if (cls) td.className = cls; return td; }
 function signed(value) { const n = Number(value); return n > 0 ? "pos" : n < 0 ? "neg" : ""; }
@@ -77,6 +87,9 @@ const render = {
   },
   prices(data) { updateSymbols(data.map((m) => m.symbol)); },
   kill_switch(data) {
+    fill("switches", data.switches || [], (tr, w) => {
+      tr.dataset.switch = `${w.scope}:${w.scope_id}`; cell(tr, w.scope); cell(tr, w.scope_id); cell(tr, w.reason);
+    });
     const badge = $("kill-state");
     badge.textContent = data.engaged ? `KILL SWITCH ENGAGED: ${data.reason}` : "trading allowed";
     badge.className = "badge " + (data.engaged ? "on" : "ok");
@@ -131,6 +144,116 @@ async function loadStrategies() {
     };
     td.appendChild(button);
   });
+}
+
+// Strategies: validate a pasted document (YAML or JSON text, parsed by the API as the CLI
+// parses a file) and store it as the strategy's next version.
+function showProblems(fields) {
+  fill("strategy-problems", fields || [], (tr, f) => {
+    tr.dataset.path = f.loc || "(document)";
+    cell(tr, f.loc || "(document)"); cell(tr, f.expected || f.msg); cell(tr, f.found);
+  });
+}
+
+async function validateStrategy() {
+  const answer = await call("/strategies/validate", {method: "POST", body: JSON.stringify({text: $("strategy-doc").value})});
+  const doc = await answer.json().catch(() => ({}));
+  if (!answer.ok) { $("strategy-result").textContent = `validate: ${answer.status} ${(doc.error || {}).reason || ""}`; showProblems((doc.error || {}).fields); return; }
+  $("strategy-result").textContent = doc.valid ? `valid: strategy ${doc.strategy_id}` : `not valid: ${doc.fields.length} problem(s)`;
+  $("strategy-result").className = doc.valid ? "note ok" : "note error";
+  showProblems(doc.valid ? [] : doc.fields);
+}
+
+async function createStrategy() {
+  const result = await send("/strategies", {text: $("strategy-doc").value}, "strategy create");
+  const error = result.doc.error || {};
+  showProblems(result.ok ? [] : error.fields);
+  $("strategy-result").textContent = result.ok
+    ? `${result.doc.created ? "created" : "unchanged"}: ${result.doc.strategy_id} version ${result.doc.version}`
+    : $("message").textContent;
+  $("strategy-result").className = result.ok ? "note ok" : "note error";
+  if (result.ok) loadStrategies();
+}
+
+// Risk: limits per scope (setting one is a new version, as `kairos risk limits` does), kill
+// switches per scope, and the guardian's recent decisions with their reasons.
+async function loadRisk() {
+  const limits = await call("/risk/limits");
+  if (limits.ok) {
+    const doc = await limits.json();
+    $("risk-asof").textContent = `as of ${time(doc.as_of)}`;
+    fill("limits", doc.items, (tr, l) => {
+      tr.dataset.limit = `${l.scope_kind}:${l.scope_id}:${l.name}`;
+      cell(tr, l.scope_kind); cell(tr, l.scope_id); cell(tr, l.name); cell(tr, l.value); cell(tr, l.version);
+      cell(tr, l.set_by); cell(tr, l.reason); cell(tr, time(l.set_at));
+    });
+  }
+  const switches = await call("/kill-switch");
+  if (switches.ok) render.kill_switch(await switches.json());
+  const decisions = await call("/risk/decisions?limit=100");
+  if (decisions.ok) {
+    const rejectedOnly = $("decisions-rejected").checked;
+    const items = (await decisions.json()).items.filter((d) => !rejectedOnly || d.outcome !== "approved");
+    fill("decisions", items.slice(0, 30), (tr, d) => {
+      cell(tr, time(d.decided_at)); cell(tr, d.outcome, d.outcome === "approved" ? "pos" : "neg");
+      cell(tr, d.reason_code); cell(tr, d.account); cell(tr, d.strategy_id); cell(tr, d.symbol); cell(tr, d.message);
+    });
+  }
+}
+
+async function setLimit(event) {
+  event.preventDefault();
+  const value = $("limit-value").value.trim();
+  const body = {scope: $("limit-scope").value, scope_id: $("limit-scope-id").value.trim() || "*",
+    name: $("limit-name").value.trim(), value: value === "" ? null : value, reason: $("limit-reason").value};
+  if ((await send("/risk/limits", body, "risk limit", "PUT")).ok) loadRisk();
+}
+
+async function killSwitch(engaged) {
+  const reason = $("switch-reason").value || (engaged ? "engaged from the dashboard" : "released from the dashboard");
+  const body = {engaged, reason, scope: $("switch-scope").value, scope_id: $("switch-scope-id").value.trim() || "*"};
+  if (await write("/kill-switch", body, engaged ? "kill switch engage" : "kill switch release")) loadRisk();
+}
+
+// Dead letters: list (per function), show one, replay it to its original topic (admin), as
+// `kairos dlq list|show|replay` does. Kafka keeps a replayed letter, so it is marked, not removed.
+let shownLetter = null;
+async function loadDeadLetters() {
+  const fn = $("dlq-function").value;
+  const answer = await call("/dead-letters" + (fn ? `?function=${encodeURIComponent(fn)}` : ""));
+  const doc = await answer.json().catch(() => ({}));
+  if (!answer.ok) { $("dlq-note").textContent = `dead letters: ${answer.status} ${(doc.error || {}).reason || ""}`; return; }
+  const select = $("dlq-function"); const known = new Set(Array.from(select.options).map((o) => o.value));
+  doc.items.forEach((x) => { if (x.function && !known.has(x.function)) { select.add(new Option(x.function, x.function)); known.add(x.function); } });
+  $("dlq-note").textContent = doc.items.length ? `${doc.items.length} dead letter(s)` : "no dead letters";
+  fill("dead-letters", doc.items, (tr, x) => {
+    tr.dataset.ref = x.ref; tr.className = x.replayed_at ? "replayed" : "";
+    cell(tr, x.function); cell(tr, x.topic); cell(tr, x.time ? new Date(x.time).toLocaleString() : null); cell(tr, x.code);
+    cell(tr, x.reason); cell(tr, x.replayed_at ? `replayed ${time(x.replayed_at)} by ${x.replayed_by}` : "no");
+    const td = tr.insertCell(); const button = document.createElement("button");
+    button.textContent = "Show"; button.className = "link"; button.onclick = () => showLetter(x.ref); td.appendChild(button);
+  });
+}
+
+async function showLetter(ref) {
+  const answer = await call(`/dead-letters/${encodeURIComponent(ref)}`);
+  const doc = await answer.json().catch(() => ({}));
+  if (!answer.ok) { $("dlq-note").textContent = `${ref}: ${answer.status} ${(doc.error || {}).reason || ""}`; return; }
+  shownLetter = ref;
+  $("dlq-ref").textContent = ref; $("dlq-original").textContent = doc.original_topic;
+  $("dlq-data").textContent = JSON.stringify(doc.data, null, 2);
+  $("dlq-error").textContent = JSON.stringify(doc.error, null, 2);
+  $("dlq-attributes").textContent = JSON.stringify(doc.attributes, null, 2);
+  $("dlq-fix").value = ""; $("dlq-detail").hidden = false;
+}
+
+async function replayLetter() {
+  if (!shownLetter) return;
+  const fix = $("dlq-fix").value.trim(); let body = {};
+  if (fix) {
+    try { body = {data: JSON.parse(fix)}; } catch (e) { $("message").textContent = `replay: the fixed payload is not JSON (${e.message})`; return; }
+  }
+  if ((await send(`/dead-letters/${encodeURIComponent(shownLetter)}/replay`, body, "dead letter replay")).ok) loadDeadLetters();
 }
 
 let chartLoaded = false;
@@ -191,8 +314,11 @@ async function start() {
   $("whoami").textContent = `${session.user.username} (${session.user.role})`;
   const trader = session.user.role !== "viewer";
   ["kill-engage", "kill-release"].forEach((id) => { $(id).hidden = !trader; });
-  stream(); loadStrategies(); loadBacktests();
-  setInterval(() => { loadStrategies(); }, 5000);
+  const rank = {viewer: 0, trader: 1, admin: 2}[session.user.role] || 0;
+  document.querySelectorAll(".writes").forEach((el) => { if (rank < 1) el.title = "your role may not: the API answers 403"; });
+  document.querySelectorAll(".admin-only").forEach((el) => { if (rank < 2) el.title = "admins only: the API answers 403"; });
+  stream(); loadStrategies(); loadBacktests(); loadRisk(); loadDeadLetters();
+  setInterval(() => { loadStrategies(); loadRisk(); }, 5000);
   setInterval(() => { if ($("chart-symbol").value) drawChart(); }, 15000);
 }
 
@@ -206,5 +332,14 @@ $("login-form").addEventListener("submit", async (event) => {
 $("logout").onclick = logout;
 $("kill-engage").onclick = () => write("/kill-switch", {engaged: true, reason: "engaged from the dashboard"}, "kill switch engage");
 $("kill-release").onclick = () => write("/kill-switch", {engaged: false, reason: "released from the dashboard"}, "kill switch release");
+$("strategy-validate").onclick = validateStrategy;
+$("strategy-create").onclick = createStrategy;
+$("limit-form").addEventListener("submit", setLimit);
+$("switch-form").addEventListener("submit", (event) => { event.preventDefault(); killSwitch(true); });
+$("switch-release").onclick = () => killSwitch(false);
+$("decisions-rejected").onchange = loadRisk;
+$("dlq-function").onchange = loadDeadLetters;
+$("dlq-refresh").onclick = loadDeadLetters;
+$("dlq-replay").onclick = replayLetter;
 $("chart-symbol").onchange = drawChart; $("chart-timeframe").onchange = drawChart;
 if (session) start();
