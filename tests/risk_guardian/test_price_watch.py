@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import psycopg
+from cloudevents.core.v1.event import CloudEvent
 from kairos.contracts.codec import to_cloudevent
 from kairos.contracts.envelope import new_event
 from kairos.contracts.execution import OrderFill
@@ -38,7 +39,7 @@ def alerts(database_url: str) -> list[tuple[str, str]]:
     return out
 
 
-def ticker(symbol: str, price: str) -> object:
+def ticker(symbol: str, price: str) -> CloudEvent:
     data = Ticker(venue="binanceusdm", symbol=symbol, price=Decimal(price), mark=Decimal(price),
                   exchange_time=datetime.now(UTC))  # fmt: skip
     return to_cloudevent(new_event(data, source="/tests/normalize-tickers", partition_key=f"binanceusdm|{symbol}"))
