@@ -194,6 +194,12 @@ def test_an_account_key_is_sealed_at_once_and_never_returned(api: ApiHarness, mo
         logged = conn.execute("SELECT request::text FROM api_audit").fetchone()
     assert blob is not None and b"PLAIN" not in bytes(blob[0])
     assert logged is not None and "PLAIN" not in logged[0]
+    nul = client.post(  # Postgres text cannot hold NUL: the client's input, so 422 and not a 500
+        "/api/v1/accounts",
+        json={**body, "account": "other", "base_url": "http://a\u0000b"},
+        headers={**headers, "Idempotency-Key": "account-0002"},
+    )
+    assert nul.status_code == 422 and nul.json()["error"]["code"] == "invalid_value", nul.text
 
 
 def test_reconcile_now_without_a_reconciler_is_503_and_keeps_the_key_free(api: ApiHarness) -> None:

@@ -98,6 +98,7 @@ class Api:
         self.app.add_exception_handler(RequestValidationError, self._invalid)  # type: ignore[arg-type]
         self.app.add_exception_handler(StarletteHTTPException, self._http_error)  # type: ignore[arg-type]
         self.app.add_exception_handler(psycopg.OperationalError, self._database_down)  # type: ignore[arg-type]
+        self.app.add_exception_handler(psycopg.DataError, self._bad_value)  # type: ignore[arg-type]
         self.app.include_router(self._public())
         self.app.include_router(self._reads())
         self.app.include_router(self._writes())
@@ -122,6 +123,12 @@ class Api:
             return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
         codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
         return _error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+
+    async def _bad_value(self, _request: Request, exc: psycopg.DataError) -> Response:
+        """A value the schema lets through but Postgres cannot store (a NUL character in text, a
+        number out of range) is the client's input: 422, never a 500. The write's transaction,
+        with its Idempotency-Key claim, has rolled back."""
+        return _error(422, "invalid_value", f"a value cannot be stored: {str(exc).splitlines()[0]}")
 
     async def _database_down(self, _request: Request, exc: psycopg.OperationalError) -> JSONResponse:
         log.warning("database unavailable", extra={"reason": str(exc)})
