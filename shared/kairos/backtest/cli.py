@@ -3,7 +3,8 @@
     kairos backtest run --strategy ID[@VERSION] --from T --to T [--symbols S,S] [--timeframe TF]
                         [--balance 10000] [--fees 0.0004] [--slippage-bps 0] [--fill next_open|close]
                         [--sizing strategy|all_equity] [--both-touched stop_first|tp_first]
-                        [--funding-rate-8h 0] [--id RUN_ID] [--html FILE] [--png FILE]
+                        [--funding-rate-8h 0] [--risk-limits FILE|JSON] [--id RUN_ID]
+                        [--html FILE] [--png FILE]
     kairos backtest list
     kairos backtest show RUN_ID [--trades N]
     kairos backtest compare RUN_ID RUN_ID...
@@ -16,6 +17,7 @@ metrics and writes the HTML report (default ``backtest-<id>.html`` in the curren
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from decimal import Decimal, InvalidOperation
@@ -54,6 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--sizing", choices=("strategy", "all_equity"), default="strategy")
     r.add_argument("--both-touched", choices=("stop_first", "tp_first"), default="stop_first")
     r.add_argument("--funding-rate-8h", type=_decimal, default=Decimal(0))
+    r.add_argument("--risk-limits", default=None, help='risk limits per scope kind, a JSON file or text such as'
+                   ' \'{"account": {"max_open_positions": 2}}\' (default: the limits stored for the strategy\'s'
+                   ' account, the strategy and global; "{}": none)')
     r.add_argument("--id", default=None, help="run id (default: derived from the inputs)")
     r.add_argument("--html", type=Path, default=None)
     r.add_argument("--png", type=Path, default=None)
@@ -84,7 +89,24 @@ def request_of(args: argparse.Namespace) -> BacktestRequest:
             fill=args.fill, fee_rate=args.fees, slippage_bps=args.slippage_bps, sizing=args.sizing,
             both_touched=args.both_touched, funding_rate_8h=args.funding_rate_8h,
         ),
+        risk_limits=_risk_limits(args.risk_limits),
     )
+
+
+def _risk_limits(value: str | None) -> Any:
+    """``--risk-limits``: JSON text, or the path of a file holding it (None: the stored limits)."""
+    if value is None:
+        return None
+    text = value
+    if not value.lstrip().startswith("{"):
+        try:
+            text = Path(value).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"--risk-limits: cannot read {value}: {exc.strerror}") from None
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--risk-limits: not JSON ({exc.msg} at line {exc.lineno})") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,7 +116,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         req = request_of(args) if args.action == "run" else None
-    except ValidationError as exc:
+    except ValueError as exc:
+        if not isinstance(exc, ValidationError):
+            print(f"kairos backtest: {exc}", file=sys.stderr)
+            return 2
         for e in exc.errors():
             where = ".".join(str(p) for p in e["loc"]) or "request"
             print(f"kairos backtest: {where}: {e['msg'].removeprefix('Value error, ')}", file=sys.stderr)

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kairos.contracts.market_data import Timeframe
+from kairos.risk.codes import LIMIT_NAMES
 
 
 class FillModel(BaseModel):
@@ -56,6 +57,22 @@ class BacktestRequest(BaseModel):
     end: datetime
     balance: Decimal = Field(gt=0)
     fills: FillModel = FillModel()
+    risk_limits: dict[Literal["global", "account", "strategy"], dict[str, Decimal]] | None = Field(
+        default=None,
+        description="risk limits per scope kind ({'account': {'max_open_positions': 2}}); None: the limits "
+        "stored for the strategy's account and the strategy (and global) when the run starts",
+    )
+
+    @field_validator("risk_limits")
+    @classmethod
+    def _limits(cls, value: dict[str, dict[str, Decimal]] | None) -> dict[str, dict[str, Decimal]] | None:
+        for kind, named in (value or {}).items():
+            for name, limit in named.items():
+                if name not in LIMIT_NAMES:
+                    raise ValueError(f"{kind} limit must be one of {', '.join(LIMIT_NAMES)}, not {name!r}")
+                if limit < 0:
+                    raise ValueError(f"{kind} {name} must be >= 0, not {limit}")
+        return value
 
     @field_validator("start", "end")
     @classmethod

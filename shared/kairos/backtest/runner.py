@@ -16,17 +16,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import psycopg
 
 from kairos.backtest import data, metrics
+from kairos.backtest import risk as backtest_risk
 from kairos.backtest.config import BacktestRequest, canonical_json, digest
-from kairos.backtest.simulate import SymbolResult, simulate
+from kairos.backtest.simulate import SymbolResult, simulate, simulate_together
 from kairos.errors import PermanentError
 from kairos.marketdata.timeframes import TIMEFRAME_MS
+from kairos.risk import limits
 from kairos.strategies import store as strategies
 from kairos.strategies.indicators import Candles
 from kairos.strategies.language import StrategySpec, canonical
@@ -54,6 +57,8 @@ class Outcome:
     data_version: str
     rerun: bool
     """True when the run id existed and this run reproduced it (same result hash)."""
+    rejections: list[dict[str, Any]] = field(default_factory=list)
+    """Entries the risk checks rejected (empty without risk limits)."""
 
 
 def _money(x: float) -> str:
@@ -119,11 +124,24 @@ def plan(
     return version, spec, timeframe, series
 
 
+def risk_limits(conn: psycopg.Connection, req: BacktestRequest, spec: StrategySpec) -> BacktestRequest:
+    """The request with its risk limits fixed: as given, or the limits stored now for the
+    global scope, the strategy's account and the strategy (what the live guardian would apply)."""
+    if req.risk_limits is not None:
+        return req
+    stored: dict[str, dict[str, Decimal]] = {}
+    for lim in limits.current(conn, backtest_risk.scopes_of(spec)):
+        stored.setdefault(lim.scope_kind, {})[lim.name] = lim.value
+    return req.model_copy(update={"risk_limits": stored})
+
+
 def _request_doc(req: BacktestRequest, version: int, spec: StrategySpec, timeframe: str) -> dict[str, Any]:
     doc = json.loads(req.model_dump_json())
     doc["strategy_version"] = version
     doc["timeframe"] = timeframe
     doc["symbols"] = list(req.symbols or spec.universe.symbols)
+    if not any((req.risk_limits or {}).values()):
+        doc.pop("risk_limits", None)  # no limit: the same request (and run id) as before limits existed
     return doc
 
 
@@ -142,6 +160,7 @@ def run(
     and the outgoing event commit together or not at all."""
     note = progress or (lambda _stage, _done, _total: None)
     version, spec, timeframe, series = plan(conn, req, note)
+    req = risk_limits(conn, req, spec)
     request = _request_doc(req, version, spec, timeframe)
     strategy_doc = canonical(spec)
     data_version = data.version(series)
@@ -184,15 +203,16 @@ def _finish(
     with conn.transaction():
         conn.execute("DELETE FROM backtest_results WHERE run_id = %s", (run_id,))
         conn.execute(
-            "INSERT INTO backtest_results (run_id, metrics, trades, signals, equity, result_hash)"
-            " VALUES (%s, %s, %s, %s, %s, %s)",
+            "INSERT INTO backtest_results (run_id, metrics, trades, signals, equity, result_hash, rejections)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
             (run_id, canonical_json(result["metrics"]), canonical_json(result["trades"]),
-             canonical_json(result["signals"]), canonical_json(result["equity"]), result_hash),
+             canonical_json(result["signals"]), canonical_json(result["equity"]), result_hash,
+             canonical_json(result.get("rejections", []))),
         )  # fmt: skip
         conn.execute("UPDATE backtest_runs SET status = 'done', error = NULL, result_hash = %s, finished_at = now()"
                      " WHERE run_id = %s", (result_hash, run_id))  # fmt: skip
     return Outcome(run_id, result_hash, result["metrics"], result["trades"], result["signals"], result["equity"],
-                   count, data_version, previous is not None)  # fmt: skip
+                   count, data_version, previous is not None, result.get("rejections", []))  # fmt: skip
 
 
 def _check_existing(
@@ -230,9 +250,23 @@ def compute(
     symbols = list(series)
     share = balance / len(symbols)
     results: list[SymbolResult] = []
-    for k, symbol in enumerate(symbols):
-        note("simulate", k, len(symbols))
-        results.append(simulate(spec, symbol, series[symbol], req.fills, share, bar_ms))
+    by_kind = {k: v for k, v in (req.risk_limits or {}).items() if v}
+    gates: list[backtest_risk.RiskGate] = []
+    if by_kind:
+        # one guardian over every symbol: the symbols are simulated together, in candle-time order
+        note("simulate", 0, len(symbols))
+        scopes = backtest_risk.scopes_of(spec)
+        lims = {s: dict(by_kind[s[0]]) for s in scopes if s[0] in by_kind}
+
+        def make_gate(sims: list[Any]) -> backtest_risk.RiskGate:
+            gates.append(backtest_risk.RiskGate(sims, spec.universe.venue, scopes, lims))
+            return gates[0]
+
+        results = simulate_together(spec, series, req.fills, share, bar_ms, make_gate)
+    else:
+        for k, symbol in enumerate(symbols):
+            note("simulate", k, len(symbols))
+            results.append(simulate(spec, symbol, series[symbol], req.fills, share, bar_ms))
     note("simulate", len(symbols), len(symbols))
     times = _union([r.open_time for r in results])
     change = np.zeros(len(times))
@@ -276,7 +310,11 @@ def compute(
             "open_positions": [int(held[i]) for i in pick],
         },
     }
-    return digest({k: result[k] for k in ("metrics", "trades", "signals")}), result
+    hashed = ["metrics", "trades", "signals"]
+    if gates:
+        result["rejections"] = backtest_risk.rejections_doc(gates[0].rejections, _isos)
+        hashed.append("rejections")
+    return digest({k: result[k] for k in hashed}), result
 
 
 def load_result(conn: psycopg.Connection, run_id: str, *, signals: bool = True) -> dict[str, Any]:
@@ -285,14 +323,14 @@ def load_result(conn: psycopg.Connection, run_id: str, *, signals: bool = True) 
     row = conn.execute(
         "SELECT r.run_id, r.strategy_id, r.version, r.request, r.strategy, r.data_version, r.candles, r.status,"
         " r.error, r.result_hash, x.metrics, x.trades, " + ("x.signals" if signals else "NULL::jsonb")
-        + ", x.equity FROM backtest_runs r"
+        + ", x.equity, x.rejections FROM backtest_runs r"
         " LEFT JOIN backtest_results x USING (run_id) WHERE r.run_id = %s",
         (run_id,),
     ).fetchone()
     if row is None:
         raise BacktestError(f"no backtest {run_id!r} (kairos backtest list)")
     keys = ("run_id", "strategy_id", "version", "request", "strategy", "data_version", "candles", "status", "error",
-            "result_hash", "metrics", "trades", "signals", "equity")  # fmt: skip
+            "result_hash", "metrics", "trades", "signals", "equity", "rejections")  # fmt: skip
     return dict(zip(keys, row, strict=True))
 
 

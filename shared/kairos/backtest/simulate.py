@@ -14,10 +14,11 @@ same bits in every process; results are rounded to fixed decimals when written o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import SimpleNamespace
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -135,6 +136,9 @@ class _Sim:
         self.pos: _Open | None = None
         # change points of the per-bar state: (bar, signed qty, entry price, realised after the bar)
         self.changes: list[tuple[int, float, float, float]] = []
+        self.gate: Gate | None = None
+        self.sig: evaluate.Signals
+        self.flags: Any = None
 
     # --- fills -----------------------------------------------------------------------
 
@@ -295,9 +299,14 @@ class _Sim:
     # --- the run ------------------------------------------------------------------------
 
     def run(self) -> SymbolResult:
-        n = self.n
-        if n == 0:
-            return self._finish()
+        for i in self.events():
+            self.step(i)
+        return self.end()
+
+    def events(self) -> list[int]:
+        """The bars where a rule fired (the only bars ``step`` visits); evaluates the rules once."""
+        if self.n == 0:
+            return []
         sig = evaluate.signals(self.spec, self.c)
         events = np.flatnonzero(sig.long_entry | sig.long_exit | sig.short_entry | sig.short_exit)
         # the same flags at the event bars only, read by the same ``decide`` the live engine uses
@@ -306,38 +315,59 @@ class _Sim:
         def only(flags: npt.NDArray[np.bool_]) -> dict[int, bool]:
             return dict(zip(at, flags[events].tolist(), strict=True))
 
-        flags: Any = SimpleNamespace(long_entry=only(sig.long_entry), long_exit=only(sig.long_exit),
-                                     short_entry=only(sig.short_entry), short_exit=only(sig.short_exit))
+        self.sig = sig
+        self.flags = SimpleNamespace(long_entry=only(sig.long_entry), long_exit=only(sig.long_exit),
+                                     short_entry=only(sig.short_entry), short_exit=only(sig.short_exit))  # fmt: skip
+        return at
+
+    def step(self, i: int) -> None:
+        """The strategy's decision at bar ``i`` and its order; the risk gate (when set) decides
+        each entry as the guardian does live."""
+        n = self.n
         at_close = self.f.fill == "close"
-        for i in at:
-            if self.pos is not None:
-                self._watch(i)
-            position = self.pos.side if self.pos is not None else None
-            d = evaluate.decide(position, flags, i)  # type: ignore[arg-type]
-            if d is None:
-                continue
-            fill_bar = i if at_close else i + 1
-            if d.kind == "exit":
-                self.res.signals.append(Signal(self.symbol, self.times[i], d.action, d.rule,
-                                               self.pos.qty if self.pos else 0.0))  # fmt: skip
-                if fill_bar < n and self.pos is not None:
-                    self._close_part(self.pos.qty, self._market_price(fill_bar, d.order_side == "buy", at_close),
-                                     fill_bar, "signal")  # fmt: skip
-                continue
-            qty = self._size(d.position_side, i, sig)
-            self.res.signals.append(Signal(self.symbol, self.times[i], d.action, d.rule, qty))
-            if fill_bar >= n:
-                continue  # decided on the last candle: there is no next open to fill at
-            price = self._market_price(fill_bar, d.order_side == "buy", at_close)
-            if self.pos is not None:
-                self._close_part(self.pos.qty, price, fill_bar, "reverse")
-            if qty > 0:
-                self._open(d.position_side, qty, price, fill_bar, d.rule, fill_bar + 1 if at_close else fill_bar)
+        if self.pos is not None:
+            self._watch(i)
+        position = self.pos.side if self.pos is not None else None
+        d = evaluate.decide(position, self.flags, i)  # type: ignore[arg-type]
+        if d is None:
+            return
+        fill_bar = i if at_close else i + 1
+        if d.kind == "exit":
+            self.res.signals.append(Signal(self.symbol, self.times[i], d.action, d.rule,
+                                           self.pos.qty if self.pos else 0.0))  # fmt: skip
+            if fill_bar < n and self.pos is not None:
+                if self.gate is not None:
+                    self.gate.exit(self, i)
+                self._close_part(self.pos.qty, self._market_price(fill_bar, d.order_side == "buy", at_close),
+                                 fill_bar, "signal")  # fmt: skip
+            return
+        qty = self._size(d.position_side, i, self.sig)
+        self.res.signals.append(Signal(self.symbol, self.times[i], d.action, d.rule, qty))
+        if fill_bar >= n:
+            return  # decided on the last candle: there is no next open to fill at
+        if self.gate is not None and qty > 0:
+            qty = self.gate.entry(self, i, d.position_side, d.rule, qty)
+        price = self._market_price(fill_bar, d.order_side == "buy", at_close)
+        if self.pos is not None:
+            self._close_part(self.pos.qty, price, fill_bar, "reverse")
+        if qty > 0:
+            self._open(d.position_side, qty, price, fill_bar, d.rule, fill_bar + 1 if at_close else fill_bar)
+
+    def end(self) -> SymbolResult:
+        n = self.n
+        if n == 0:
+            return self._finish()
         if self.pos is not None:
             self._watch(n - 1)
         if self.pos is not None:
             self._close_part(self.pos.qty, float(self.c.close[n - 1]), n - 1, "end_of_data")
         return self._finish()
+
+    def watch_to(self, bar: int) -> None:
+        """Apply the open position's protective orders up to ``bar`` (the risk gate reads every
+        symbol's book at one time; the simulator otherwise catches up at its next event)."""
+        if self.pos is not None and bar >= 0:
+            self._watch(bar)
 
     def _size(self, side: str, i: int, sig: evaluate.Signals) -> float:
         close = self.closes[i]
@@ -384,3 +414,35 @@ def simulate(
 ) -> SymbolResult:
     """One symbol's backtest (pure: no I/O, no clock)."""
     return _Sim(spec, symbol, candles, fills, balance, bar_ms).run()
+
+
+class Gate(Protocol):
+    """The risk checks of an entry: returns the quantity approved (0.0: rejected)."""
+
+    def entry(self, sim: _Sim, bar: int, side: str, rule: str, qty: float) -> float: ...
+
+    def exit(self, sim: _Sim, bar: int) -> None: ...
+
+
+def simulate_together(
+    spec: StrategySpec,
+    series: dict[str, Candles],
+    fills: FillModel,
+    balance: float,
+    bar_ms: int,
+    make_gate: Callable[[list[_Sim]], Gate],
+) -> list[SymbolResult]:
+    """Every symbol's backtest with one risk gate over all of them: the symbols' decisions are
+    visited in candle-time order (ties in the order of ``series``), so the gate sees the book as
+    it stands at each decision. Pure, like ``simulate``."""
+    sims = [_Sim(spec, symbol, c, fills, balance, bar_ms) for symbol, c in series.items()]
+    gate = make_gate(sims)
+    order: list[tuple[int, int, int]] = []
+    for k, sim in enumerate(sims):
+        sim.gate = gate
+        at = sim.events()
+        order.extend(zip(sim.c.open_time[at].tolist() if at else [], [k] * len(at), at, strict=True))
+    order.sort()
+    for _t, k, i in order:
+        sims[k].step(i)
+    return [sim.end() for sim in sims]
