@@ -64,25 +64,25 @@ class ScopeBook:
 
 
 def read(conn: psycopg.Connection, kind: str, scope_id: str) -> ScopeBook:
-    """The scope's positions, reservations and approvals of the last minute, in one statement."""
+    """The scope's positions, reservations (summed per symbol by Postgres) and approvals of the
+    last minute, in one statement."""
     params = {"id": scope_id, "ttl": RESERVATION_TTL_S}
     p, a = _FILTER[kind].format(a="p"), _FILTER[kind].format(a="a")
     sql = (
-        "SELECT 'p', venue, symbol, qty, n, NULL::numeric, NULL::boolean"
+        "SELECT 'p', venue, symbol, qty, n"
         f" FROM ({_POSITIONS.format(f=p)}) pos(venue, symbol, qty, n)"
-        " UNION ALL SELECT 'r', venue, symbol, quantity, NULL, price, opens_position"
-        f" FROM ({_RESERVED.format(f=a)}) res"
-        f" UNION ALL SELECT 'm', NULL, NULL, NULL, n, NULL, NULL FROM ({_RECENT.format(f=a)}) rec(n)"
+        " UNION ALL SELECT 'r', venue, symbol, sum(quantity * price), count(*) FILTER (WHERE opens_position)"
+        f" FROM ({_RESERVED.format(f=a)}) res GROUP BY venue, symbol"
+        f" UNION ALL SELECT 'm', NULL, NULL, NULL, n FROM ({_RECENT.format(f=a)}) rec(n)"
     )
     book = ScopeBook()
-    for tag, venue, symbol, qty, n, price, opens in conn.execute(sql, params).fetchall():
+    for tag, venue, symbol, qty, n in conn.execute(sql, params).fetchall():
         if tag == "p":
             book.positions[(venue, symbol)] = Decimal(qty)
             book.open_positions += int(n)
-        elif tag == "r":
-            key = (venue, symbol)
-            book.reserved[key] = book.reserved.get(key, Decimal(0)) + Decimal(qty) * Decimal(price)
-            book.reserved_opens += 1 if opens else 0
+        elif tag == "r":  # summed per symbol in the statement: one row per symbol, not per approval
+            book.reserved[(venue, symbol)] = Decimal(qty)
+            book.reserved_opens += int(n)
         else:
             book.orders_last_minute = int(n)
     return book

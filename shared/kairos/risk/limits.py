@@ -79,9 +79,15 @@ def set_limit(
 
 def current(conn: psycopg.Connection, scopes: list[Scope] | None = None) -> list[Limit]:
     """The limits in force (of ``scopes``, or all)."""
-    rows = conn.execute(
+    sql = (
         "SELECT scope_kind, scope_id, limit_name, value, version, set_by, reason, set_at FROM risk_limits_current"
-        " WHERE value IS NOT NULL ORDER BY scope_kind, scope_id, limit_name"
+        " WHERE value IS NOT NULL"
+    )
+    if scopes is not None:  # only the scopes asked for, filtered by Postgres (a decision reads three)
+        sql += " AND (scope_kind, scope_id) IN (SELECT * FROM unnest(%(k)s::text[], %(i)s::text[]))"
+    params = {"k": [s[0] for s in scopes or []], "i": [s[1] for s in scopes or []]}
+    rows = conn.execute(
+        sql + " ORDER BY scope_kind, scope_id, limit_name", params if scopes is not None else None
     ).fetchall()
     wanted = set(scopes) if scopes is not None else None
     return [
