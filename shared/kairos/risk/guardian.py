@@ -321,7 +321,10 @@ class Guardian:
         by_scope: dict[limits.Scope, dict[str, Decimal]] = {}
         for lim in limits.current(conn, scopes):
             by_scope.setdefault((lim.scope_kind, lim.scope_id), {})[lim.name] = lim.value
-        account_book = exposure.read(conn, "account", intent.account)
+        # every book the decision reads, in one statement (the account's always: it says whether the order opens)
+        wanted = [s for s in scopes if s[0] != "account" and decision.needs_state(by_scope.get(s, {}))]
+        books = exposure.read_many(conn, [("account", intent.account), *wanted])
+        account_book = books[("account", intent.account)]
         opens = key not in account_book.positions and key not in account_book.reserved
         states: dict[limits.Scope, decision.ScopeState] = {}
         for scope in scopes:
@@ -330,7 +333,7 @@ class Guardian:
                 continue
             fields: dict[str, Any] = {}
             if decision.needs_state(mine):
-                book = account_book if scope[0] == "account" else exposure.read(conn, scope[0], scope[1])
+                book = books[scope]
                 marks, missing = self._marks(conn, book, key, price)
                 if missing:
                     fields["missing_marks"] = missing
