@@ -115,3 +115,35 @@ def test_a_stored_run_keeps_its_rejections_and_its_limits_are_part_of_its_inputs
     assert stored["request"]["risk_limits"] == {"account": {"max_open_positions": "1"}}
     assert len(stored["trades"]) == 2
     assert (from_store.run_id, from_store.result_hash) == (limited.run_id, limited.result_hash)
+
+
+def test_the_cli_takes_risk_limits_as_json_or_a_file_and_names_a_bad_one(
+    db: str, tmp_path: Any, capsys: Any, monkeypatch: Any
+) -> None:
+    from kairos.backtest import cli
+
+    for symbol, rows in SERIES.items():
+        store_candles(db, symbol, rows, timeframe="1h", step_ms=HOUR)
+    create_strategy(db, threshold_doc([A, B, C]))
+    monkeypatch.setenv("DATABASE_URL", db)
+    monkeypatch.chdir(tmp_path)
+    limits_file = tmp_path / "limits.json"
+    limits_file.write_text('{"account": {"max_open_positions": 1}}')
+    common = ["run", "--strategy", "risk-bt", "--from", "2026-01-01", "--to", "2026-01-01T09:00", "--fees", "0",
+              "--no-progress", "--risk-limits"]  # fmt: skip
+
+    def main(*args: str) -> int:
+        import argparse
+
+        parser = argparse.ArgumentParser()
+        cli.add_arguments(parser)
+        return cli.run(parser.parse_args(list(args)))
+
+    assert main(*common, str(limits_file)) == 0
+    with psycopg.connect(db) as conn:
+        row = conn.execute("SELECT rejections FROM backtest_results").fetchone()
+    assert row is not None and [r["reason_code"] for r in row[0]] == ["MAX_OPEN_POSITIONS"] * 2
+    assert main(*common, '{"account": {"max_open_postions": 1}}') == 2
+    assert "max_open_postions" in capsys.readouterr().err
+    assert main(*common, str(tmp_path / "missing.json")) == 2
+    assert "cannot read" in capsys.readouterr().err
