@@ -47,9 +47,9 @@ def first_run(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) ->
     yield FirstRun(state_dir, dev, code)
 
 
-def ids_on(bootstrap: str, topic: str) -> tuple[set[str], set[str]]:
-    """(event ids, correlation ids) of every record of ``topic``."""
-    envs = record_envelopes(read_topics(bootstrap, [topic], idle=1.0))
+def ids_on(bootstrap: str, topic: str, source: str | None = None) -> tuple[set[str], set[str]]:
+    """(event ids, correlation ids) of every record of ``topic`` (only ``source``'s, if given)."""
+    envs = [e for e in record_envelopes(read_topics(bootstrap, [topic], idle=1.0)) if source in (None, e.meta.source)]
     return {e.meta.id for e in envs}, {e.meta.correlation_id for e in envs}
 
 
@@ -63,7 +63,9 @@ def test_sigint_mid_flow_drains_every_ingested_quote_and_leaves_no_process(
 
     quotes, quote_corr = ids_on(kafka_bootstrap, "raw.near_intents.quote")
     demands, demand_corr = ids_on(kafka_bootstrap, "norm.swap_demand")
-    commands, command_corr = ids_on(kafka_bootstrap, "cmd.execute_trade")
+    # the reactor's commands: the strategies' (risk-guardian) and protective orders (position-sync)
+    # share the topic and are not caused by quotes
+    commands, command_corr = ids_on(kafka_bootstrap, "cmd.execute_trade", source="/kairos/reactor")
     assert len(quotes) >= 20
     pg = start_embedded_postgres(first_run.state_dir / "postgres")
     try:
@@ -75,7 +77,11 @@ def test_sigint_mid_flow_drains_every_ingested_quote_and_leaves_no_process(
                 for consumer in ("normalize-near-intents", "reactor", "executor")
             }
             result_corr = {row[0] for row in conn.execute("SELECT correlation_id FROM trade_results")}
-            backlog = conn.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetchone()
+            # rows held back until a time (a new position's emergency check, the scheduler's spread
+            # syncs) wait for it by design: the next run's relay sends them once due
+            backlog = conn.execute(
+                "SELECT count(*) FROM outbox WHERE published_at IS NULL AND not_before IS NULL"
+            ).fetchone()
     finally:
         pg.stop()
     # every quote ingested before the stop went through every hop
@@ -84,7 +90,7 @@ def test_sigint_mid_flow_drains_every_ingested_quote_and_leaves_no_process(
     assert demands <= handled["reactor"]
     assert commands <= handled["executor"]
     assert command_corr <= demand_corr
-    assert result_corr == command_corr, f"{len(command_corr - result_corr)} commands have no trade result"
+    assert command_corr <= result_corr, f"{len(command_corr - result_corr)} commands have no trade result"
     assert backlog == (0,)
 
 

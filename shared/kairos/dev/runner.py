@@ -230,8 +230,6 @@ class DevRunner:
             for p in sources:
                 self.procs.append(p)
                 p.start()
-        self.info.phase = "running"
-        self.save()
         self.message(
             f"kairos dev: {len(functions)} functions ready {self.info.ready_seconds:.1f}s after start; "
             f"Postgres {database_url}; Kafka {bootstrap}; state {self.state.root}; logs {self.state.logs}"
@@ -239,6 +237,10 @@ class DevRunner:
         api = next((f for f in functions if f.name == "api" and f.url), None)
         if api is not None and api.url:
             self.message(build.dashboard_banner(api.url, database_url, self.state))
+        # "running" only once start-up is over: the first admin's password hash (argon2) is a
+        # long C call, and two signals that arrive during one are delivered to Python as one.
+        self.info.phase = "running"
+        self.save()
 
     def _infra(self) -> tuple[str, str]:
         """Postgres and broker: given by the environment, else embedded (booted in parallel)."""
