@@ -183,9 +183,10 @@ def bench_poll(url: str, symbols: int) -> None:
 def bench_ticker(url: str, bootstrap: str, symbols: int, polls: int, interval: float, concurrency: int = 8) -> None:
     from kafka import KafkaConsumer
     from kairos.bus.kafka import TANSU_CONSUMER_SETTINGS, ensure_catalog_topics
+    from kairos.bus.sinks import KafkaSink
     from kairos.contracts.codec import KafkaRecord, from_kafka, kafka_to_cloudevent
     from kairos.marketdata.normalize import unified_symbol
-    from kairos.marketdata.tickers import KafkaSink, TickerSource
+    from kairos.marketdata.tickers import TOPIC, TickerSource
     from kairos.venues.binance_usdm.client import make_client
     from kairos_testkit.functions import in_process, runtime_env
 
@@ -201,7 +202,7 @@ def bench_ticker(url: str, bootstrap: str, symbols: int, polls: int, interval: f
                 auto_offset_reset="latest", enable_auto_commit=False, **TANSU_CONSUMER_SETTINGS,
             )  # fmt: skip
             consumer.poll(timeout_ms=500)
-            sink = KafkaSink(bootstrap)
+            sink = KafkaSink(bootstrap, TOPIC, client_id="bench-tickers")
             source = TickerSource(make_client(sim.base_url), sink, lambda: wanted, interval_s=interval)
             runner = threading.Thread(target=source.run, args=(stop,), daemon=True)
             runner.start()

@@ -9,11 +9,12 @@ import threading
 
 import psycopg
 import pytest
+from kairos.bus.sinks import KafkaSink
 from kairos.catalog import load_catalog
 from kairos.delivery.kafka_source import KafkaSourceDelivery
 from kairos.delivery.wiring import kafka_source_specs
 from kairos.venues.near_intents.fake_bus import FakeSolverBus
-from kairos.venues.near_intents.ingest import KafkaSink, NearIntentsIngest
+from kairos.venues.near_intents.ingest import NearIntentsIngest
 from kairos_testkit.functions import runtime_env, start_function, stop_process
 from kairos_testkit.topics import create_topics, read_topic, record_envelopes
 from kairos_testkit.waiting import wait_until
@@ -37,7 +38,7 @@ def test_n_quotes_from_the_bus_become_exactly_n_trade_results(database_url, kafk
         t.start()
     bus = FakeSolverBus(rate=100, seed=5, total=N)
     url = bus.start()
-    sink = KafkaSink(kafka_bootstrap, "raw.near_intents.quote")
+    sink = KafkaSink(kafka_bootstrap, "raw.near_intents.quote", client_id="test-ingest")
     ingest = NearIntentsIngest(url, sink)
     loop, stop = asyncio.new_event_loop(), asyncio.Event()
     ingest_thread = threading.Thread(target=lambda: loop.run_until_complete(ingest.run(stop)), daemon=True)

@@ -9,9 +9,10 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
+from kairos.bus.sinks import KafkaSink
 from kairos.contracts.codec import to_cloudevent
 from kairos.marketdata import ingest
-from kairos.marketdata.tickers import KafkaSink, TickerSource, raw_ticker_event
+from kairos.marketdata.tickers import TOPIC, TickerSource, raw_ticker_event
 from kairos.venues.binance_usdm.client import make_client
 from kairos_testkit.functions import in_process, runtime_env
 from kairos_testkit.topics import create_topics, read_topic, record_envelopes
@@ -45,7 +46,7 @@ def test_tickers_flow_from_the_venue_to_mark_prices_through_the_broker(
 ) -> None:
     create_topics(kafka_bootstrap)
     sim.control.set_price("BTCUSDT", "61000", mark="61005")
-    sink = KafkaSink(kafka_bootstrap)
+    sink = KafkaSink(kafka_bootstrap, TOPIC, client_id="test-tickers")
     source = TickerSource(make_client(sim.base_url), sink, lambda: [BTC, ETH], interval_s=0.2)
     assert source.poll_once() == 2
     sink.close()

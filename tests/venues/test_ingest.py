@@ -6,8 +6,9 @@ import asyncio
 import threading
 
 from kairos.bus.kafka import ensure_catalog_topics
+from kairos.bus.sinks import KafkaSink
 from kairos.venues.near_intents.fake_bus import FakeSolverBus
-from kairos.venues.near_intents.ingest import KafkaSink, NearIntentsIngest
+from kairos.venues.near_intents.ingest import NearIntentsIngest
 from kairos_testkit.topics import read_topic, record_envelopes
 from kairos_testkit.waiting import wait_until
 
@@ -29,7 +30,7 @@ def test_ingest_survives_dropped_connection_and_loses_no_quote_sent_after_resubs
     ensure_catalog_topics(kafka_bootstrap)
     bus = FakeSolverBus(rate=200, seed=11, total=60, drop_after=20, drop_times=2)
     url = bus.start()
-    sink = KafkaSink(kafka_bootstrap, "raw.near_intents.quote")
+    sink = KafkaSink(kafka_bootstrap, "raw.near_intents.quote", client_id="test-ingest")
     ingest = NearIntentsIngest(url, sink, max_backoff=0.5)
     loop, stop, thread = run_ingest(ingest)
     try:

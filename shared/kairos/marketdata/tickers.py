@@ -22,8 +22,9 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
+from kairos.bus.sinks import Sink, sink_from_env
 from kairos.contracts.envelope import Envelope, new_event, stable_id
 from kairos.contracts.market_data import RawBinanceUsdmTicker
 from kairos.marketdata import poll
@@ -34,57 +35,6 @@ log = logging.getLogger(__name__)
 
 SOURCE = "/kairos/binance-usdm-tickers"
 TOPIC = "raw.binance_usdm.ticker"
-
-
-class Sink(Protocol):
-    def publish(self, env: Envelope[Any]) -> None: ...
-    def flush(self) -> None: ...
-    def close(self) -> None: ...
-
-
-class KafkaSink:
-    def __init__(self, bootstrap: str, topic: str = TOPIC) -> None:
-        from kairos.bus.kafka import make_producer
-
-        self.topic = topic
-        self.producer = make_producer(bootstrap, client_id="binance-usdm-tickers")
-
-    def publish(self, env: Envelope[Any]) -> None:
-        from kairos.contracts.codec import to_kafka
-
-        rec = to_kafka(env)
-        fut = self.producer.send(self.topic, key=rec.key, value=rec.value, headers=list(rec.headers))
-        fut.add_errback(lambda exc: log.error("broker refused a raw ticker", extra={"reason": str(exc)}))
-
-    def flush(self) -> None:
-        self.producer.flush(timeout=10)
-
-    def close(self) -> None:
-        self.producer.close(timeout=10)
-
-
-class HttpSink:
-    """POSTs binary-mode CloudEvents to ``K_SINK`` (a Knative KafkaSink)."""
-
-    def __init__(self, url: str) -> None:
-        import httpx
-
-        self.url = url
-        self.client = httpx.Client(timeout=10)
-
-    def publish(self, env: Envelope[Any]) -> None:
-        from kairos.contracts.codec import to_http_binary
-
-        headers, body = to_http_binary(env)
-        resp = self.client.post(self.url, headers=headers, content=body)
-        if resp.status_code >= 300:
-            raise RuntimeError(f"sink {self.url} refused ticker {env.meta.id}: HTTP {resp.status_code}")
-
-    def flush(self) -> None:
-        return None
-
-    def close(self) -> None:
-        self.client.close()
 
 
 def raw_ticker_event(
@@ -181,11 +131,7 @@ def run(args: argparse.Namespace) -> int:
         if fixed
         else subscribed_symbols(require(os.environ, "DATABASE_URL", "or set KAIROS_MARKET_TICKER_SYMBOLS"))
     )
-    sink: Sink
-    if os.environ.get("K_SINK"):
-        sink = HttpSink(os.environ["K_SINK"])
-    else:
-        sink = KafkaSink(require(os.environ, "KAFKA_BOOTSTRAP_SERVERS", "broker address, or set K_SINK"))
+    sink = sink_from_env(os.environ, TOPIC, client_id="binance-usdm-tickers")
     source = TickerSource(make_client(args.base_url, config={"timeout": 5000}), sink, symbols, args.interval)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

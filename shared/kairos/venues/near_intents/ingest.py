@@ -19,11 +19,12 @@ import os
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from kairos.bus.sinks import Sink, sink_from_env
 from kairos.contracts.envelope import Envelope, new_event, stable_id
 from kairos.contracts.near_intents import RawNearIntentsQuote
 from kairos.venues.near_intents import VENUE
@@ -33,67 +34,6 @@ log = logging.getLogger(__name__)
 SOURCE = "/kairos/near-intents-ingest"
 SUBSCRIBE = {"jsonrpc": "2.0", "id": 1, "method": "subscribe", "params": ["quote"]}
 DEFAULT_URL = "wss://solver-relay-v2.chaindefuser.com/ws"
-
-
-class Sink(Protocol):
-    def publish(self, env: Envelope[Any]) -> None: ...
-    def flush(self) -> None: ...
-    def close(self) -> None: ...
-
-
-class KafkaSink:
-    """Publishes to one topic with the shared producer settings (acks=all)."""
-
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        from kairos.bus.kafka import make_producer
-
-        self.topic = topic
-        self.producer = make_producer(bootstrap, client_id="near-intents-ingest")
-        self.failed = 0
-
-    def publish(self, env: Envelope[Any]) -> None:
-        from kairos.contracts.codec import to_kafka
-
-        rec = to_kafka(env)
-        fut = self.producer.send(self.topic, key=rec.key, value=rec.value, headers=list(rec.headers))
-        fut.add_errback(self._failed, env.meta.id)
-
-    def _failed(self, exc: Exception, event_id: str) -> None:
-        self.failed += 1
-        log.error("broker refused a raw quote", extra={"event_id": event_id, "reason": str(exc)})
-
-    def flush(self) -> None:
-        self.producer.flush(timeout=10)
-
-    def close(self) -> None:
-        self.producer.close(timeout=10)
-
-
-class HttpSink:
-    """POSTs binary-mode CloudEvents to ``K_SINK`` (a Knative KafkaSink)."""
-
-    def __init__(self, url: str) -> None:
-        import httpx
-
-        self.url = url
-        self.client = httpx.Client(timeout=10)
-
-    def publish(self, env: Envelope[Any]) -> None:
-        from kairos.contracts.codec import to_http_binary
-
-        headers, body = to_http_binary(env)
-        for attempt in range(5):
-            resp = self.client.post(self.url, headers=headers, content=body)
-            if resp.status_code < 300:
-                return
-            log.warning("sink refused a raw quote", extra={"status": resp.status_code, "attempt": attempt})
-        raise RuntimeError(f"sink {self.url} refused event {env.meta.id} five times")
-
-    def flush(self) -> None:
-        return None
-
-    def close(self) -> None:
-        self.client.close()
 
 
 def raw_event(message: dict[str, Any], received_at: datetime) -> Envelope[RawNearIntentsQuote]:
@@ -206,13 +146,7 @@ def run(args: argparse.Namespace) -> int:
     for src in load_catalog().sources:
         if src.name == "near-intents-ingest":
             topic = src.publishes[0]
-    sink: Sink
-    if os.environ.get("K_SINK"):
-        sink = HttpSink(os.environ["K_SINK"])
-    else:
-        from kairos.runtime.config import require
-
-        sink = KafkaSink(require(os.environ, "KAFKA_BOOTSTRAP_SERVERS", "broker address, or set K_SINK"), topic)
+    sink = sink_from_env(os.environ, topic, client_id="near-intents-ingest")
     ingest = NearIntentsIngest(args.url, sink)
 
     async def main() -> None:
