@@ -101,17 +101,20 @@ def test_killing_the_flusher_again_and_again_loses_and_doubles_nothing(
 ) -> None:
     events = mixed(1200)
     stage_all(archiver, events)
-    env = {**os.environ, **bucket_env, "DATABASE_URL": database_url, "KAIROS_ARCHIVE_MAX_EVENTS": "25"}
+    # small objects (240 of them) so a whole flush outlasts the kill times on a fast machine too
+    env = {**os.environ, **bucket_env, "DATABASE_URL": database_url, "KAIROS_ARCHIVE_MAX_EVENTS": "5"}
     rng = random.Random(7)
     kills = 0
-    for _ in range(6):
+    for _ in range(12):  # until three runs were killed mid-flush (twelve at most)
         proc = subprocess.Popen([sys.executable, "-m", "kairos.cli", "archive", "flush", "--all"], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(1.5, 4.0))
+        time.sleep(rng.uniform(1.0, 3.0))
         if proc.poll() is None:
             proc.kill()
             kills += 1
         proc.wait()
+        if kills >= 3:
+            break
     assert kills, "the flusher was never killed mid-run: make the run longer"
     done = subprocess.run([sys.executable, "-m", "kairos.cli", "archive", "flush", "--all"], env=env,
                           capture_output=True, text=True, timeout=300)
