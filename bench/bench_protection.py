@@ -20,22 +20,18 @@ import argparse
 import json
 import math
 import os
-import shutil
-import tempfile
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import psycopg
-from kairos.localinfra.broker import start_embedded_broker
-from kairos.localinfra.postgres import start_embedded_postgres
 from kairos.positions import queries
 from kairos.runtime.db import migrate
 from kairos.venue_sim.venue import AccountSeed
+from kairos_testkit.servers import embedded_servers
 from kairos_testkit.venue_sim import running_venue_sim
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -150,18 +146,11 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--workers", type=int, default=8, help="concurrent deliveries (different keys)")
     args = ap.parse_args(argv)
     print(f"load average {os.getloadavg()}", flush=True)
-    root = Path(tempfile.mkdtemp(prefix="kairos-bench-pos-"))
-    pg = start_embedded_postgres(root / "pg")
-    broker = start_embedded_broker()
-    try:
+    with embedded_servers("kairos-bench-pos-") as (url, bootstrap):
         for n in (int(x) for x in args.detect.split(",") if x):
-            print("detection", detection(pg.url, n), flush=True)
+            print("detection", detection(url, n), flush=True)
         if args.burst:
-            print("burst", burst(pg.url, broker.bootstrap, args.burst, args.workers), flush=True)
-    finally:
-        broker.stop()
-        pg.stop()
-        shutil.rmtree(root, ignore_errors=True)
+            print("burst", burst(url, bootstrap, args.burst, args.workers), flush=True)
     print(f"load average {os.getloadavg()}", flush=True)
     return 0
 

@@ -19,23 +19,19 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import shutil
-import tempfile
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import psycopg
 from kairos.contracts.codec import to_cloudevent
 from kairos.contracts.envelope import new_event
 from kairos.contracts.execution import OrderFill
-from kairos.localinfra.broker import start_embedded_broker
-from kairos.localinfra.postgres import start_embedded_postgres
 from kairos.risk import guardian, limits
 from kairos.runtime.db import migrate
 from kairos_testkit import risk as rk
 from kairos_testkit.functions import in_process, runtime_env
+from kairos_testkit.servers import embedded_servers
 from kairos_testkit.topics import create_topics
 
 SYMBOLS = ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT", "BNB/USDT:USDT", "XRP/USDT:USDT")
@@ -120,19 +116,12 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--fill-rate", type=float, default=50.0)
     args = ap.parse_args(argv)
     print(f"load average {os.getloadavg()}", flush=True)
-    root = Path(tempfile.mkdtemp(prefix="kairos-bench-risk-"))
-    pg = start_embedded_postgres(root / "pg")
-    broker = start_embedded_broker()
-    try:
-        migrate(pg.url)
+    with embedded_servers("kairos-bench-risk-") as (url, bootstrap):
+        migrate(url)
         for profile in args.profiles.split(","):
-            print("guardian", bench_guardian(pg.url, args.intents, profile), flush=True)
+            print("guardian", bench_guardian(url, args.intents, profile), flush=True)
         if args.fills:
-            print("fill->pnl", bench_fills(pg.url, broker.bootstrap, args.fills, args.fill_rate), flush=True)
-    finally:
-        broker.stop()
-        pg.stop()
-        shutil.rmtree(root, ignore_errors=True)
+            print("fill->pnl", bench_fills(url, bootstrap, args.fills, args.fill_rate), flush=True)
     print(f"load average {os.getloadavg()}", flush=True)
     return 0
 
