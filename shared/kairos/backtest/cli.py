@@ -56,9 +56,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--sizing", choices=("strategy", "all_equity"), default="strategy")
     r.add_argument("--both-touched", choices=("stop_first", "tp_first"), default="stop_first")
     r.add_argument("--funding-rate-8h", type=_decimal, default=Decimal(0))
-    r.add_argument("--risk-limits", default=None, help='risk limits per scope kind, a JSON file or text such as'
-                   ' \'{"account": {"max_open_positions": 2}}\' (default: the limits stored for the strategy\'s'
-                   ' account, the strategy and global; "{}": none)')
+    r.add_argument(
+        "--risk-limits",
+        default=None,
+        help="risk limits per scope kind, a JSON file or text such as"
+        ' \'{"account": {"max_open_positions": 2}}\' (default: the limits stored for the strategy\'s'
+        ' account, the strategy and global; "{}": none)',
+    )
     r.add_argument("--id", default=None, help="run id (default: derived from the inputs)")
     r.add_argument("--html", type=Path, default=None)
     r.add_argument("--png", type=Path, default=None)
@@ -86,8 +90,12 @@ def request_of(args: argparse.Namespace) -> BacktestRequest:
         end=args.end,
         balance=args.balance,
         fills=FillModel(
-            fill=args.fill, fee_rate=args.fees, slippage_bps=args.slippage_bps, sizing=args.sizing,
-            both_touched=args.both_touched, funding_rate_8h=args.funding_rate_8h,
+            fill=args.fill,
+            fee_rate=args.fees,
+            slippage_bps=args.slippage_bps,
+            sizing=args.sizing,
+            both_touched=args.both_touched,
+            funding_rate_8h=args.funding_rate_8h,
         ),
         risk_limits=_risk_limits(args.risk_limits),
     )
@@ -192,8 +200,10 @@ def _other(conn: psycopg.Connection, args: argparse.Namespace) -> int:
         if run["metrics"]:
             _print_metrics([run])
         for t in (run["trades"] or [])[: args.trades]:
-            print(f"  {t['symbol']:<16} {t['side']:<5} {t['entry_time']} {t['entry_price']:>16} -> {t['exit_time']}"
-                  f" {t['exit_price']:>16} qty {t['quantity']} fees {t['fees']} pnl {t['pnl']} ({t['reason']})")
+            print(
+                f"  {t['symbol']:<16} {t['side']:<5} {t['entry_time']} {t['entry_price']:>16} -> {t['exit_time']}"
+                f" {t['exit_price']:>16} qty {t['quantity']} fees {t['fees']} pnl {t['pnl']} ({t['reason']})"
+            )
         return 0
     if args.action == "compare":
         runs = [runner.load_result(conn, r, signals=False) for r in args.run_ids]

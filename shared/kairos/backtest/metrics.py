@@ -46,8 +46,14 @@ def max_drawdown_duration(
 
 
 def compute(
-    equity: npt.NDArray[np.float64], times: npt.NDArray[np.int64], bar_ms: int, balance: float,
-    trades: Sequence[Trade], fees: float, funding: float, exposure: float,
+    equity: npt.NDArray[np.float64],
+    times: npt.NDArray[np.int64],
+    bar_ms: int,
+    balance: float,
+    trades: Sequence[Trade],
+    fees: float,
+    funding: float,
+    exposure: float,
 ) -> dict[str, Any]:
     """Every metric the report shows, keyed by name (None where undefined, e.g. no losing trade)."""
     end_ms = int(times[-1]) + bar_ms if len(times) else 0

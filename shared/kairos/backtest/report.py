@@ -103,14 +103,25 @@ def html_report(run: dict[str, Any], max_trades: int = 2000) -> str:
     req = run["request"]
     params = "".join(f"<tr><th>{esc(k)}</th><td>{esc(json.dumps(v) if not isinstance(v, str) else v)}</td></tr>"
                      for k, v in sorted(req.items()))  # fmt: skip
-    cols = ("symbol", "side", "entry_time", "entry_price", "exit_time", "exit_price", "quantity", "fees", "pnl",
-            "reason")
-    trades = run["trades"] or []
-    body = "".join(
-        "<tr>" + "".join(f"<td>{esc(str(t[c]))}</td>" for c in cols) + "</tr>" for t in trades[:max_trades]
+    cols = (
+        "symbol",
+        "side",
+        "entry_time",
+        "entry_price",
+        "exit_time",
+        "exit_price",
+        "quantity",
+        "fees",
+        "pnl",
+        "reason",
     )
-    more = f"<p>{len(trades) - max_trades} more trades not shown (kairos backtest show --trades).</p>" if len(
-        trades) > max_trades else ""
+    trades = run["trades"] or []
+    body = "".join("<tr>" + "".join(f"<td>{esc(str(t[c]))}</td>" for c in cols) + "</tr>" for t in trades[:max_trades])
+    more = (
+        f"<p>{len(trades) - max_trades} more trades not shown (kairos backtest show --trades).</p>"
+        if len(trades) > max_trades
+        else ""
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
 <style>
@@ -121,12 +132,12 @@ th {{ background: #f2f2f2; text-align: left; }}
 img {{ max-width: 100%; }}
 </style></head><body>
 <h1>{esc(title)}</h1>
-<p>Data version <code>{esc(run['data_version'])}</code> ({run['candles']} candles); result hash
-<code>{esc(run['result_hash'] or '')}</code>; status {esc(run['status'])}.</p>
+<p>Data version <code>{esc(run["data_version"])}</code> ({run["candles"]} candles); result hash
+<code>{esc(run["result_hash"] or "")}</code>; status {esc(run["status"])}.</p>
 <img alt="equity and drawdown" src="data:image/png;base64,{image}">
 <h2>Metrics</h2><table>{rows}</table>
 <h2>Parameters</h2><table>{params}</table>
 <h2>Trades ({len(trades)})</h2>
-<table><tr>{''.join(f'<th>{c}</th>' for c in cols)}</tr>{body}</table>{more}
+<table><tr>{"".join(f"<th>{c}</th>" for c in cols)}</tr>{body}</table>{more}
 </body></html>
 """

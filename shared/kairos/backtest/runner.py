@@ -150,8 +150,12 @@ def default_run_id(request: dict[str, Any], strategy: dict[str, Any], data_versi
 
 
 def run(
-    conn: psycopg.Connection, req: BacktestRequest, run_id: str | None = None, progress: Progress | None = None,
-    *, commit_start: bool = True,
+    conn: psycopg.Connection,
+    req: BacktestRequest,
+    run_id: str | None = None,
+    progress: Progress | None = None,
+    *,
+    commit_start: bool = True,
 ) -> Outcome:
     """Run (or re-run) a backtest and store it; raises BacktestError for a bad request or a mismatch.
 
@@ -191,7 +195,12 @@ def run(
 
 
 def _finish(
-    conn: psycopg.Connection, run_id: str, previous: str | None, result_hash: str, result: dict[str, Any], count: int,
+    conn: psycopg.Connection,
+    run_id: str,
+    previous: str | None,
+    result_hash: str,
+    result: dict[str, Any],
+    count: int,
     data_version: str,
 ) -> Outcome:
     """Check a re-run's hash, store the result and mark the run done."""
@@ -277,7 +286,7 @@ def compute(
         valid = idx >= 0
         eq = r.equity_change()
         change[valid] += eq[idx[valid]]
-        held[valid] += (r.qty[idx[valid]] != 0)
+        held[valid] += r.qty[idx[valid]] != 0
     equity = balance + change
     trades = sorted((t for r in results for t in r.trades), key=lambda t: (t.exit_time, t.entry_time, t.symbol))
     signals = [s for r in results for s in r.signals]
@@ -292,15 +301,31 @@ def compute(
     result = {
         "metrics": {k: _metric(v) for k, v in m.items()},
         "trades": [
-            {"symbol": t.symbol, "side": t.side, "entry_time": entry, "entry_price": _money(t.entry_price),
-             "exit_time": exit_, "exit_price": _money(t.exit_price), "quantity": _money(t.quantity),
-             "fees": _money(t.fees), "pnl": _money(t.pnl), "reason": t.reason, "rule": t.entry_rule}
-            for t, entry, exit_ in zip(trades, _isos([t.entry_time for t in trades]),
-                                       _isos([t.exit_time for t in trades]), strict=True)
+            {
+                "symbol": t.symbol,
+                "side": t.side,
+                "entry_time": entry,
+                "entry_price": _money(t.entry_price),
+                "exit_time": exit_,
+                "exit_price": _money(t.exit_price),
+                "quantity": _money(t.quantity),
+                "fees": _money(t.fees),
+                "pnl": _money(t.pnl),
+                "reason": t.reason,
+                "rule": t.entry_rule,
+            }
+            for t, entry, exit_ in zip(
+                trades, _isos([t.entry_time for t in trades]), _isos([t.exit_time for t in trades]), strict=True
+            )
         ],
         "signals": [
-            {"symbol": s.symbol, "candle_open_time": when, "action": s.action, "rule": s.rule,
-             "quantity": _money(s.quantity)}
+            {
+                "symbol": s.symbol,
+                "candle_open_time": when,
+                "action": s.action,
+                "rule": s.rule,
+                "quantity": _money(s.quantity),
+            }
             for s, when in zip(signals, _isos([s.open_time for s in signals]), strict=True)
         ],
         "equity": {
@@ -322,7 +347,8 @@ def load_result(conn: psycopg.Connection, run_id: str, *, signals: bool = True) 
     signal list out (reports do not draw it; a long run holds tens of thousands)."""
     row = conn.execute(
         "SELECT r.run_id, r.strategy_id, r.version, r.request, r.strategy, r.data_version, r.candles, r.status,"
-        " r.error, r.result_hash, x.metrics, x.trades, " + ("x.signals" if signals else "NULL::jsonb")
+        " r.error, r.result_hash, x.metrics, x.trades, "
+        + ("x.signals" if signals else "NULL::jsonb")
         + ", x.equity, x.rejections FROM backtest_runs r"
         " LEFT JOIN backtest_results x USING (run_id) WHERE r.run_id = %s",
         (run_id,),

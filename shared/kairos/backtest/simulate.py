@@ -260,9 +260,7 @@ class _Sim:
             fill = max(price, open_) if long else min(price, open_)
             self._close_part(min(part, pos.qty), fill, bar, "take_profit")
 
-    def _trail_line(
-        self, pos: _Open, favour: npt.NDArray[np.float64], long: bool
-    ) -> npt.NDArray[np.float64]:
+    def _trail_line(self, pos: _Open, favour: npt.NDArray[np.float64], long: bool) -> npt.NDArray[np.float64]:
         """The trailing stop in force during each bar of the scan: from the best price reached
         before that bar since activation (the entry price counts when there is no activation
         price); a bar's own extreme moves the stop from the next bar on. NaN: not active."""
