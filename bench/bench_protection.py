@@ -146,11 +146,11 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--workers", type=int, default=8, help="concurrent deliveries (different keys)")
     args = ap.parse_args(argv)
     print(f"load average {os.getloadavg()}", flush=True)
-    with embedded_servers("kairos-bench-pos-") as (url, bootstrap):
+    with embedded_servers("kairos-bench-pos-") as servers:
         for n in (int(x) for x in args.detect.split(",") if x):
-            print("detection", detection(url, n), flush=True)
+            print("detection", detection(servers.url, n), flush=True)
         if args.burst:
-            print("burst", burst(url, bootstrap, args.burst, args.workers), flush=True)
+            print("burst", burst(servers.url, servers.bootstrap, args.burst, args.workers), flush=True)
     print(f"load average {os.getloadavg()}", flush=True)
     return 0
 

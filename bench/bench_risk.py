@@ -116,7 +116,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--fill-rate", type=float, default=50.0)
     args = ap.parse_args(argv)
     print(f"load average {os.getloadavg()}", flush=True)
-    with embedded_servers("kairos-bench-risk-") as (url, bootstrap):
+    with embedded_servers("kairos-bench-risk-") as servers:
+        url, bootstrap = servers.url, servers.bootstrap
         migrate(url)
         for profile in args.profiles.split(","):
             print("guardian", bench_guardian(url, args.intents, profile), flush=True)
