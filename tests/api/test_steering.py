@@ -122,3 +122,23 @@ def test_a_submitted_backtest_runs_and_is_stored(api: ApiHarness) -> None:
     run_id = done.json()["run_id"]
     viewer = api.login(client, "viewer")
     assert client.get(f"/api/v1/backtests/{run_id}", headers=viewer).status_code == 200
+
+
+def test_a_submitted_backtest_takes_its_own_risk_limits_and_names_an_unknown_one(api: ApiHarness) -> None:
+    from tests.backtest.conftest import BTC, create_strategy, sma_doc, store_candles, walk
+
+    store_candles(api.url, BTC, walk(300, 4))
+    create_strategy(api.url, sma_doc())
+    client = api.make()
+    trader = api.login(client, "trader")
+    body = {"strategy_id": "sma-test", "symbols": [BTC], "start": "2026-01-01T00:00:00Z",
+            "end": "2026-01-01T05:00:00Z", "balance": "1000"}  # fmt: skip
+    capped = {**body, "risk_limits": {"account": {"max_order_notional": "1"}}}
+    done = client.post("/api/v1/backtests", json=capped, headers={**trader, "Idempotency-Key": "bt-limits-0001"})
+    assert done.status_code == 201, done.text
+    result = client.get(f"/api/v1/backtests/{done.json()['run_id']}", headers=trader).json()
+    assert result["request"]["risk_limits"] == {"account": {"max_order_notional": "1"}}
+    assert result["trades"] == [] and {r["reason_code"] for r in result["rejections"]} == {"MAX_ORDER_NOTIONAL"}
+    wrong = {**body, "risk_limits": {"account": {"max_leverage_x": "3"}}}
+    refused = client.post("/api/v1/backtests", json=wrong, headers={**trader, "Idempotency-Key": "bt-limits-0002"})
+    assert refused.status_code == 422 and "max_leverage_x" in refused.text

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+from kairos.backtest import runner
 from kairos.contracts.backtest import RunBacktest
 from kairos.contracts.codec import to_cloudevent
 from kairos.contracts.envelope import new_event
@@ -60,3 +61,25 @@ def test_a_request_runs_and_is_announced_a_bad_one_is_answered_with_its_reason(
     assert row == [("done", done["result_hash"])]  # the refused requests left no run
     assert refused["status"] == "failed" and "no strategy 'nope'" in refused["error"]
     assert missing["status"] == "failed" and "no 1m candles of BTC/USDT:USDT" in missing["error"]
+
+
+def test_a_request_carries_its_own_risk_limits_and_an_unknown_limit_is_named(db: str, kafka_bootstrap: str) -> None:
+    create_topics(kafka_bootstrap)
+    store_candles(db, BTC, walk(400, 3))
+    create_strategy(db, sma_doc())
+    with in_process(NAME, runtime_env(db, kafka_bootstrap)) as fn:
+        free = fn.process(command())
+        # every entry of the strategy is far above a 1 USDT order: the guardian's check refuses each
+        capped = fn.process(command(risk_limits={"account": {"max_order_notional": "1"}}))
+        bad = fn.process(command(risk_limits={"account": {"max_leverage_x": "3"}}))
+    assert (free.status, capped.status, bad.status) == (204, 204, 204)
+    done, limited, refused = completions(db)
+    assert done["status"] == limited["status"] == "done" and done["trades"] > 0
+    assert limited["trades"] == 0 and limited["run_id"] != done["run_id"]
+    with psycopg.connect(db) as conn:
+        stored = runner.load_result(conn, limited["run_id"])
+        runs = conn.execute("SELECT count(*) FROM backtest_runs").fetchone()
+    assert stored["request"]["risk_limits"] == {"account": {"max_order_notional": "1"}}
+    assert {r["reason_code"] for r in stored["rejections"]} == {"MAX_ORDER_NOTIONAL"}
+    assert refused["status"] == "failed" and "not 'max_leverage_x'" in refused["error"]
+    assert runs == (2,)  # the refused request left no run

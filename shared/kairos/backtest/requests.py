@@ -30,6 +30,7 @@ def request_of(cmd: RunBacktest) -> BacktestRequest:
         timeframe=cmd.timeframe, start=cmd.start, end=cmd.end, balance=cmd.balance,
         fills=FillModel(fill=cmd.fill, fee_rate=cmd.fee_rate, slippage_bps=cmd.slippage_bps, sizing=cmd.sizing,
                         both_touched=cmd.both_touched, funding_rate_8h=cmd.funding_rate_8h),
+        risk_limits=cmd.risk_limits,
     )  # fmt: skip
 
 

@@ -1,10 +1,12 @@
 """Backtest events: a request to run one (``cmd.run_backtest``) and its outcome
 (``backtest.completed``).
 
-The request carries exactly what the CLI's ``kairos backtest run`` takes; the fill model's
-fields keep their meaning (docs/BACKTEST.md). A request is a command with an id of its own:
-given ``run_id``, a redelivered request re-runs that id and is checked against its stored
-inputs; without one, the id is derived from the inputs, so a redelivery finds the same run.
+The request carries exactly what the CLI's ``kairos backtest run`` takes, risk limits included;
+the fill model's fields keep their meaning (docs/BACKTEST.md). Limit names are checked where the
+run is built (``kairos.backtest.config``), so an unknown one is answered with its name. A request
+is a command with an id of its own: given ``run_id``, a redelivered request re-runs that id and
+is checked against its stored inputs; without one, the id is derived from the inputs, so a
+redelivery finds the same run.
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ class RunBacktest(Contract):
     sizing: Literal["strategy", "all_equity"] = "strategy"
     both_touched: Literal["stop_first", "tp_first"] = "stop_first"
     funding_rate_8h: Amount = Field(default=Decimal(0), description="per 8 hours on open notional")
+    risk_limits: dict[Literal["global", "account", "strategy"], dict[str, Amount]] | None = Field(
+        default=None,
+        description="limit name -> value per scope kind, as `kairos risk limits` names them "
+        "({'account': {'max_open_positions': 2}}; {} for none); None: the limits stored when the run starts",
+    )
     run_id: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{2,62}$")
     requested_by: str = Field(default="api", min_length=1)
 
