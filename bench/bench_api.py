@@ -19,16 +19,12 @@ import asyncio
 import json
 import os
 import platform
-import shutil
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import httpx
-import psycopg
 from kairos_testkit.operator_api import seed_trade, served_api
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from kairos_testkit.servers import embedded_servers
 
 
 def pct(values: list[float], q: float) -> float:
@@ -114,17 +110,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--fills", type=int, default=40)
     args = parser.parse_args(argv)
-    from kairos.localinfra.postgres import start_embedded_postgres
-
-    root = Path(tempfile.mkdtemp(prefix="bench-api-"))
-    pg = start_embedded_postgres(root / "data")
-    try:
-        with psycopg.connect(pg.url, autocommit=True) as conn:
-            conn.execute("CREATE DATABASE bench_api")
-        params = conninfo_to_dict(pg.url)
-        params["dbname"] = "bench_api"
-        url = make_conninfo("", **params)
-        with served_api(url, root / "api.log") as api:
+    with embedded_servers("bench-api-", broker=False) as servers:
+        url = servers.database("bench_api")
+        with served_api(url, servers.root / "api.log") as api:
             for n in range(1, 101):
                 seed_trade(url, n=n, symbol=f"S{n}/USDT:USDT")
             headers = api.login("viewer")
@@ -143,7 +131,4 @@ def main(argv: list[str]) -> int:
                     f"p95 {pct(lags, 0.95):.0f} ms, max {max(lags):.0f} ms"
                 )
             print(f"load after: {os.getloadavg()}")
-    finally:
-        pg.stop()
-        shutil.rmtree(root, ignore_errors=True)
     return 0

@@ -15,11 +15,8 @@ Run: ``make bench ARGS="archive --events 50000"`` (LocalStack from .venv-localst
 from __future__ import annotations
 
 import argparse
-import shutil
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import psycopg
 from kairos.archive.flush import flush
@@ -30,11 +27,9 @@ from kairos.bus.kafka import ensure_catalog_topics
 from kairos.contracts.codec import to_cloudevent
 from kairos.contracts.envelope import new_event
 from kairos.contracts.near_intents import RawNearIntentsQuote
-from kairos.localinfra.broker import start_embedded_broker
-from kairos.localinfra.postgres import start_embedded_postgres
-from kairos.localinfra.s3 import start_localstack
 from kairos.runtime.db import migrate
 from kairos_testkit.functions import in_process, runtime_env
+from kairos_testkit.servers import embedded_servers
 
 USDC = "nep141:17208628f84f5d6ad33f0da3bbbeb27ffcb398eac501a31bd6ad2011e36133a1"
 T0 = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
@@ -61,14 +56,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--batch", type=int, default=500)
     args = parser.parse_args(argv)
-    root = Path(tempfile.mkdtemp(prefix="kairos-bench-archive-"))
-    pg = start_embedded_postgres(root / "pg")
-    broker = start_embedded_broker()
-    s3 = start_localstack(root / "s3", timeout=180)
-    try:
-        ensure_catalog_topics(broker.bootstrap)
-        migrate(pg.url)
-        env = {**runtime_env(pg.url, broker.bootstrap), **s3.env()}
+    with embedded_servers("kairos-bench-archive-", localstack=True) as servers:
+        assert servers.s3 is not None
+        ensure_catalog_topics(servers.bootstrap)
+        migrate(servers.url)
+        env = {**runtime_env(servers.url, servers.bootstrap), **servers.s3.env()}
         store = ObjectStore(S3Settings.from_env(env))
         ces = [to_cloudevent(e) for e in quotes(args.events)]
         size = sum(len(str(ce.get_data())) for ce in ces[:1000]) / 1000
@@ -78,7 +70,7 @@ def main(argv: list[str]) -> int:
             for i in range(0, len(ces), args.batch):
                 archiver.process_batch(ces[i : i + args.batch])
             staged_s, staged_cpu = time.perf_counter() - t0, time.process_time() - c0
-        with psycopg.connect(pg.url, autocommit=True) as conn:
+        with psycopg.connect(servers.url, autocommit=True) as conn:
             t1, c1 = time.perf_counter(), time.process_time()
             result = flush(conn, store, SealPolicy(max_events=50_000), force=True)
             flush_s, flush_cpu = time.perf_counter() - t1, time.process_time() - c1
@@ -97,9 +89,4 @@ def main(argv: list[str]) -> int:
               f" {report.feed_seconds:.1f} s); {report.rate:,.0f} events/s in all ({report.seconds:.1f} s with reading"
               f" {result.objects} objects, preparing the copy, starting the stage)")
         print(f"  this process's CPU: {(time.process_time() - c2) * 1e6 / n:.0f} µs/event in all")
-    finally:
-        s3.stop()
-        broker.stop()
-        pg.stop()
-        shutil.rmtree(root, ignore_errors=True)
     return 0

@@ -22,12 +22,9 @@ import json
 import os
 import platform
 import random
-import shutil
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,6 +37,7 @@ from kairos.strategies import engine, indicators, store
 from kairos.strategies.evaluate import evaluate, plan
 from kairos.strategies.indicators import Candles
 from kairos.strategies.language import StrategySpec, parse
+from kairos_testkit.servers import embedded_servers
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 VENUE = "binanceusdm"
@@ -112,15 +110,11 @@ def bench_pure(strats: list[StrategySpec], syms: list[str], bars: int) -> None:
 
 
 def bench_engine(strats: list[StrategySpec], syms: list[str], bars: int) -> None:
-    from kairos.localinfra.postgres import start_embedded_postgres
-
-    root = Path(tempfile.mkdtemp(prefix="kairos-bench-strat-"))
-    root.chmod(0o755)
-    pg = start_embedded_postgres(root / "data")
-    try:
-        migrate(pg.url)
+    with embedded_servers("kairos-bench-strat-", broker=False) as servers:
+        url = servers.url
+        migrate(url)
         last = START + timedelta(minutes=bars - 1)
-        with psycopg.connect(pg.url) as conn:
+        with psycopg.connect(url) as conn:
             conn.execute("INSERT INTO exec_accounts (account, venue, mode) VALUES ('bench', %s, 'shadow')", (VENUE,))
             candle_store.ensure_partitions(conn, START, last)
             for i, sym in enumerate(syms):
@@ -150,7 +144,7 @@ def bench_engine(strats: list[StrategySpec], syms: list[str], bars: int) -> None
             conn.commit()
         emitted = 0
         per_candle = []
-        with psycopg.connect(pg.url) as conn:
+        with psycopg.connect(url) as conn:
             t0, c0 = time.perf_counter(), time.process_time()
             for e in events:
                 t = time.perf_counter()
@@ -165,9 +159,6 @@ def bench_engine(strats: list[StrategySpec], syms: list[str], bars: int) -> None
               f" evaluation; per candle p50 {per_candle[len(per_candle) // 2] * 1000:.1f} ms, max"
               f" {per_candle[-1] * 1000:.1f} ms; {emitted} events emitted; target < 1000 ms:"
               f" {'met' if wall < 1 else 'NOT met'}")
-    finally:
-        pg.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def main(argv: list[str]) -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import random
 import shutil
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -21,6 +20,7 @@ from pathlib import Path
 import psycopg
 import yaml
 from kairos_testkit.operator_api import PASSWORD, seed_trade, served_api
+from kairos_testkit.servers import embedded_servers
 
 ROOT = Path(__file__).resolve().parents[1]
 FLAGS = [
@@ -86,39 +86,32 @@ def seed(url: str) -> None:
 
 def main(argv: list[str]) -> int:
     out = Path(argv[0] if argv else ROOT / "docs" / "images" / "dashboard.png")
-    from kairos.localinfra.postgres import start_embedded_postgres
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    root = Path(tempfile.mkdtemp(prefix="shot-"))
-    pg = start_embedded_postgres(root / "data")
-    try:
-        with served_api(pg.url, root / "api.log") as api:
-            seed(pg.url)
-            options = webdriver.ChromeOptions()
-            options.binary_location = "/usr/bin/chromium"
-            for flag in FLAGS:
-                options.add_argument(flag)
-            driver = webdriver.Chrome(
-                service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options
-            )
-            try:
-                driver.get(api.url + "/")
-                driver.find_element(By.ID, "username").send_keys("trader")
-                driver.find_element(By.ID, "password").send_keys(PASSWORD)
-                driver.find_element(By.ID, "login-button").click()
-                time.sleep(2)
-                Select(driver.find_element(By.ID, "chart-symbol")).select_by_value("BTC/USDT:USDT")
-                time.sleep(2)
-                out.parent.mkdir(parents=True, exist_ok=True)
-                driver.save_screenshot(str(out))
-            finally:
-                driver.quit()
-    finally:
-        pg.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    with embedded_servers("shot-", broker=False) as servers, served_api(servers.url, servers.root / "api.log") as api:
+        seed(servers.url)
+        options = webdriver.ChromeOptions()
+        options.binary_location = "/usr/bin/chromium"
+        for flag in FLAGS:
+            options.add_argument(flag)
+        driver = webdriver.Chrome(
+            service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options
+        )
+        try:
+            driver.get(api.url + "/")
+            driver.find_element(By.ID, "username").send_keys("trader")
+            driver.find_element(By.ID, "password").send_keys(PASSWORD)
+            driver.find_element(By.ID, "login-button").click()
+            time.sleep(2)
+            Select(driver.find_element(By.ID, "chart-symbol")).select_by_value("BTC/USDT:USDT")
+            time.sleep(2)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            driver.save_screenshot(str(out))
+        finally:
+            driver.quit()
     print(f"wrote {out}")
     return 0
 
