@@ -16,7 +16,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime
@@ -32,10 +31,10 @@ from kairos.contracts.envelope import new_event
 from kairos.contracts.near_intents import RawNearIntentsQuote
 from kairos.delivery.kafka_source import KafkaSourceDelivery, KafkaSourceSpec
 from kairos.delivery.wiring import kafka_source_specs
-from kairos.localinfra.broker import start_embedded_broker
 from kairos.localinfra.ports import free_port, wait_for_port
-from kairos.localinfra.postgres import start_embedded_postgres
 from kairos.runtime.loader import load_func_module
+from kairos_testkit.functions import runtime_env
+from kairos_testkit.servers import embedded_servers
 
 USDC = "nep141:17208628f84f5d6ad33f0da3bbbeb27ffcb398eac501a31bd6ad2011e36133a1"
 HERE = Path(__file__).resolve().parent
@@ -244,45 +243,30 @@ def pct(values: list[float], p: float) -> float:
 
 def main(argv: list[str]) -> int:
     n = int(os.environ.get("BENCH_EVENTS", "3000"))
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        os.chmod(root, 0o755)
-        pg = start_embedded_postgres(root / "pg")
-        broker = start_embedded_broker()
-        try:
-            ensure_catalog_topics(broker.bootstrap)
-            ensure_topics(broker.bootstrap, [("bench.noop", 6, {})])
-            env = {
-                "DATABASE_URL": pg.url,
-                "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
-                "KAIROS_KAFKA_PROFILE": "tansu",
-                "LOG_LEVEL": "WARNING",
-            }
-            noop_rate = norm_rate = single = batched = 0.0
-            if not os.environ.get("BENCH_E2E_ONLY"):
-                noop, noop_url = serve(str(HERE / "noop_function"), env, root)
-                norm, norm_url = serve("normalize-near-intents", env, root)
-                noop_rate = delivery_throughput(broker.bootstrap, "bench.noop", noop_url, n, "noop")
-                norm_rate = delivery_throughput(broker.bootstrap, "raw.near_intents.quote", norm_url, n, "normalize")
-                noop.terminate()
-                norm.terminate()
-                single = in_process(env, min(n, 2000), 1)
-                batched = in_process(env, n, 100)
-            broker.stop()
-            # A fresh broker and database: the latency run must not queue behind earlier phases.
-            broker = start_embedded_broker()
-            ensure_catalog_topics(broker.bootstrap)
-            with psycopg.connect(pg.url, autocommit=True) as conn:
-                conn.execute("CREATE DATABASE bench_e2e")
-            e2e_db = pg.url.replace("/kairos", "/bench_e2e", 1)
-            e2e_env = {**env, "DATABASE_URL": e2e_db, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap}
-            quotes = int(os.environ.get("BENCH_E2E", "300"))
-            rates = [float(r) for r in os.environ.get("BENCH_E2E_RATES", "30").split(",")]
-            infra = {"postgres": postgres_pids(root / "pg"), "tansu": [broker.process.pid]}
-            cold, runs = e2e_latency(e2e_env, broker.bootstrap, e2e_db, root, quotes, rates, infra)
-        finally:
-            broker.stop()
-            pg.stop()
+    with embedded_servers("kairos-bench-backbone-") as servers:
+        ensure_catalog_topics(servers.bootstrap)
+        ensure_topics(servers.bootstrap, [("bench.noop", 6, {})])
+        env = runtime_env(servers.url, servers.bootstrap)
+        noop_rate = norm_rate = single = batched = 0.0
+        if not os.environ.get("BENCH_E2E_ONLY"):
+            noop, noop_url = serve(str(HERE / "noop_function"), env, servers.root)
+            norm, norm_url = serve("normalize-near-intents", env, servers.root)
+            noop_rate = delivery_throughput(servers.bootstrap, "bench.noop", noop_url, n, "noop")
+            norm_rate = delivery_throughput(servers.bootstrap, "raw.near_intents.quote", norm_url, n, "normalize")
+            noop.terminate()
+            norm.terminate()
+            single = in_process(env, min(n, 2000), 1)
+            batched = in_process(env, n, 100)
+        # A fresh broker and database: the latency run must not queue behind earlier phases.
+        bootstrap = servers.restart_broker()
+        ensure_catalog_topics(bootstrap)
+        e2e_db = servers.database("bench_e2e")
+        e2e_env = runtime_env(e2e_db, bootstrap)
+        quotes = int(os.environ.get("BENCH_E2E", "300"))
+        rates = [float(r) for r in os.environ.get("BENCH_E2E_RATES", "30").split(",")]
+        assert servers.broker is not None
+        infra = {"postgres": postgres_pids(servers.postgres.data_dir), "tansu": [servers.broker.process.pid]}
+        cold, runs = e2e_latency(e2e_env, bootstrap, e2e_db, servers.root, quotes, rates, infra)
     if noop_rate:
         print(f"HTTP path, no-op func-python function via local KafkaSource: {noop_rate:8.0f} events/s")
         print(

@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -35,11 +32,9 @@ from kairos.contracts.envelope import Envelope, new_event
 from kairos.contracts.near_intents import RawNearIntentsQuote
 from kairos.delivery.kafka_source import KafkaSourceDelivery
 from kairos.delivery.wiring import kafka_source_specs
-from kairos.localinfra.broker import start_embedded_broker
-from kairos.localinfra.ports import free_port
-from kairos.localinfra.postgres import start_embedded_postgres
 from kairos.runtime.db import migrate
-from kairos.runtime.loader import load_func_module
+from kairos_testkit.functions import in_process, runtime_env, served
+from kairos_testkit.servers import embedded_servers
 
 FUNCTION = "normalize-near-intents"
 TOPIC = "raw.near_intents.quote"
@@ -81,11 +76,8 @@ def report(name: str, latencies: list[float], wall: float) -> dict[str, float]:
     return row
 
 
-def in_process(env: dict[str, str], n: int) -> dict[str, float]:
-    fn = load_func_module(FUNCTION).new()
-    fn.start({**load_catalog().function(FUNCTION).env, **env})
-    fn.wait_ready(60)
-    try:
+def handler_path(env: dict[str, str], n: int) -> dict[str, float]:
+    with in_process(FUNCTION, env) as fn:
         for i in range(WARMUP):
             fn.process(to_cloudevent(raw_quote(i)))
         events: list[CloudEvent] = [to_cloudevent(raw_quote(i)) for i in range(n)]
@@ -97,8 +89,6 @@ def in_process(env: dict[str, str], n: int) -> dict[str, float]:
             latencies.append(time.perf_counter() - t0)
             assert outcome.status == 204, outcome
         return report("in-process handler", latencies, time.perf_counter() - started)
-    finally:
-        fn.stop()
 
 
 def over_http(url: str, n: int) -> dict[str, float]:
@@ -162,58 +152,23 @@ def wait_for(predicate: Any, timeout: float) -> None:
 def main(argv: list[str]) -> int:
     n = int(argv[0]) if argv else 300
     burst = int(argv[1]) if len(argv) > 1 else 1000
-    with tempfile.TemporaryDirectory(prefix="kairos-bench-") as tmp:
-        pg = start_embedded_postgres(Path(tmp) / "pg")
-        broker = start_embedded_broker()
-        served: subprocess.Popen[bytes] | None = None
-        try:
-            ensure_catalog_topics(broker.bootstrap)
-            migrate(pg.url)
-            env = {
-                "DATABASE_URL": pg.url,
-                "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
-                "KAIROS_KAFKA_PROFILE": "tansu",
-                "LOG_LEVEL": "WARNING",
-            }
-            port = free_port()
-            served = subprocess.Popen(
-                [sys.executable, "-m", "kairos.cli", "serve", FUNCTION],
-                env={
-                    **os.environ,
-                    **load_catalog().function(FUNCTION).env,
-                    **env,
-                    "LISTEN_ADDRESS": f"127.0.0.1:{port}",
-                },
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            url = f"http://127.0.0.1:{port}"
-            wait_for(lambda: _ready(url), 60)
+    with embedded_servers("kairos-bench-delivery-") as servers:
+        ensure_catalog_topics(servers.bootstrap)
+        migrate(servers.url)
+        env = runtime_env(servers.url, servers.bootstrap)
+        with served(FUNCTION, env, servers.root) as fn:
             print(
                 f"{n} sequential events per path, then a burst of {burst}; function {FUNCTION}; {os.cpu_count()} CPUs"
             )
-            base = in_process(env, n)
-            http = over_http(url, n)
-            hop, _burst = kafka_hop(broker.bootstrap, url, n, burst)
+            base = handler_path(env, n)
+            http = over_http(fn.url, n)
+            hop, _burst = kafka_hop(servers.bootstrap, fn.url, n, burst)
             print(
                 f"KafkaSource hop overhead over in-process: p50 {hop['p50_ms'] - base['p50_ms']:+.2f} ms, "
                 f"p99 {hop['p99_ms'] - base['p99_ms']:+.2f} ms; of which HTTP+func-python p50 "
                 f"{http['p50_ms'] - base['p50_ms']:+.2f} ms"
             )
-        finally:
-            if served is not None:
-                served.terminate()
-                served.wait(10)
-            broker.stop()
-            pg.stop()
     return 0
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(url + "/health/readiness", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 if __name__ == "__main__":

@@ -26,17 +26,13 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 from kairos.bus.kafka import ensure_catalog_topics, make_producer
 from kairos.catalog import load_catalog
@@ -44,12 +40,11 @@ from kairos.contracts.envelope import new_event
 from kairos.contracts.execution import OrderFill
 from kairos.delivery.kafka_source import KafkaSourceDelivery
 from kairos.delivery.wiring import kafka_source_specs
-from kairos.localinfra.broker import start_embedded_broker
-from kairos.localinfra.ports import free_port
-from kairos.localinfra.postgres import start_embedded_postgres
 from kairos.runtime import recorder
 from kairos.runtime.db import migrate
 from kairos.runtime.publisher import OutboxPublisher
+from kairos_testkit.functions import runtime_env, served
+from kairos_testkit.servers import embedded_servers
 from psycopg_pool import ConnectionPool
 
 FUNCTION, TOPIC = "portfolio", "exec.fill"
@@ -78,13 +73,6 @@ def wait_for(predicate: Any, timeout: float, poll: float = 0.001) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("benchmark step did not finish in time")
         time.sleep(poll)
-
-
-def ready(url: str) -> bool:
-    try:
-        return httpx.get(url + "/health/readiness", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def run(url: str, bootstrap: str, sink: str, n: int, rate: float) -> dict[str, float]:
@@ -132,29 +120,12 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--rate", type=float, default=20.0)
     args = ap.parse_args(argv)
     print(f"load average {os.getloadavg()}, {os.cpu_count()} CPUs", flush=True)
-    with tempfile.TemporaryDirectory(prefix="kairos-bench-fill-pnl-") as tmp:
-        pg = start_embedded_postgres(Path(tmp) / "pg")
-        broker = start_embedded_broker()
-        served: subprocess.Popen[bytes] | None = None
-        try:
-            ensure_catalog_topics(broker.bootstrap)
-            migrate(pg.url)
-            port = free_port()
-            env = {**os.environ, **load_catalog().function(FUNCTION).env, "DATABASE_URL": pg.url,
-                   "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "KAIROS_KAFKA_PROFILE": "tansu",
-                   "LOG_LEVEL": "WARNING", "LISTEN_ADDRESS": f"127.0.0.1:{port}"}  # fmt: skip
-            served = subprocess.Popen([sys.executable, "-m", "kairos.cli", "serve", FUNCTION], env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-            sink = f"http://127.0.0.1:{port}"
-            wait_for(lambda: ready(sink), 60, poll=0.1)
-            print("fill->pnl through broker+delivery", run(pg.url, broker.bootstrap, sink, args.fills, args.rate),
-                  flush=True)  # fmt: skip
-        finally:
-            if served is not None:
-                served.terminate()
-                served.wait(10)
-            broker.stop()
-            pg.stop()
+    with embedded_servers("kairos-bench-fill-pnl-") as servers:
+        ensure_catalog_topics(servers.bootstrap)
+        migrate(servers.url)
+        with served(FUNCTION, runtime_env(servers.url, servers.bootstrap), servers.root) as fn:
+            result = run(servers.url, servers.bootstrap, fn.url, args.fills, args.rate)
+            print("fill->pnl through broker+delivery", result, flush=True)
     print(f"load average {os.getloadavg()}", flush=True)
     return 0
 
