@@ -18,7 +18,6 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -39,12 +38,12 @@ from kairos.delivery.wiring import kafka_source_specs
 from kairos.execution import accounts
 from kairos.execution.vault import Credentials, KeyVault, generate_kek
 from kairos.execution.wiring import ExecutionRuntime
-from kairos.localinfra.broker import start_embedded_broker
 from kairos.localinfra.ports import free_port, wait_for_port
-from kairos.localinfra.postgres import start_embedded_postgres
 from kairos.runtime.db import migrate
 from kairos.runtime.loader import load_func_module
 from kairos_testkit import risk
+from kairos_testkit.functions import runtime_env
+from kairos_testkit.servers import embedded_servers
 from kairos_testkit.venue_sim import ControlClient
 
 SYMBOLS = ("BTC/USDT:USDT", "ETH/USDT:USDT")
@@ -285,30 +284,16 @@ def main(argv: list[str]) -> int:
     p.add_argument("--accounts", type=int, default=4)
     p.add_argument("--rate", type=float, default=20.0, help="paced phase: commands per second")
     args = p.parse_args(argv)
-    tmp = Path(tempfile.mkdtemp(prefix="kairos-bench-exec-"))
-    tmp.chmod(0o755)
-    pg = start_embedded_postgres(tmp / "pg")
-    broker = start_embedded_broker()
-    try:
-        ensure_catalog_topics(broker.bootstrap)
-        with venue_process(tmp) as sim:
+    with embedded_servers("kairos-bench-exec-") as servers:
+        ensure_catalog_topics(servers.bootstrap)
+        with venue_process(servers.root) as sim:
             sim.control.set_price("BTCUSDT", "60000")
             sim.control.set_price("ETHUSDT", "3000")
-            names = setup(pg.url, sim, args.accounts)
-            env = {
-                "DATABASE_URL": pg.url,
-                "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
-                "KAIROS_KAFKA_PROFILE": "tansu",
-                "LOG_LEVEL": "WARNING",
-                "KAIROS_EXCHANGE_KEK": KEK,
-                "KAIROS_EXEC_DB_POOL_SIZE": "40",
-            }
+            names = setup(servers.url, sim, args.accounts)
+            env = runtime_env(servers.url, servers.bootstrap, KAIROS_EXCHANGE_KEK=KEK, KAIROS_EXEC_DB_POOL_SIZE="40")
             handler_path(env, names, args.commands)
-            topic_to_ack(pg.url, broker.bootstrap, env, names, args.commands, tmp, args.rate)
+            topic_to_ack(servers.url, servers.bootstrap, env, names, args.commands, servers.root, args.rate)
             reconciliation(env, names, args.open)
-    finally:
-        broker.stop()
-        pg.stop()
     return 0
 
 

@@ -24,9 +24,7 @@ import multiprocessing
 import os
 import platform
 import resource
-import shutil
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -42,6 +40,7 @@ from kairos.marketdata.timeframes import from_ms, to_ms
 from kairos.runtime.db import migrate
 from kairos.venues.binance_usdm import VENUE
 from kairos.venues.binance_usdm.markets import MARKETS
+from kairos_testkit.servers import embedded_servers
 
 
 def rss_mb() -> float:
@@ -253,30 +252,16 @@ def main(argv: list[str]) -> int:
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}, "
         f"load average {os.getloadavg()[0]:.1f} (shared with other work)"
     )
-    from kairos.localinfra.postgres import start_embedded_postgres
-
-    root = Path(tempfile.mkdtemp(prefix="kairos-bench-md-"))
-    root.chmod(0o755)
-    pg = start_embedded_postgres(root / "data")
-    broker = None
-    try:
-        migrate(pg.url)
+    with embedded_servers("kairos-bench-md-", broker="ticker" in parts) as servers:
+        migrate(servers.url)
         if "store" in parts:
-            bench_store(pg.url, args.candles, args.page)
+            bench_store(servers.url, args.candles, args.page)
         if "backfill" in parts:
-            bench_backfill(pg.url, args.backfill_candles)
+            bench_backfill(servers.url, args.backfill_candles)
         if "poll" in parts:
-            bench_poll(pg.url, args.symbols)
+            bench_poll(servers.url, args.symbols)
         if "ticker" in parts:
-            from kairos.localinfra.broker import start_embedded_broker
-
-            broker = start_embedded_broker()
-            bench_ticker(pg.url, broker.bootstrap, args.ticker_symbols, args.polls, args.interval)
-    finally:
-        if broker is not None:
-            broker.stop()
-        pg.stop()
-        shutil.rmtree(root, ignore_errors=True)
+            bench_ticker(servers.url, servers.bootstrap, args.ticker_symbols, args.polls, args.interval)
     return 0
 
 
