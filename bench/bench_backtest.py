@@ -9,8 +9,13 @@ Two parts:
 - ``e2e``: N candles stored in a fresh embedded Postgres, then ``kairos backtest run`` as its own
   process (migrate, read the candles, hash them, simulate, store the run and result, write the
   HTML report): wall time and the child's peak RSS.
+- ``peer``: the same candles and crossover through backtesting.py and through ``runner.compute``
+  with the conventions it uses (next-open fills, commission fraction, all-equity sizing), timed
+  alternately in this process, and their trades compared (``bench/peer_backtesting.py``; it
+  installs backtesting.py into ``.state/bench-peer`` on first use). Not in the default parts.
 
-    .venv/bin/python -m bench backtest [--candles 1000000] [--parts sim,e2e] [--repeat 3]
+    .venv/bin/python -m bench backtest [--candles 1000000] [--parts sim,e2e,peer] [--repeat 3]
+        [--peer-candles 100000,1000000]
 """
 
 from __future__ import annotations
@@ -160,6 +165,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--candles", type=int, default=1_000_000)
     parser.add_argument("--parts", default="sim,e2e")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--peer-candles", default="100000,1000000", help="sizes for the peer part, comma-separated")
     args = parser.parse_args(argv)
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()},"
           f" load average {os.getloadavg()[0]:.1f} (shared with other work)")  # fmt: skip
@@ -168,6 +174,11 @@ def main(argv: list[str]) -> int:
         bench_sim(args.candles, args.repeat)
     if "e2e" in parts:
         bench_e2e(args.candles)
+    if "peer" in parts:
+        from bench.peer_backtesting import bench_peer
+
+        sizes = [int(x) for x in args.peer_candles.split(",")]
+        bench_peer(sizes, args.repeat, walk, sma_spec(), SYMBOL, START, T0)
     return 0
 
 
