@@ -1,6 +1,6 @@
 """Backtest speed: an SMA(10/20) crossover over one-minute candles.
 
-Two parts:
+Three parts:
 
 - ``sim``: the simulation alone (indicators, rule truth, the decision loop, fills, equity
   curve, metrics, result hash: ``runner.compute``) over N seeded random-walk candles in this
