@@ -28,87 +28,83 @@ as_root() {
   fi
 }
 
-ensure_shellcheck() {
-  command -v shellcheck >/dev/null 2>&1 && return 0
+# apt_install WHAT SKIPS PACKAGE...: install Debian packages as root (or through passwordless
+# sudo), `apt-get update` first; a failure is a warning saying what SKIPS.
+apt_install() {
+  local what=$1 skips=$2
+  shift 2
   if ! command -v apt-get >/dev/null 2>&1; then
-    warn "shellcheck is missing and apt-get is not available: shell-script lint tests will skip"
+    warn "$what is missing and apt-get is not available: $skips"
+    return 1
+  fi
+  info "installing $* (apt-get)"
+  if as_root apt-get update -qq >/dev/null &&
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; then
     return 0
   fi
-  info "installing shellcheck (apt-get)"
-  if as_root apt-get update -qq >/dev/null &&
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; then
-    info "shellcheck $(shellcheck --version | sed -n 's/^version: //p') installed"
+  warn "could not install $* (needs root or passwordless sudo, and the Debian mirror): $skips"
+  return 1
+}
+
+# venv_install NAME TAG VENV PYTHONS SKIPS PIP_ARGS...: a tool whose pins clash with the app's
+# lives in a virtualenv of its own. Made with the first interpreter of PYTHONS (space-separated
+# names) on PATH, then `pip install PIP_ARGS`; the stamp VENV/.NAME-TAG records which install
+# is there, so a changed TAG (version, hash of the pins) reinstalls and an unchanged one costs
+# nothing. A failure is a warning naming pip's log and what SKIPS.
+venv_install() {
+  local name=$1 tag=$2 venv=$3 pythons=$4 skips=$5
+  shift 5
+  local stamp="$venv/.$name-$tag"
+  [[ -x "$venv/bin/python" && -f "$stamp" ]] && return 0
+  local python="" candidate
+  for candidate in $pythons; do
+    python="$(command -v "$candidate" || true)"
+    [[ -n "$python" ]] && break
+  done
+  if [[ -z "$python" ]]; then
+    warn "$name needs $pythons (none on PATH) to create $venv: $skips"
+    return 0
+  fi
+  info "installing $name ($tag) into $venv (about 30 s)"
+  local log="${TMPDIR:-/tmp}/kairos-$name-install.$$.log"
+  if "$python" -m venv "$venv" &&
+    printf '*\n' >"$venv/.gitignore" &&
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@" >"$log" 2>&1; then
+    rm -f "$venv/.$name"-* "$log"
+    touch "$stamp"
+    info "$name installed"
   else
-    warn "could not install shellcheck (needs root or passwordless sudo, and the Debian mirror): shell-script lint tests will skip"
+    tail -n 20 "$log" >&2 || true
+    warn "could not install $name into $venv (PyPI unreachable? log: $log): $skips"
+  fi
+}
+
+ensure_shellcheck() {
+  command -v shellcheck >/dev/null 2>&1 && return 0
+  if apt_install shellcheck "shell-script lint tests will skip" shellcheck; then
+    info "shellcheck $(shellcheck --version | sed -n 's/^version: //p') installed"
   fi
 }
 
 ensure_checkov() {
-  local stamp="$TOOLS_VENV/.checkov-$CHECKOV_VERSION"
-  [[ -x "$TOOLS_VENV/bin/checkov" && -f "$stamp" ]] && return 0
-  local python
-  python="$(command -v python3.11 || command -v python3 || true)"
-  if [[ -z "$python" ]]; then
-    warn "no python3 to create $TOOLS_VENV: checkov tests will skip"
-    return 0
-  fi
-  info "installing checkov $CHECKOV_VERSION into $TOOLS_VENV (about 30 s)"
-  local log="${TMPDIR:-/tmp}/kairos-checkov-install.$$.log"
-  if "$python" -m venv "$TOOLS_VENV" &&
-    printf '*\n' >"$TOOLS_VENV/.gitignore" &&
-    "$TOOLS_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-      "checkov==$CHECKOV_VERSION" >"$log" 2>&1; then
-    rm -f "$TOOLS_VENV"/.checkov-* "$log"
-    touch "$stamp"
-    info "checkov $CHECKOV_VERSION installed"
-  else
-    tail -n 20 "$log" >&2 || true
-    warn "could not install checkov into $TOOLS_VENV (PyPI unreachable? log: $log): checkov tests will skip"
-  fi
+  venv_install checkov "$CHECKOV_VERSION" "$TOOLS_VENV" "python3.11 python3" "checkov tests will skip" \
+    "checkov==$CHECKOV_VERSION"
 }
 
 ensure_localstack() {
-  local venv="$ROOT/.venv-localstack"
-  local constraints="$ROOT/scripts/localstack/constraints.txt"
-  local pins stamp
+  local constraints="$ROOT/scripts/localstack/constraints.txt" pins
   pins="$(sha256sum "$constraints" | cut -c1-12)"
-  stamp="$venv/.localstack-$pins"
-  [[ -x "$venv/bin/python" && -f "$stamp" ]] && return 0
-  local python
-  python="$(command -v python3.11 || true)"
-  if [[ -z "$python" ]]; then
-    warn "python3.11 is missing (LocalStack 4.13 needs it): archive tests will skip"
-    return 0
-  fi
-  info "installing LocalStack S3 into $venv (about 30 s)"
-  local log="${TMPDIR:-/tmp}/kairos-localstack-install.$$.log"
-  if "$python" -m venv "$venv" &&
-    printf '*\n' >"$venv/.gitignore" &&
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -c "$constraints" \
-      'localstack-core[base-runtime]==4.13.1' localstack-client==2.12 service-identity==24.2.0 \
-      'cbor2<5.7' 'pyopenssl<24.3' >"$log" 2>&1; then
-    rm -f "$venv"/.localstack-* "$log"
-    touch "$stamp"
-    info "LocalStack installed"
-  else
-    tail -n 20 "$log" >&2 || true
-    warn "could not install LocalStack into $venv (PyPI unreachable? log: $log): archive tests will skip"
-  fi
+  # LocalStack 4.13 needs Python 3.11.
+  venv_install localstack "$pins" "$ROOT/.venv-localstack" python3.11 "archive tests will skip" \
+    -c "$constraints" 'localstack-core[base-runtime]==4.13.1' localstack-client==2.12 service-identity==24.2.0 \
+    'cbor2<5.7' 'pyopenssl<24.3'
 }
 
 # Headless Chromium and its driver (Debian packages) for the dashboard's browser test.
 ensure_chromium() {
   command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 && return 0
-  if ! command -v apt-get >/dev/null 2>&1; then
-    warn "chromium is missing and apt-get is not available: the dashboard browser test will skip"
-    return 0
-  fi
-  info "installing chromium and chromium-driver (apt-get)"
-  if as_root apt-get update -qq >/dev/null &&
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; then
+  if apt_install chromium "the dashboard browser test will skip" chromium chromium-driver; then
     info "chromium installed"
-  else
-    warn "could not install chromium/chromium-driver: the dashboard browser test will skip"
   fi
 }
 
