@@ -159,7 +159,8 @@ def ties(candles: Candles) -> tuple[set[int], set[int]]:
     fast, slow = talib.SMA(candles.close, 10), talib.SMA(candles.close, 20)
     pfast, pslow = close.rolling(10).mean().to_numpy(), close.rolling(20).mean().to_numpy()
     with np.errstate(invalid="ignore"):
-        near = (np.abs(fast - slow) <= 1e-9 * slow) | (np.abs(pfast - pslow) <= 1e-9 * pslow)
+        # 1e-14: a few units in the last place of a float64 (the differences seen are within one)
+        near = (np.abs(fast - slow) <= 1e-14 * slow) | (np.abs(pfast - pslow) <= 1e-14 * pslow)
     return set(np.flatnonzero(fast == slow).tolist()), set(np.flatnonzero(near).tolist())
 
 
