@@ -151,7 +151,7 @@ def bench_backfill(url: str, candles: int) -> None:
 def bench_poll(url: str, symbols: int) -> None:
     from kairos.contracts.envelope import new_event
     from kairos.contracts.ops import PingTick
-    from kairos.marketdata.normalize import unified_symbol
+    from kairos.venues.binance_usdm.symbols import unified_symbol
 
     sim = SimProcess(symbols)
     try:
@@ -184,9 +184,9 @@ def bench_ticker(url: str, bootstrap: str, symbols: int, polls: int, interval: f
     from kairos.bus.kafka import TANSU_CONSUMER_SETTINGS, ensure_catalog_topics
     from kairos.bus.sinks import KafkaSink
     from kairos.contracts.codec import KafkaRecord, from_kafka, kafka_to_cloudevent
-    from kairos.marketdata.normalize import unified_symbol
     from kairos.marketdata.tickers import TOPIC, TickerSource
     from kairos.venues.binance_usdm.client import make_client
+    from kairos.venues.binance_usdm.symbols import unified_symbol
     from kairos_testkit.functions import in_process, runtime_env
 
     ensure_catalog_topics(bootstrap)

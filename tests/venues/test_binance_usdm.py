@@ -11,12 +11,15 @@ from decimal import Decimal
 import ccxt
 import pytest
 from ccxt.base import errors as cx
+from kairos.errors import Rejected
 from kairos.execution import client_ids
 from kairos.execution.service import ServiceSettings
 from kairos.venues import registry
 from kairos.venues.binance_usdm import VENUE, errors
 from kairos.venues.binance_usdm.client import RECEIVE_WINDOW_MS, make_client
 from kairos.venues.binance_usdm.definition import DEFINITION
+from kairos.venues.binance_usdm.markets import MARKETS
+from kairos.venues.binance_usdm.symbols import native_symbol, unified_symbol
 from kairos.venues.port import (
     DuplicateClientId,
     OrderNotFound,
@@ -95,6 +98,18 @@ def test_markets_are_found_by_unified_and_native_symbol() -> None:
     assert spec is not None and spec.symbol == "BTCUSDT" and spec.step_size == Decimal("0.001")
     assert DEFINITION.market("BTCUSDT") is spec
     assert DEFINITION.market("DOGE/USDT:USDT") is None
+
+
+def test_symbol_names_map_both_ways_and_odd_names_are_rejected() -> None:
+    for spec in MARKETS:
+        unified = unified_symbol(spec.symbol)
+        assert unified == f"{spec.base}/{spec.quote}:{spec.quote}"
+        assert native_symbol(unified) == spec.symbol
+        assert native_symbol(spec.symbol) == spec.symbol  # a native name passes through
+    assert unified_symbol("ETHUSDC") == "ETH/USDC:USDC"
+    for odd in ("BTCEUR", "USDT", ""):
+        with pytest.raises(Rejected, match="not a USDT- or USDC-margined perpetual"):
+            unified_symbol(odd)
 
 
 def test_requests_are_signed_with_a_receive_window_the_resend_grace_outlasts() -> None:

@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from kairos.marketdata import store
-from kairos.marketdata.normalize import unified_symbol
 from kairos.venues.binance_usdm import VENUE
 from kairos.venues.binance_usdm.markets import MARKETS
+from kairos.venues.binance_usdm.symbols import unified_symbol
 
 
 def subscribe_simulated_markets(database_url: str, timeframe: str = "1m") -> list[str]:

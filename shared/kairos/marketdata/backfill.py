@@ -21,8 +21,9 @@ from typing import Any
 import psycopg
 
 from kairos.marketdata import poll, store, timeframes
-from kairos.marketdata.normalize import native_symbol, problem
+from kairos.marketdata.normalize import problem
 from kairos.marketdata.timeframes import from_ms, to_ms
+from kairos.venues.binance_usdm.symbols import native_symbol
 
 log = logging.getLogger(__name__)
 

@@ -27,10 +27,10 @@ from kairos.contracts.envelope import Envelope, derive_event, new_event, stable_
 from kairos.contracts.market_data import RawBinanceUsdmKline
 from kairos.contracts.ops import Alert, PingTick
 from kairos.marketdata import poll, store, timeframes
-from kairos.marketdata.normalize import native_symbol, unified_symbol
 from kairos.marketdata.timeframes import from_ms, to_ms
 from kairos.venues.binance_usdm import VENUE
 from kairos.venues.binance_usdm.client import make_client
+from kairos.venues.binance_usdm.symbols import native_symbol, unified_symbol
 
 log = logging.getLogger(__name__)
 

@@ -21,10 +21,10 @@ import psycopg
 
 from kairos.marketdata import store, timeframes
 from kairos.marketdata.candles_cli import when
-from kairos.marketdata.normalize import native_symbol, unified_symbol
 from kairos.runtime.config import require
 from kairos.runtime.db import migrate
 from kairos.venues.binance_usdm import VENUE
+from kairos.venues.binance_usdm.symbols import native_symbol, unified_symbol
 
 
 def _timeframes(text: str) -> list[str]:

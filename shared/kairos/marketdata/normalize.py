@@ -15,20 +15,7 @@ from kairos.errors import Rejected
 from kairos.marketdata import timeframes
 from kairos.marketdata.timeframes import from_ms
 from kairos.venues.binance_usdm import VENUE
-
-
-def unified_symbol(native: str) -> str:
-    """``BTCUSDT`` -> ``BTC/USDT:USDT`` (USDⓈ-M linear perpetuals settle in their quote asset)."""
-    for quote in ("USDT", "USDC"):
-        if native.endswith(quote) and len(native) > len(quote):
-            return f"{native[: -len(quote)]}/{quote}:{quote}"
-    raise Rejected(f"symbol {native!r} is not a USDT- or USDC-margined perpetual")
-
-
-def native_symbol(unified: str) -> str:
-    """``BTC/USDT:USDT`` -> ``BTCUSDT``."""
-    base, _, rest = unified.partition("/")
-    return base + rest.partition(":")[0]
+from kairos.venues.binance_usdm.symbols import unified_symbol
 
 
 def _dec(value: Any, what: str) -> Decimal:

@@ -28,8 +28,8 @@ from kairos.bus.sinks import Sink, sink_from_env
 from kairos.contracts.envelope import Envelope, new_event, stable_id
 from kairos.contracts.market_data import RawBinanceUsdmTicker
 from kairos.marketdata import poll
-from kairos.marketdata.normalize import native_symbol
 from kairos.venues.binance_usdm import VENUE
+from kairos.venues.binance_usdm.symbols import native_symbol
 
 log = logging.getLogger(__name__)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from kairos.venues.binance_usdm import VENUE, markets
 from kairos.venues.binance_usdm.live import LiveAdapter
 from kairos.venues.binance_usdm.public import PublicClient
+from kairos.venues.binance_usdm.symbols import native_symbol
 from kairos.venues.port import Capabilities, Credentials, PublicVenue, VenueAdapter, VenueDefinition
 
 CAPABILITIES = Capabilities(
@@ -32,7 +33,7 @@ DEFINITION = VenueDefinition(
     name=VENUE,
     capabilities=CAPABILITIES,
     markets=markets.by_symbol(),
-    native_symbol=markets.native_symbol,
+    native_symbol=native_symbol,
     live=_live,
     public=_public,
 )

@@ -86,8 +86,3 @@ MARKETS: tuple[MarketSpec, ...] = (
 
 def by_symbol() -> dict[str, MarketSpec]:
     return markets_by_symbol(MARKETS)
-
-
-def native_symbol(symbol: str) -> str:
-    """'BTC/USDT:USDT' (ccxt's unified form) -> 'BTCUSDT'; a native symbol passes through."""
-    return symbol.split(":")[0].replace("/", "")
