@@ -12,10 +12,11 @@ At start the venue clock of every LIVE account is measured once (alerts as the c
 raises them). Until recovery reconciled every order a previous process left in flight,
 readiness says RECOVERING and the runtime answers every delivery 503 (retried later).
 
-A trade command whose order outcome is pending (sent, no answer; lookups failing) is
-acknowledged once its order row is durable: the executor's pending resolver finishes the
-order (``kairos.execution.pending``), so a delivery never dead-letters a command that merely
-waits for the venue. Cancels and amends in that state are still answered 503 and retried.
+A command whose venue outcome is pending (sent, no answer; lookups failing) is acknowledged
+once its intent is durable: a trade's order row, a cancel's request, an amend's cancel
+request and replacement order. The executor's pending resolver finishes them
+(``kairos.execution.pending``), so a delivery never dead-letters, nor holds its partition
+behind retries of, a command that merely waits for the venue.
 """
 
 from __future__ import annotations
@@ -67,22 +68,23 @@ class Executor:
         if isinstance(data, ExecuteTrade) and data.venue == PAPER_VENUE:
             return [execute_paper(ctx.conn, event, ctx.source)]
         assert self.rt is not None, "deliveries are answered 503 until start() ran"
-        if isinstance(data, ExecuteTrade):
-            try:
+        try:
+            if isinstance(data, ExecuteTrade):
                 rows = self.rt.service.execute(data, event)
-            except OutcomePending as exc:
-                # the order row is durable: the command is acknowledged and the pending
-                # resolver (kairos.execution.pending) finishes the order; no dead letter
-                log.warning(
-                    "order outcome pending; command acknowledged, the executor resolves the order",
-                    extra={"command_id": data.command_id, "reason": str(exc)},
-                )
+            elif isinstance(data, CancelOrder):
+                rows = self.rt.service.cancel(data)
+            elif isinstance(data, AmendOrder):
+                rows = self.rt.service.amend(data, event)
+            else:  # the catalog only routes the three command types here
                 return []
-        elif isinstance(data, CancelOrder):
-            rows = self.rt.service.cancel(data)
-        elif isinstance(data, AmendOrder):
-            rows = self.rt.service.amend(data, event)
-        else:  # the catalog only routes the three command types here
+        except OutcomePending as exc:
+            # the order row (or the cancel request, or the amend's replacement) is durable:
+            # the command is acknowledged and the pending resolver (kairos.execution.pending)
+            # finishes it; no dead letter
+            log.warning(
+                "outcome pending; command acknowledged, the executor resolves it",
+                extra={"command_id": getattr(data, "command_id", None), "reason": str(exc)},
+            )
             return []
         ctx.publish(rows)
         return []

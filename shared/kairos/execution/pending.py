@@ -9,6 +9,13 @@ venue, apply what the venue says, and re-send only when the venue positively doe
 know it and its receive window has passed since our last attempt. A restart loses
 nothing: the orders are found again in Postgres by the next process's resolver.
 
+Cancels and amends work the same way: their intent is durable before the venue is called
+(a row in ``order_cancel_requests``; an amend's replacement order committed in NEW), so
+their commands are acknowledged too, and this resolver finishes what the venue left open:
+an order with a cancel request that is not final yet (looked up first; a second cancel
+leaves only after the receive window, so redeliveries never send duplicates), and an
+amend's replacement still in NEW, placed once its target is final.
+
 Why not keep answering 503: the delivery's retry budget is finite and the time to an
 outcome is not (the venue's lookups may fail for minutes; a restart answers 503 while
 RECOVERING), so a command whose outcome was merely pending ended on the dead-letter
@@ -30,10 +37,12 @@ from psycopg.rows import dict_row
 log = logging.getLogger(__name__)
 
 PENDING_STATES = (OrderState.SUBMITTED, OrderState.UNKNOWN)
+_FINAL = ("FILLED", "CANCELED", "REJECTED", "EXPIRED")
 
 
 class PendingResolver:
-    """Every ``interval_s``: drive each SUBMITTED/UNKNOWN order nobody else is driving."""
+    """Every ``interval_s``: drive each order whose outcome is pending and nobody else is
+    driving: SUBMITTED/UNKNOWN, a requested cancel not final yet, an amend's replacement in NEW."""
 
     def __init__(
         self,
@@ -71,14 +80,24 @@ class PendingResolver:
     def pending_ids(self) -> list[int]:
         with self.service.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             rows = cur.execute(
-                "SELECT id FROM orders WHERE state = ANY(%s) AND created_at > now() - make_interval(hours => %s)"
-                " AND created_at < now() - make_interval(secs => %s) ORDER BY id",
-                ([str(s) for s in PENDING_STATES], self.hours, self.min_age_s),
+                "SELECT o.id FROM orders o LEFT JOIN order_cancel_requests c ON c.order_id = o.id"
+                " WHERE o.created_at > now() - make_interval(hours => %(hours)s) AND o.state <> ALL(%(final)s) AND ("
+                "   (o.state = ANY(%(pending)s) AND o.created_at < now() - make_interval(secs => %(age)s))"
+                "   OR (o.state = 'NEW' AND o.replaces_command_id IS NOT NULL"
+                "       AND o.created_at < now() - make_interval(secs => %(age)s))"
+                "   OR c.requested_at < now() - make_interval(secs => %(age)s))"
+                " ORDER BY o.id",
+                {
+                    "hours": self.hours,
+                    "final": list(_FINAL),
+                    "pending": [str(s) for s in PENDING_STATES],
+                    "age": self.min_age_s,
+                },
             ).fetchall()
         return [int(r["id"]) for r in rows]
 
     def resolve_once(self) -> int:
-        """One pass; returns how many orders left SUBMITTED/UNKNOWN."""
+        """One pass; returns how many orders reached an outcome the venue confirmed."""
         resolved = 0
         for order_id in self.pending_ids():
             if self._stop.is_set():
@@ -95,7 +114,7 @@ class PendingResolver:
                 return 0  # a delivery or the reconciler drives it right now
             try:
                 order = repo.by_id(conn, order_id)
-                if order.state not in PENDING_STATES:
+                if order.final:
                     return 0
                 _acct, adapter = self.service.book.get(order.account)
                 try:
@@ -111,6 +130,6 @@ class PendingResolver:
                 log.info(
                     "pending order resolved", extra={"client_order_id": order.client_order_id, "state": str(state)}
                 )
-                return int(state not in PENDING_STATES)
+                return 1
             finally:
                 conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (order.client_order_id,))

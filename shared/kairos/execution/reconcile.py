@@ -177,7 +177,9 @@ class OrderReconciler:
         _acct, adapter = self.service.book.get(current.account)
         with conn.transaction():
             repo.audit(conn, run_id, current.account, "expire", {"expires_at": current.expires_at}, current.id)
-        return self.service._cancel_locked(conn, current, adapter, reason="EXPIRED: the command's expiry passed")
+        return self.service._cancel_locked(
+            conn, current, adapter, reason="EXPIRED: the command's expiry passed", requested_by="reconciler-expiry"
+        )
 
     def _missing(self, conn: psycopg.Connection, order: repo.OrderRow, run_id: str) -> tuple[str, list[OutboxRow]]:
         c = conn

@@ -59,6 +59,8 @@ class OrderRow:
     first_missed_at: datetime | None
     created_at: datetime
     command_event: str
+    replaces_command_id: str | None = None  # an amend's replacement: the command whose order it replaces
+    remaining_of_target: bool = False  # its quantity is what the target left unfilled
 
     @property
     def conditional(self) -> bool:
@@ -142,13 +144,14 @@ def insert_order_once(
     client_order_id: str,
     mode: str,
     replaces: str | None = None,
+    remaining_of_target: bool = False,
 ) -> tuple[OrderRow, bool]:
     """Insert the order in NEW; (stored row, True when this call inserted it)."""
     cur = conn.execute(
         "INSERT INTO orders (command_id, client_order_id, account, venue, mode, symbol, side, order_type, quantity,"
         " limit_price, stop_price, activation_price, callback_rate, reduce_only, time_in_force, intent, strategy_id,"
-        " expires_at, replaces_command_id, command_event, state)"
-        " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,'NEW')"
+        " expires_at, replaces_command_id, remaining_of_target, command_event, state)"
+        " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,'NEW')"
         " ON CONFLICT (command_id) DO NOTHING RETURNING " + ", ".join(_RETURNING),
         (
             cmd.command_id,
@@ -170,6 +173,7 @@ def insert_order_once(
             cmd.strategy_id,
             cmd.expires_at,
             replaces,
+            remaining_of_target,
             envelope_to_json(command),
         ),
     )
@@ -206,6 +210,46 @@ def in_flight(conn: psycopg.Connection, *, hours: int = 24, accounts: list[str] 
         args.append(accounts)
     with conn.cursor(row_factory=dict_row) as cur:
         return [_row(r) for r in cur.execute(_SELECT + where + " ORDER BY id", args).fetchall()]
+
+
+@dataclass(frozen=True)
+class CancelRequest:
+    """A durable request to cancel an order (``order_cancel_requests``): the intent of a
+    cancel or amend command, kept until the order is final whatever the command's fate."""
+
+    order_id: int
+    command_id: str
+    reason: str
+    requested_at: datetime
+    sent_at: datetime | None
+    attempts: int
+
+
+def request_cancel(conn: psycopg.Connection, order_id: int, command_id: str, reason: str) -> None:
+    """Record the intent to cancel; the first request of an order wins (later ones are the same intent)."""
+    conn.execute(
+        "INSERT INTO order_cancel_requests (order_id, command_id, reason) VALUES (%s, %s, %s)"
+        " ON CONFLICT (order_id) DO NOTHING",
+        (order_id, command_id, reason),
+    )
+
+
+def cancel_request(conn: psycopg.Connection, order_id: int) -> CancelRequest | None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        r = cur.execute(
+            "SELECT order_id, command_id, reason, requested_at, sent_at, attempts FROM order_cancel_requests"
+            " WHERE order_id = %s",
+            (order_id,),
+        ).fetchone()
+    return CancelRequest(**r) if r else None
+
+
+def mark_cancel_sent(conn: psycopg.Connection, order_id: int) -> None:
+    """Stamp the moment a cancel leaves for the venue (before the call: a crash after it must
+    not let the next attempt send a second cancel inside the venue's receive window)."""
+    conn.execute(
+        "UPDATE order_cancel_requests SET sent_at = now(), attempts = attempts + 1 WHERE order_id = %s", (order_id,)
+    )
 
 
 def fill_totals(conn: psycopg.Connection, order_id: int) -> tuple[Decimal, Decimal | None, Decimal]:

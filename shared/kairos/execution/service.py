@@ -19,7 +19,10 @@ Sequence for one ``cmd.execute_trade`` (LIVE or SHADOW account):
    know it AND the venue's receive window has passed since our last attempt (a request
    older than the window can no longer be executed, so "not found" is final).
 
-Cancel and amend follow the same lock-commit-call-record rhythm. The pure decisions live
+Cancel and amend follow the same lock-commit-call-record rhythm: the cancel request
+(``order_cancel_requests``) and an amend's replacement row are committed before the venue
+is called, so their commands can be acknowledged while the venue's answer is pending; the
+pending-outcome resolver finishes them (``kairos.execution.pending``). The pure decisions live
 in ``states.py`` and ``clock.py``; this module does the I/O.
 """
 
@@ -131,14 +134,25 @@ class ExecutionService:
 
     def resume(self, conn: psycopg.Connection, order: repo.OrderRow, adapter: VenueAdapter) -> list[OutboxRow]:
         """Drive an order already recorded (the caller holds its advisory lock), as a
-        redelivery of its command would: the pending-outcome resolver's entry point."""
+        redelivery of its command would: the pending-outcome resolver's entry point. An
+        order with a cancel request has its cancel finished; an amend's replacement is
+        placed once its target is final. Raises OutcomePending while the venue cannot tell."""
         return self._drive(conn, order, adapter)
 
     def _drive(self, conn: psycopg.Connection, order: repo.OrderRow, adapter: VenueAdapter) -> list[OutboxRow]:
-        if order.state in (S.OPEN, S.PARTIALLY_FILLED, S.CANCELING) or order.final:
+        if order.final:
+            return []
+        request = repo.cancel_request(conn, order.id)
+        if request is not None:  # a cancel was asked for: never (re-)send, finish the cancel
+            return self._settle_cancel(conn, order, adapter, request)
+        if order.state in (S.OPEN, S.PARTIALLY_FILLED, S.CANCELING):
             return []  # acknowledged by the venue already; reconciliation follows it from here
         out_rows: list[OutboxRow] = []
         if order.state is S.NEW:  # a crash between commit and decision, or an amend's replacement
+            if order.replaces_command_id is not None:
+                refused = self._replacement_gate(conn, order)
+                if refused is not None:
+                    return refused
             with conn.transaction():
                 order, out = self._first_step(conn, repo.by_id(conn, order.id, lock=True))
                 out_rows += out
@@ -318,31 +332,101 @@ class ExecutionService:
     # --- cancel and amend ---------------------------------------------------------------
 
     def cancel(self, cmd: CancelOrder) -> list[OutboxRow]:
-        """Cancel the target order (idempotent: a final target is left as it is)."""
+        """Cancel the target order (idempotent: a final target is left as it is). Returns once
+        the cancel request is durable; a cancel whose venue outcome is pending is finished by
+        the pending-outcome resolver, not by redeliveries."""
         target = self._target(cmd.target_command_id)
         _acct, adapter = self.book.get(target.account)
         with self._locked(target.client_order_id) as conn:
-            return self._cancel_locked(conn, repo.by_id(conn, target.id), adapter, reason=cmd.reason or "canceled")
+            return self._cancel_locked(
+                conn, repo.by_id(conn, target.id), adapter, reason=cmd.reason or "canceled", requested_by=cmd.command_id
+            )
 
     def _cancel_locked(
-        self, conn: psycopg.Connection, order: repo.OrderRow, adapter: VenueAdapter, reason: str
+        self, conn: psycopg.Connection, order: repo.OrderRow, adapter: VenueAdapter, *, reason: str, requested_by: str
     ) -> list[OutboxRow]:
+        """Record the cancel request (the caller holds the order's lock), then drive it as far
+        as the venue lets us now; a pending outcome is left to the resolver."""
         if order.final:
             return []
         if order.state is S.NEW:  # never sent: nothing to ask the venue
             return self._move(conn, order, T.REJECT, reason=f"canceled before submission: {reason}")[1]
+        with conn.transaction():
+            repo.request_cancel(conn, order.id, requested_by, reason)
+            request = repo.cancel_request(conn, order.id)
+        assert request is not None
+        try:
+            return self._settle_cancel(conn, order, adapter, request)
+        except OutcomePending as exc:
+            log.warning(
+                "cancel outcome pending; the request is durable and the executor resolves it",
+                extra={"client_order_id": order.client_order_id, "requested_by": requested_by, "reason": str(exc)},
+            )
+            return []
+
+    def _settle_cancel(
+        self, conn: psycopg.Connection, order: repo.OrderRow, adapter: VenueAdapter, request: repo.CancelRequest
+    ) -> list[OutboxRow]:
+        """Bring a requested cancel to the venue exactly once per receive window; raises
+        OutcomePending while the venue cannot tell us the order's fate.
+
+        - SUBMITTED/UNKNOWN: the submission is resolved first (looked up, never re-sent);
+          an order the venue positively does not know once the window passed is REJECTED.
+        - A cancel already sent: the order is looked up before another is sent, and a second
+          cancel leaves only when the venue still shows the order open after the window
+          (a request older than the window can no longer be executed).
+        """
+        order = repo.by_id(conn, order.id)
+        if order.final:
+            return []
+        if order.state is S.NEW:
+            return self._move(conn, order, T.REJECT, reason=f"canceled before submission: {request.reason}")[1]
         out_rows: list[OutboxRow] = []
+        now = datetime.now(UTC)
         if order.state in (S.SUBMITTED, S.UNKNOWN):
             found = self._lookup(order, adapter)
             if found is None:
-                raise OutcomePending(f"cannot cancel {order.client_order_id} yet: its submission is unresolved")
+                waited = (now - self._last_attempt(conn, order)).total_seconds()
+                if waited < self.settings.resend_grace_s:
+                    raise OutcomePending(
+                        f"cannot cancel {order.client_order_id} yet: its submission is unresolved"
+                        f" (final in {self.settings.resend_grace_s - waited:.1f}s)"
+                    )
+                reason = f"canceled before the venue had it: {request.reason}"
+                return self._move(conn, order, T.REJECT, reason=reason[:500])[1]
             out_rows += self.apply(conn, order, found)
             order = repo.by_id(conn, order.id)
             if order.final:
                 return out_rows
-        if order.state in (S.OPEN, S.PARTIALLY_FILLED):
-            order, out = self._move(conn, order, T.REQUEST_CANCEL, reason=reason)
-            out_rows += out
+        elif request.sent_at is not None:  # a cancel left already: ask before sending another
+            found = self._lookup(order, adapter)
+            if found is None:
+                raise OutcomePending(f"{order.client_order_id} is not found at the venue; the reconciler follows it")
+            if found.status != "NEW":  # fills or a final status; "NEW" would only undo CANCELING
+                out_rows += self.apply(conn, order, found)
+                order = repo.by_id(conn, order.id)
+                if order.final:
+                    return out_rows
+            waited = (now - request.sent_at).total_seconds()
+            if waited < self.settings.resend_grace_s:
+                raise OutcomePending(
+                    f"cancel of {order.client_order_id} sent {waited:.1f}s ago and not confirmed; asked again"
+                    f" after the receive window"
+                )
+            log.info("re-sending a cancel the venue did not execute", extra={"client_order_id": order.client_order_id})
+        with conn.transaction():  # CANCELING and the send stamp are durable before the call
+            order = repo.by_id(conn, order.id, lock=True)
+            if order.state in (S.OPEN, S.PARTIALLY_FILLED):
+                order, out = repo.transition(
+                    conn,
+                    order,
+                    T.REQUEST_CANCEL,
+                    actor=self.settings.actor,
+                    emitter=self.emitter,
+                    reason=request.reason,
+                )
+                out_rows += out
+            repo.mark_cancel_sent(conn, order.id)
         try:
             answer = adapter.cancel(order.symbol, order.client_order_id, conditional=order.conditional)
         except OrderNotFound:  # unknown or already closed at the venue: its own record says which
@@ -350,54 +434,64 @@ class ExecutionService:
         except VenueError as exc:
             found = self._lookup(order, adapter)
             if found is None or found.status in ("NEW", "PARTIALLY_FILLED"):
+                if found is not None and found.status == "PARTIALLY_FILLED":
+                    out_rows += self.apply(conn, order, found)
                 raise OutcomePending(f"cancel of {order.client_order_id} not confirmed: {exc}") from None
             answer = found
         return out_rows + self.apply(conn, order, answer)
 
     def amend(self, cmd: AmendOrder, command: Envelope[Any]) -> list[OutboxRow]:
-        """Cancel-replace: cancel the target, then place the replacement under the amend's own
-        command id (its own client order id); a target that filled first is not replaced."""
+        """Cancel-replace: the replacement order (under the amend's own command id, so its own
+        client order id) and the target's cancel request are committed together first; the
+        replacement is placed only once the target is final, with the target's remaining
+        quantity unless the amend names one. A target that filled first is not replaced. A
+        pending cancel or replacement is finished by the pending-outcome resolver."""
         target = self._target(cmd.target_command_id)
-        _acct, adapter = self.book.get(target.account)
+        acct, adapter = self.book.get(target.account)
+        cid = client_order_id(cmd.command_id)
+        reason = f"amended by {cmd.command_id}"
         out_rows: list[OutboxRow] = []
         with self._locked(target.client_order_id) as conn:
-            out_rows += self._cancel_locked(
-                conn, repo.by_id(conn, target.id), adapter, reason=f"amended by {cmd.command_id}"
-            )
             target = repo.by_id(conn, target.id)
-        filled, _avg, _fee = self._totals(target.id)
-        remaining = (cmd.quantity or target.quantity) - (filled if cmd.quantity is None else Decimal(0))
-        replacement = ExecuteTrade(
-            command_id=cmd.command_id,
-            account=target.account,
-            venue=target.venue,
-            symbol=target.symbol,
-            side=target.side,
-            order_type=target.order_type,
-            quantity=remaining if remaining > 0 else target.quantity,  # type: ignore[arg-type]
-            limit_price=cmd.limit_price or target.limit_price,
-            stop_price=cmd.stop_price or target.stop_price,
-            reduce_only=target.reduce_only,
-            time_in_force=target.time_in_force,
-            strategy_id=target.strategy_id,  # type: ignore[arg-type]
-            intent=target.intent,
-            expires_at=target.expires_at,
-            activation_price=target.activation_price,  # type: ignore[arg-type]
-            callback_rate=target.callback_rate,
-        )
-        acct, _ = self.book.get(target.account)
-        cid = client_order_id(cmd.command_id)
-        with self.pool.connection() as conn, conn.transaction():
-            repo.insert_order_once(
-                conn, replacement, command, client_order_id=cid, mode=acct.mode, replaces=target.command_id
-            )
+            with conn.transaction():  # both halves of the intent, durable before anything is sent
+                repo.insert_order_once(
+                    conn,
+                    _replacement(cmd, target),
+                    command,
+                    client_order_id=cid,
+                    mode=acct.mode,
+                    replaces=target.command_id,
+                    remaining_of_target=cmd.quantity is None,
+                )
+                if not target.final and target.state is not S.NEW:
+                    repo.request_cancel(conn, target.id, cmd.command_id, reason)
+            out_rows += self._cancel_locked(conn, target, adapter, reason=reason, requested_by=cmd.command_id)
         with self._locked(cid) as conn:
             order = repo.by_command(conn, cmd.command_id)
             assert order is not None
-            if order.state is S.NEW and (target.state is S.FILLED or remaining <= 0):
-                reason = "AMEND_TARGET_FILLED: nothing left to replace"
-                return out_rows + self._move(conn, order, T.REJECT, reason=reason)[1]
-            return out_rows + self._drive(conn, order, adapter)
+            try:
+                return out_rows + self._drive(conn, order, adapter)
+            except OutcomePending as exc:
+                log.warning(
+                    "replacement pending; the executor places or resolves it",
+                    extra={"client_order_id": cid, "reason": str(exc)},
+                )
+                return out_rows
+
+    def _replacement_gate(self, conn: psycopg.Connection, order: repo.OrderRow) -> list[OutboxRow] | None:
+        """A NEW replacement goes ahead (None) only once its target is final: never two live
+        orders for one amend. A target that filled leaves nothing to replace (REJECTED)."""
+        assert order.replaces_command_id is not None
+        target = repo.by_command(conn, order.replaces_command_id)
+        if target is None or not target.final:
+            raise OutcomePending(f"replacement {order.client_order_id} waits for its target's cancel")
+        filled, _avg, _fee = repo.fill_totals(conn, target.id)
+        remaining = target.quantity - filled
+        if target.state is S.FILLED or (order.remaining_of_target and remaining <= 0):
+            return self._move(conn, order, T.REJECT, reason="AMEND_TARGET_FILLED: nothing left to replace")[1]
+        if order.remaining_of_target and remaining != order.quantity:
+            conn.execute("UPDATE orders SET quantity = %s WHERE id = %s AND state = 'NEW'", (remaining, order.id))
+        return None
 
     def _target(self, command_id: str) -> repo.OrderRow:
         with self.pool.connection() as conn:
@@ -406,9 +500,27 @@ class ExecutionService:
             raise TargetNotKnown(f"no order for command {command_id} yet (the command may still be on its way)")
         return target
 
-    def _totals(self, order_id: int) -> tuple[Decimal, Decimal | None, Decimal]:
-        with self.pool.connection() as conn:
-            return repo.fill_totals(conn, order_id)
+
+def _replacement(cmd: AmendOrder, target: repo.OrderRow) -> ExecuteTrade:
+    """The amend's replacement order; without a quantity of its own it is sized at placement."""
+    return ExecuteTrade(
+        command_id=cmd.command_id,
+        account=target.account,
+        venue=target.venue,
+        symbol=target.symbol,
+        side=target.side,
+        order_type=target.order_type,
+        quantity=cmd.quantity or target.quantity,  # type: ignore[arg-type]
+        limit_price=cmd.limit_price or target.limit_price,
+        stop_price=cmd.stop_price or target.stop_price,
+        reduce_only=target.reduce_only,
+        time_in_force=target.time_in_force,
+        strategy_id=target.strategy_id,  # type: ignore[arg-type]
+        intent=target.intent,
+        expires_at=target.expires_at,
+        activation_price=target.activation_price,  # type: ignore[arg-type]
+        callback_rate=target.callback_rate,
+    )
 
 
 def _final_disagrees(state: OrderState, venue_status: str) -> bool:
