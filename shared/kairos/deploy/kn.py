@@ -32,7 +32,7 @@ from kairos.deploy.manifests_knative import (
     LIVENESS_PATH,
     READINESS_PATH,
     DeploySettings,
-    kafka_sink_name,
+    kafka_source,
     kafka_source_name,
 )
 
@@ -84,7 +84,6 @@ def service_command(catalog: Catalog, fn: Function, settings: DeploySettings) ->
 def kafka_source_commands(catalog: Catalog, fn: Function, sub: Subscription, settings: DeploySettings) -> list[str]:
     """``kn source kafka create`` plus the patch carrying delivery, ordering and offset."""
     name = kafka_source_name(fn, sub)
-    policy = catalog.delivery_for(sub)
     create = _line(
         "kn", "source", "kafka", "create", name, "--namespace", catalog.namespace,
         "--servers", ",".join(settings.bootstrap_servers), "--topics", sub.topic,
@@ -94,26 +93,9 @@ def kafka_source_commands(catalog: Catalog, fn: Function, sub: Subscription, set
         "--label", f"kairos.dev/topic={sub.topic}",
         *(w for k, v in settings.common_labels.items() for w in ("--label", f"{k}={v}")),
     )  # fmt: skip
-    assert fn.dead_letter_topic is not None  # the catalog check and the YAML builder refuse this
-    spec = {
-        "spec": {
-            "initialOffset": "earliest",
-            "ordering": sub.ordering,
-            "delivery": {
-                "retry": policy.retry,
-                "backoffPolicy": policy.backoff_policy,
-                "backoffDelay": policy.backoff_delay,
-                "timeout": policy.timeout,
-                "deadLetterSink": {
-                    "ref": {
-                        "apiVersion": "eventing.knative.dev/v1alpha1",
-                        "kind": "KafkaSink",
-                        "name": kafka_sink_name(fn.dead_letter_topic),
-                    }
-                },
-            },
-        }
-    }
+    # The patch carries the YAML builder's own values (it raises without a dead-letter topic).
+    source_spec = kafka_source(catalog, fn, sub, settings)["spec"]
+    spec = {"spec": {key: source_spec[key] for key in ("initialOffset", "ordering", "delivery")}}
     patch = _line(
         "kubectl", "-n", catalog.namespace, "patch", "kafkasource", name, "--type", "merge",
         "-p", json.dumps(spec, separators=(",", ":")),
