@@ -55,44 +55,41 @@ class Backoff:
     first_delay_s: float = 0.25
     max_delay_s: float = 4.0
 
+    def pause_s(self, attempt: int, exc: Exception) -> float:
+        """How long to wait after failed ``attempt`` (from 1): doubling from ``first_delay_s``,
+        four times that when the venue asked us to slow down (429/418), never over ``max_delay_s``."""
+        delay = self.first_delay_s * 2 ** (attempt - 1)
+        return min(delay * (4 if isinstance(exc, cx.DDoSProtection) else 1), self.max_delay_s)
+
+
+def _pause_after(exc: Exception, attempt: int, what: str, backoff: Backoff) -> float:
+    wait = backoff.pause_s(attempt, exc)
+    log.warning(
+        "venue call failed; backing off",
+        extra={"what": what, "attempt": attempt, "in_s": round(wait, 2), "reason": type(exc).__name__},
+    )
+    return wait
+
 
 async def with_backoff(call: Callable[[], Awaitable[T]], what: str, backoff: Backoff) -> T:
-    """``call()``, retried on the venue's transient failures with exponential backoff."""
-    delay = backoff.first_delay_s
-    for attempt in range(1, backoff.attempts + 1):
+    """``call()``, retried on the venue's transient failures with exponential backoff; the
+    last attempt's error is raised."""
+    for attempt in range(1, backoff.attempts):
         try:
             return await call()
         except RETRYABLE as exc:
-            if attempt == backoff.attempts:
-                raise
-            # 429/418 ask us to slow down: wait longer than for a timeout
-            wait = delay * (4 if isinstance(exc, cx.DDoSProtection) else 1)
-            log.warning(
-                "venue call failed; backing off",
-                extra={"what": what, "attempt": attempt, "in_s": round(wait, 2), "reason": type(exc).__name__},
-            )
-            await asyncio.sleep(min(wait, backoff.max_delay_s))
-            delay = min(delay * 2, backoff.max_delay_s)
-    raise AssertionError("unreachable")
+            await asyncio.sleep(_pause_after(exc, attempt, what, backoff))
+    return await call()
 
 
 def call_with_backoff(call: Callable[[], T], what: str, backoff: Backoff) -> T:
     """The blocking twin of :func:`with_backoff` (the command-line tools use a sync client)."""
-    delay = backoff.first_delay_s
-    for attempt in range(1, backoff.attempts + 1):
+    for attempt in range(1, backoff.attempts):
         try:
             return call()
         except RETRYABLE as exc:
-            if attempt == backoff.attempts:
-                raise
-            wait = delay * (4 if isinstance(exc, cx.DDoSProtection) else 1)
-            log.warning(
-                "venue call failed; backing off",
-                extra={"what": what, "attempt": attempt, "in_s": round(wait, 2), "reason": type(exc).__name__},
-            )
-            time.sleep(min(wait, backoff.max_delay_s))
-            delay = min(delay * 2, backoff.max_delay_s)
-    raise AssertionError("unreachable")
+            time.sleep(_pause_after(exc, attempt, what, backoff))
+    return call()
 
 
 def market_time(answer: Sequence[dict[str, Any]] | dict[str, Any]) -> int:
