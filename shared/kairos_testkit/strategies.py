@@ -4,6 +4,8 @@ the example documents, and the engine fed as the function feeds it (tests and be
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +20,7 @@ from kairos.strategies.language import StrategySpec, canonical, parse, parse_tex
 from kairos.venues.binance_usdm import VENUE
 
 from kairos_testkit.paths import REPO
-from kairos_testkit.venue_sim import START_MS, VenueSimHandle
+from kairos_testkit.venue_sim import START_MS, VenueSimHandle, running_venue_sim
 
 EXAMPLES = REPO / "strategies"
 
@@ -30,6 +32,16 @@ SHADOW, LIVE = "acc-shadow", "acc-live"
 
 def from_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+@contextmanager
+def history_sim() -> Iterator[VenueSimHandle]:
+    """The simulator the strategy tests trade on: three archived hours before START_MS, then two
+    live hours (stepped at once), so 300 closed 1 m candles per symbol; the clock then stands
+    still unless a test steps it. Seeded: the same candles in every run."""
+    with running_venue_sim(seed=11, warmup_ticks=0, start_ms=START_MS, tick_ms=1000) as handle:
+        handle.control.step(ticks=7200)
+        yield handle
 
 
 def migrated(url: str) -> str:

@@ -1,7 +1,9 @@
-"""Backtests on the real parts: a migrated Postgres holding strategies and candles."""
+"""Backtests on the real parts: a migrated Postgres holding strategies and candles, and the
+simulator the strategy tests trade on (``sim``, for parity with the SHADOW live path)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -13,17 +15,24 @@ from kairos.marketdata import store as candle_store
 from kairos.runtime.db import migrate
 from kairos.strategies import store
 from kairos.strategies.language import parse
+from kairos.venues.binance_usdm import VENUE
+from kairos_testkit.strategies import BTC, ETH, MIN, history_sim
+from kairos_testkit.venue_sim import VenueSimHandle
 
-VENUE = "binanceusdm"
-BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
 START = datetime(2026, 1, 1, tzinfo=UTC)
-MIN = 60_000
 
 
 @pytest.fixture
 def db(database_url: str) -> str:
     migrate(database_url)
     return database_url
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[VenueSimHandle]:
+    """300 closed 1 m candles (``kairos_testkit.strategies.history_sim``)."""
+    with history_sim() as handle:
+        yield handle
 
 
 def walk(n: int, seed: int, start_price: float = 100.0) -> list[tuple[float, float, float, float]]:

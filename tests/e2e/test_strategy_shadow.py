@@ -15,14 +15,13 @@ from kairos.contracts.codec import to_cloudevent
 from kairos_testkit import risk as rk
 from kairos_testkit.execution import ACCOUNT
 from kairos_testkit.protection_system import FUNCTIONS, System, system
-from kairos_testkit.strategies import BTC, candle_events, create_and_start, example, with_doc
-from kairos_testkit.venue_sim import START_MS, VenueSimHandle, running_venue_sim
+from kairos_testkit.strategies import BTC, candle_events, create_and_start, example, history_sim, with_doc
+from kairos_testkit.venue_sim import VenueSimHandle
 
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[VenueSimHandle]:
-    with running_venue_sim(seed=11, warmup_ticks=0, start_ms=START_MS, tick_ms=1000) as handle:
-        handle.control.step(ticks=7200)
+    with history_sim() as handle:
         yield handle
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from kairos_testkit.strategies import migrated
-from kairos_testkit.venue_sim import START_MS, VenueSimHandle, running_venue_sim
+from kairos_testkit.strategies import history_sim, migrated
+from kairos_testkit.venue_sim import VenueSimHandle
 
 
 @pytest.fixture
@@ -17,7 +17,6 @@ def db(database_url: str) -> str:
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[VenueSimHandle]:
-    """Three archived hours before START_MS, then two live hours: 300 closed 1 m candles."""
-    with running_venue_sim(seed=11, warmup_ticks=0, start_ms=START_MS, tick_ms=1000) as handle:
-        handle.control.step(ticks=7200)
+    """300 closed 1 m candles (``kairos_testkit.strategies.history_sim``)."""
+    with history_sim() as handle:
         yield handle
