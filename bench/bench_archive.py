@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -25,30 +26,20 @@ from kairos.archive.replay import run_replay
 from kairos.archive.staging import SealPolicy
 from kairos.bus.kafka import ensure_catalog_topics
 from kairos.contracts.codec import to_cloudevent
-from kairos.contracts.envelope import new_event
+from kairos.contracts.envelope import Envelope
 from kairos.contracts.near_intents import RawNearIntentsQuote
 from kairos.runtime.db import migrate
+from kairos_testkit.events import quote_event
 from kairos_testkit.functions import in_process, runtime_env
 from kairos_testkit.servers import embedded_servers
 
-USDC = "nep141:17208628f84f5d6ad33f0da3bbbeb27ffcb398eac501a31bd6ad2011e36133a1"
 T0 = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
 
 
-def quotes(n: int):
+def quotes(n: int) -> Iterator[Envelope[RawNearIntentsQuote]]:
     for i in range(n):
         at = T0 + timedelta(seconds=i * 3 * 3600 / n)
-        params = {
-            "subscription": "bench",
-            "quote_id": f"b-{i}",
-            "defuse_asset_identifier_in": "nep141:wrap.near",
-            "defuse_asset_identifier_out": USDC,
-            "exact_amount_in": str((1 + i % 50) * 10**23),
-            "min_deadline_ms": 60000,
-        }
-        msg = {"jsonrpc": "2.0", "method": "subscribe", "params": params}
-        yield new_event(RawNearIntentsQuote(message=msg, received_at=at), source="/bench", partition_key=f"b-{i}",
-                        venue="near_intents", observed_at=at)
+        yield quote_event(f"b-{i}", at=at, subscription="bench", exact_amount_in=str((1 + i % 50) * 10**23))
 
 
 def main(argv: list[str]) -> int:

@@ -18,8 +18,9 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from kafka import KafkaProducer
@@ -27,40 +28,21 @@ from kairos.bus.kafka import ensure_catalog_topics, ensure_topics, make_producer
 from kairos.catalog import load_catalog
 from kairos.catalog.model import DeliveryPolicy
 from kairos.contracts.codec import to_cloudevent, to_kafka
-from kairos.contracts.envelope import new_event
-from kairos.contracts.near_intents import RawNearIntentsQuote
+from kairos.contracts.envelope import Envelope
 from kairos.delivery.kafka_source import KafkaSourceDelivery, KafkaSourceSpec
 from kairos.delivery.wiring import kafka_source_specs
 from kairos.localinfra.ports import free_port, wait_for_port
 from kairos.runtime.loader import load_func_module
+from kairos_testkit.events import quote_event
 from kairos_testkit.functions import runtime_env
 from kairos_testkit.servers import embedded_servers
 
-USDC = "nep141:17208628f84f5d6ad33f0da3bbbeb27ffcb398eac501a31bd6ad2011e36133a1"
 HERE = Path(__file__).resolve().parent
 POLICY = DeliveryPolicy(retry=5, backoff_policy="exponential", backoff_delay="PT0.2S", timeout="PT10S")
 
 
-def quote(i: int, tag: str):
-    qid = f"{tag}-{i}"
-    msg = {
-        "jsonrpc": "2.0",
-        "method": "subscribe",
-        "params": {
-            "subscription": "bench",
-            "quote_id": qid,
-            "defuse_asset_identifier_in": "nep141:wrap.near",
-            "defuse_asset_identifier_out": USDC,
-            "exact_amount_in": str((1 + i % 50) * 10**23),
-            "min_deadline_ms": 60000,
-        },
-    }
-    return new_event(
-        RawNearIntentsQuote(message=msg, received_at=datetime.now(UTC)),
-        source="/bench",
-        partition_key=qid,
-        venue="near_intents",
-    )
+def quote(i: int, tag: str) -> Envelope[Any]:
+    return quote_event(f"{tag}-{i}", subscription="bench", exact_amount_in=str((1 + i % 50) * 10**23))
 
 
 def produce(bootstrap: str, topic: str, events) -> None:

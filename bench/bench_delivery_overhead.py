@@ -20,7 +20,6 @@ import sys
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -28,37 +27,21 @@ from cloudevents.core.v1.event import CloudEvent
 from kairos.bus.kafka import ensure_catalog_topics, make_producer, send_records
 from kairos.catalog import load_catalog
 from kairos.contracts.codec import cloudevent_to_http_binary, to_cloudevent, to_kafka
-from kairos.contracts.envelope import Envelope, new_event
-from kairos.contracts.near_intents import RawNearIntentsQuote
+from kairos.contracts.envelope import Envelope
 from kairos.delivery.kafka_source import KafkaSourceDelivery
 from kairos.delivery.wiring import kafka_source_specs
 from kairos.runtime.db import migrate
+from kairos_testkit.events import quote_event
 from kairos_testkit.functions import in_process, runtime_env, served
 from kairos_testkit.servers import embedded_servers
 
 FUNCTION = "normalize-near-intents"
 TOPIC = "raw.near_intents.quote"
 WARMUP = 20
-USDC = "nep141:17208628f84f5d6ad33f0da3bbbeb27ffcb398eac501a31bd6ad2011e36133a1"
 
 
 def raw_quote(i: int) -> Envelope[Any]:
-    quote_id = str(uuid.uuid4())
-    params = {
-        "subscription": "bench",
-        "quote_id": quote_id,
-        "defuse_asset_identifier_in": "nep141:wrap.near",
-        "defuse_asset_identifier_out": USDC,
-        "exact_amount_in": str((1 + i % 40) * 10**22),
-        "min_deadline_ms": 60_000,
-    }
-    message = {"jsonrpc": "2.0", "method": "subscribe", "params": params}
-    return new_event(
-        RawNearIntentsQuote(message=message, received_at=datetime.now(UTC)),
-        source="/bench/delivery-overhead",
-        partition_key=quote_id,
-        venue="near_intents",
-    )
+    return quote_event(str(uuid.uuid4()), subscription="bench", exact_amount_in=str((1 + i % 40) * 10**22))
 
 
 def pct(values: list[float], q: float) -> float:

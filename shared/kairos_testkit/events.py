@@ -28,9 +28,9 @@ def ping_event(source: str, scheduled: datetime, data: dict[str, Any] | None = N
     )
 
 
-def quote_event(quote_id: str = "q-1", **params: Any) -> Envelope[RawNearIntentsQuote]:
-    """A solver-bus quote request as the ingest records it (NEAR in, USDC out); ``params``
-    override fields of the quote."""
+def quote_event(quote_id: str = "q-1", *, at: datetime | None = None, **params: Any) -> Envelope[RawNearIntentsQuote]:
+    """A solver-bus quote request as the ingest records it (NEAR in, USDC out), received
+    ``at`` (default now); ``params`` override fields of the quote."""
     p: dict[str, Any] = {
         "subscription": "s",
         "quote_id": quote_id,
@@ -41,9 +41,11 @@ def quote_event(quote_id: str = "q-1", **params: Any) -> Envelope[RawNearIntents
     }
     p.update(params)
     msg = {"jsonrpc": "2.0", "method": "subscribe", "params": p}
+    received = at or datetime.now(UTC)
     return new_event(
-        RawNearIntentsQuote(message=msg, received_at=datetime.now(UTC)),
+        RawNearIntentsQuote(message=msg, received_at=received),
         source="/test",
         partition_key=quote_id,
         venue="near_intents",
+        observed_at=at,
     )
