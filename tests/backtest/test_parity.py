@@ -52,6 +52,7 @@ class Trade:
     exit_price: Decimal | None = None
     exit_fee: Decimal = Decimal(0)
     reason: str | None = None
+    trigger: Decimal | None = None  # a protective exit: the SHADOW order's trigger price
 
     @property
     def pnl(self) -> Decimal:
@@ -130,7 +131,7 @@ def shadow_trades(run: ShadowRun, s: System, when: list[str]) -> list[Trade]:
     """Trades as the backtest counts them, from the SHADOW fills: a protective fill closes
     (``stop_loss``/``take_profit``), a strategy fill opens, closes (``signal``) or reverses
     (the old trade closes as ``reverse``, the rest opens the new one); fees split by quantity."""
-    kinds = {o["command_id"]: o["kind"] for o in s.orders()}
+    orders = {o["command_id"]: o for o in s.orders()}
     trades: list[Trade] = []
     open_: Trade | None = None
     for bar, f in run.fills:
@@ -138,12 +139,14 @@ def shadow_trades(run: ShadowRun, s: System, when: list[str]) -> list[Trade]:
             break  # a decision on the last candle: the backtest has no next open to fill it at
         qty, price, fee = Decimal(f["quantity"]), Decimal(f["price"]), Decimal(f["fee"])
         side = "long" if f["side"] == "buy" else "short"
-        kind = kinds.get(f["command_id"])
+        order = orders.get(f["command_id"])
+        kind = order["kind"] if order else None
         if open_ is not None and side != open_.side:
             closing = min(qty, open_.quantity)
             assert closing == open_.quantity, "a partial close: the test's protection closes whole positions"
             reason = REASON[kind] if kind else ("signal" if qty == closing else "reverse")
             open_.exit_bar, open_.exit_price, open_.exit_fee, open_.reason = bar, price, fee * closing / qty, reason
+            open_.trigger = Decimal(order["stop"]) if order else None
             trades.append(open_)
             open_, qty = None, qty - closing
         if qty > 0:
@@ -225,11 +228,21 @@ def test_shadow_live_and_backtest_give_the_same_signals_and_trades_past_protecti
         if t.reason in ("signal", "reverse"):
             assert t.exit_price == Decimal(b["exit_price"]) + (TICK if t.side == "short" else 0)
         elif t.reason is not None:
-            # 2. a protective exit: SHADOW fills at its own trigger, from its own entry price and
-            #    rounded to the tick, plus the book's tick on a buy; the backtest at its level from
-            #    its entry price, unrounded. Within two ticks.
-            assert t.exit_price is not None
-            assert abs(t.exit_price - Decimal(b["exit_price"])) <= 2 * TICK
+            # 2. a protective exit. Both compute the level from their own entry price (the
+            #    strategy's distance); SHADOW rounds it to the tick toward the market, the backtest
+            #    does not. SHADOW fills at the book where the price reached the trigger (a buy one
+            #    tick above), the backtest at the level; both at the open when a candle opens beyond
+            #    it. So the exit prices are within two ticks.
+            assert t.exit_price is not None and t.trigger is not None and t.exit_bar is not None
+            level = protection["stop_loss"] if t.reason == "stop_loss" else protection["take_profits"][0]
+            away = Decimal(level["distance_pct"]) / 100
+            sign = (1 if t.side == "long" else -1) * (1 if t.reason == "take_profit" else -1)
+            opened = candles[t.exit_bar].data.open
+            assert t.trigger % TICK == 0 and abs(t.trigger - t.entry_price * (1 + sign * away)) < TICK
+            assert t.exit_price - (TICK if t.side == "short" else 0) in (t.trigger, opened)
+            bt_entry, bt_exit = Decimal(b["entry_price"]), Decimal(b["exit_price"])
+            assert abs(bt_exit - bt_entry * (1 + sign * away)) < Decimal("0.0000001") or bt_exit == opened
+            assert abs(t.exit_price - bt_exit) <= 2 * TICK
         if t.reason is not None:
             # 3. fees and PnL follow from those prices (taker fee on both sides)
             assert abs(t.fees - Decimal(b["fees"])) <= Decimal("0.000001")
