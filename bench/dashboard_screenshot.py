@@ -10,7 +10,6 @@ candles, and one backtest of it over those candles (kairos.backtest.runner.run).
 from __future__ import annotations
 
 import random
-import shutil
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -19,20 +18,11 @@ from pathlib import Path
 
 import psycopg
 import yaml
+from kairos_testkit.browser import headless_chromium
 from kairos_testkit.operator_api import PASSWORD, seed_trade, served_api
 from kairos_testkit.servers import embedded_servers
 
 ROOT = Path(__file__).resolve().parents[1]
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--window-size=1440,1500",
-]
 
 
 def seed(url: str) -> None:
@@ -86,21 +76,12 @@ def seed(url: str) -> None:
 
 def main(argv: list[str]) -> int:
     out = Path(argv[0] if argv else ROOT / "docs" / "images" / "dashboard.png")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
     with embedded_servers("shot-", broker=False) as servers, served_api(servers.url, servers.root / "api.log") as api:
         seed(servers.url)
-        options = webdriver.ChromeOptions()
-        options.binary_location = "/usr/bin/chromium"
-        for flag in FLAGS:
-            options.add_argument(flag)
-        driver = webdriver.Chrome(
-            service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options
-        )
-        try:
+        with headless_chromium(1440, 1500) as driver:
             driver.get(api.url + "/")
             driver.find_element(By.ID, "username").send_keys("trader")
             driver.find_element(By.ID, "password").send_keys(PASSWORD)
@@ -110,8 +91,6 @@ def main(argv: list[str]) -> int:
             time.sleep(2)
             out.parent.mkdir(parents=True, exist_ok=True)
             driver.save_screenshot(str(out))
-        finally:
-            driver.quit()
     print(f"wrote {out}")
     return 0
 

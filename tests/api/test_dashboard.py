@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -18,23 +17,12 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from kairos_testkit.browser import CHROMIUM, headless_chromium
 from kairos_testkit.operator_api import PASSWORD, ServedApi, seed_trade, served_api
 
 pytestmark = pytest.mark.slow
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts" / "dashboard"
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--window-size=1440,1000",
-]
 
 
 def running_strategy(url: str) -> str:
@@ -61,23 +49,14 @@ def api(database_url: str, tmp_path: Path) -> Iterator[ServedApi]:
 
 @contextmanager
 def chromium(failure_shot: str = "failure.png") -> Iterator[Any]:
-    """Debian's headless Chromium through chromedriver; a screenshot of the page on failure."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
+    """The headless browser, with a screenshot of the page on failure."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
-        yield driver
-    except Exception:
-        driver.save_screenshot(str(ARTIFACTS / failure_shot))
-        raise
-    finally:
-        driver.quit()
+    with headless_chromium() as driver:
+        try:
+            yield driver
+        except Exception:
+            driver.save_screenshot(str(ARTIFACTS / failure_shot))
+            raise
 
 
 def test_a_fill_reaches_the_stream(api: ServedApi) -> None:
@@ -106,21 +85,13 @@ def test_a_fill_reaches_the_stream(api: ServedApi) -> None:
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium missing: scripts/ensure-test-tools.sh chromium")
 def test_dashboard_in_chromium_login_live_trade_kill_switch(api: ServedApi) -> None:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as seen
     from selenium.webdriver.support.ui import WebDriverWait
 
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     strategy_id = running_strategy(api.database_url)
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    wait = WebDriverWait(driver, 20)
-    try:
+    with chromium() as driver:
+        wait = WebDriverWait(driver, 20)
         driver.get(api.url + "/")
         driver.find_element(By.ID, "username").send_keys("trader")
         driver.find_element(By.ID, "password").send_keys(PASSWORD)
@@ -159,11 +130,6 @@ def test_dashboard_in_chromium_login_live_trade_kill_switch(api: ServedApi) -> N
             trail = conn.execute("SELECT action, outcome FROM api_audit ORDER BY id").fetchall()
         assert trail == [("strategy.stop", "ok"), ("kill_switch.engage", "ok"), ("kill_switch.release", "ok")]
         driver.save_screenshot(str(ARTIFACTS / "4-kill-switch-released.png"))
-    except Exception:
-        driver.save_screenshot(str(ARTIFACTS / "failure.png"))
-        raise
-    finally:
-        driver.quit()
 
 
 def _dead_letter(bootstrap: str) -> str:
