@@ -135,7 +135,7 @@ class ShadowAdapter:
     def balances(self) -> dict[str, Decimal]:
         return {}  # no venue wallet: SHADOW balances exist only in the portfolio ledger
 
-    def funding(self, since: datetime) -> list[VenueFunding]:
+    def funding(self, since: datetime, limit: int = 1000) -> list[VenueFunding]:
         return []  # no venue positions, so no funding settled on them
 
     def marks(self, symbols: Sequence[str]) -> dict[str, Decimal]:

@@ -98,9 +98,7 @@ def check_balances(conn: psycopg.Connection, read: PositionsRead, adapter: Venue
     (``kairos.portfolio.balances``); an account whose venue does not answer now is compared
     on the next tick (a payment not read yet would look like drift)."""
     try:
-        since = funding.read_since(conn, read.account, read.venue)
-        if since is not None:
-            funding.apply(conn, read.account, read.venue, adapter.funding(since))
+        funding.sync(conn, read.account, read.venue, adapter)
         wallet = adapter.balances()
     except VENUE_SIDE as exc:
         log.warning("venue funding or balances not read; compared on the next tick", extra={"account": read.account,

@@ -236,7 +236,9 @@ def private_routes(api: BinanceApi) -> list[tuple[str, str, Handler]]:
 
         rows = [row for row in sorted(rows, key=lambda x: (x["time"], x["tranId"])) if wanted(row)]
         limit = min(p_int(p, "limit", 100) or 100, 1000)
-        return rows[-limit:]
+        # oldest first: from startTime on, the first ``limit`` (how a client pages forward by
+        # time); without startTime, the newest ``limit``
+        return rows[:limit] if start is not None else rows[-limit:]
 
     return [
         ("GET", "/fapi/v1/income", income),

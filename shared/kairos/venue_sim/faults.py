@@ -1,7 +1,8 @@
 """Fault injection: the failures real exchanges produce, per endpoint, deterministic by seed.
 
 A rule names a fault kind, the endpoints it applies to (``"POST /fapi/v1/order"``, a
-glob such as ``"* /fapi/v1/*"``, or ``"*"``), a probability and an optional count. Each
+glob such as ``"* /fapi/v1/*"``, or ``"*"``), a probability, an optional count, and how
+many matching requests to let through first (``after``: "the third page fails"). Each
 rule draws from its own ``random.Random`` seeded from the venue seed and the rule's
 position, so the same sequence of requests meets the same faults on every run.
 
@@ -38,7 +39,9 @@ class FaultRule:
     retry_after_s: int = 1
     hold_ms: int = 3000
     delay_ms: int = 5000
+    after: int = 0  # matching requests let through before the rule may fire
     fired: int = 0
+    seen: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -92,6 +95,9 @@ class FaultState:
         fired = []
         for rule, rng in zip(self.rules, self._rngs, strict=True):
             if not rule.matches(method, path):
+                continue
+            rule.seen += 1
+            if rule.seen <= rule.after:
                 continue
             if rule.count is not None and rule.fired >= rule.count:
                 continue

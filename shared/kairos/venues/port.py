@@ -208,10 +208,11 @@ class VenueAdapter(Protocol):
         PnL out): what the portfolio's ledger is reconciled with. A SHADOW adapter has none."""
         ...
 
-    def funding(self, since: datetime) -> list[VenueFunding]:
-        """The funding payments settled on the account at or after ``since``, oldest first
-        (up to the venue's page size): what the ledger adds to the wallet besides fills.
-        A SHADOW adapter has none."""
+    def funding(self, since: datetime, limit: int = 1000) -> list[VenueFunding]:
+        """One page: the first ``limit`` funding payments settled on the account at or after
+        ``since``, oldest first: what the ledger adds to the wallet besides fills. A page of
+        ``limit`` payments may have more after it (``kairos.portfolio.funding`` pages on by
+        time). A SHADOW adapter has none."""
         ...
 
     def marks(self, symbols: Sequence[str]) -> dict[str, Decimal]:

@@ -257,11 +257,13 @@ class LiveAdapter:
         assets = (raw.get("info") or {}).get("assets") or []
         return {str(a["asset"]): _dec(a.get("walletBalance")) for a in assets if a.get("asset")}
 
-    def funding(self, since: datetime) -> list[VenueFunding]:
-        """``GET /fapi/v1/income`` with ``incomeType=FUNDING_FEE`` (ccxt's funding history):
-        the amounts from the raw ``income`` strings, the id from ``tranId``."""
+    def funding(self, since: datetime, limit: int = 1000) -> list[VenueFunding]:
+        """``GET /fapi/v1/income`` with ``incomeType=FUNDING_FEE``, ``startTime`` and ``limit``
+        (at most 1000; ccxt's funding history): the amounts from the raw ``income`` strings,
+        the id from ``tranId``."""
         since_ms = int(since.timestamp() * 1000)
-        raw = self._call(lambda: self._ex.fetch_funding_history(None, since_ms, 1000), write=False, what="funding")
+        size = min(limit, 1000)
+        raw = self._call(lambda: self._ex.fetch_funding_history(None, since_ms, size), write=False, what="funding")
         out = []
         for p in raw:
             info = p.get("info") or {}
