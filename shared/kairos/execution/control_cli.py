@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 
 import psycopg
 from kairos.errors import ConfigError
+from kairos.runtime.db import url_from_env
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,16 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     resume.add_argument("--by", default=None, help="who (default: your user name)")
 
 
-def _url() -> str:
-    url = os.environ.get("DATABASE_URL", "").strip()
-    if not url:
-        raise ConfigError("DATABASE_URL is not set: point it at the Kairos database (docs/OPERATIONS.md)")
-    return url
-
-
 def run(args: argparse.Namespace) -> int:
     try:
-        with psycopg.connect(_url(), autocommit=True) as conn:
+        with psycopg.connect(url_from_env(), autocommit=True) as conn:
             if args.action == "status":
                 rows = conn.execute(
                     "SELECT scope, stopped, reason, updated_by, updated_at FROM strategy_control ORDER BY scope"

@@ -4,7 +4,6 @@ snapshots; every figure with its "as of" (``kairos.portfolio.ledger``). Needs ``
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import UTC, datetime
 
@@ -12,6 +11,7 @@ import psycopg
 
 from kairos.errors import ConfigError
 from kairos.portfolio import ledger
+from kairos.runtime.db import url_from_env
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,11 +58,8 @@ def render(conn: psycopg.Connection, account: str | None = None, snapshots: int 
 
 
 def run(args: argparse.Namespace) -> int:
-    url = os.environ.get("DATABASE_URL", "").strip()
     try:
-        if not url:
-            raise ConfigError("DATABASE_URL is not set: point it at the Kairos database (docs/OPERATIONS.md)")
-        with psycopg.connect(url, autocommit=True) as conn:
+        with psycopg.connect(url_from_env(), autocommit=True) as conn:
             print(render(conn, args.account, args.snapshots))
         return 0
     except ConfigError as exc:

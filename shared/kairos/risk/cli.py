@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 from decimal import Decimal, InvalidOperation
 
@@ -26,6 +25,7 @@ import psycopg
 from kairos.errors import ConfigError
 from kairos.risk import limits
 from kairos.risk.codes import LIMIT_NAMES
+from kairos.runtime.db import url_from_env
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,13 +52,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     dec.add_argument("--last", type=int, default=20)
 
 
-def _url() -> str:
-    url = os.environ.get("DATABASE_URL", "").strip()
-    if not url:
-        raise ConfigError("DATABASE_URL is not set: point it at the Kairos database (docs/OPERATIONS.md)")
-    return url
-
-
 def _scope_id(args: argparse.Namespace) -> str:
     if args.scope != "global" and args.id == limits.GLOBAL_ID:
         raise limits.BadLimit(f"a {args.scope} scope needs --id (the {args.scope} it applies to)")
@@ -67,7 +60,7 @@ def _scope_id(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        with psycopg.connect(_url(), autocommit=True) as conn:
+        with psycopg.connect(url_from_env(), autocommit=True) as conn:
             who = getattr(args, "by", None) or getpass.getuser()
             if args.action == "limits" and args.change is None:
                 return _show(conn, args.history)

@@ -8,11 +8,14 @@ to start at the same moment: one applies, the others wait and then find nothing 
 from __future__ import annotations
 
 import logging
+import os
 from importlib import resources
 from pathlib import Path
 
 import psycopg
 from psycopg_pool import ConnectionPool
+
+from kairos.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +29,15 @@ MIGRATIONS_PACKAGE = "kairos.runtime.migrations"
 DB_RETRY_SECONDS = 5.0
 #: How long a checkout waits for a connection (a database that is down fails fast).
 CHECKOUT_TIMEOUT_SECONDS = 4.0
+
+
+def url_from_env() -> str:
+    """``DATABASE_URL``, for a command an operator runs by hand; ConfigError saying what to
+    set when it is missing or blank."""
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if not url:
+        raise ConfigError("DATABASE_URL is not set: point it at the Kairos database (docs/OPERATIONS.md)")
+    return url
 
 
 def open_pool(url: str, *, min_size: int = 1, max_size: int = 8, name: str = "kairos") -> ConnectionPool:
