@@ -23,14 +23,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import numpy as np
 import psycopg
@@ -41,6 +38,7 @@ from kairos.runtime.db import migrate
 from kairos.strategies import store as strategies
 from kairos.strategies.indicators import Candles
 from kairos.strategies.language import StrategySpec, parse
+from kairos_testkit.servers import embedded_servers
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 T0 = int(START.timestamp() * 1000)
@@ -92,13 +90,9 @@ def bench_sim(n: int, repeat: int) -> None:
 
 
 def bench_e2e(n: int) -> None:
-    from kairos.localinfra.postgres import start_embedded_postgres
-
-    root = Path(tempfile.mkdtemp(prefix="kairos-bench-bt-"))
-    root.chmod(0o755)
-    pg = start_embedded_postgres(root / "data")
-    try:
-        migrate(pg.url)
+    with embedded_servers("kairos-bench-bt-", broker=False) as servers:
+        url, root = servers.url, servers.root
+        migrate(url)
         c = walk(n)
         rows: list[store.Row] = []
         for i in range(n):
@@ -106,7 +100,7 @@ def bench_e2e(n: int) -> None:
             rows.append((t, t + timedelta(seconds=59.999), Decimal(repr(float(c.open[i]))),
                          Decimal(repr(float(c.high[i]))), Decimal(repr(float(c.low[i]))),
                          Decimal(repr(float(c.close[i]))), Decimal(1), None, None))  # fmt: skip
-        with psycopg.connect(pg.url) as conn:
+        with psycopg.connect(url) as conn:
             store.copy_new_candles(conn, "binanceusdm", SYMBOL, "1m", rows, "import")
             strategies.create(conn, sma_spec(), "bench")
             conn.commit()
@@ -114,7 +108,7 @@ def bench_e2e(n: int) -> None:
         end = (START + timedelta(minutes=n)).isoformat()
         cmd = [sys.executable, "-c", CHILD, "backtest", "run", "--strategy", "bench-sma", "--from",
                START.isoformat(), "--to", end, "--no-progress", "--html", str(root / "report.html")]  # fmt: skip
-        env = {**os.environ, "DATABASE_URL": pg.url}
+        env = {**os.environ, "DATABASE_URL": url}
         log = root / "out.txt"
         with log.open("w") as sink:
             wall = time.perf_counter()
@@ -130,13 +124,10 @@ def bench_e2e(n: int) -> None:
         hwm_kb, cpu = (float(x) for x in text.rsplit("child-peak", 1)[1].split()[:2])
         peak = hwm_kb / 1024
         first = text.splitlines()[0]
-        stages(pg.url, n)
+        stages(url, n)
         print(f"e2e: kairos backtest run over {n:,} stored candles: wall {wall:.2f} s"
               f" ({n / wall:,.0f} candles/s), CPU of the process {cpu:.2f} s (Postgres not included),"
               f" peak RSS of the process {peak:.0f} MB; {first}")  # fmt: skip
-    finally:
-        pg.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def stages(url: str, n: int) -> None:
