@@ -10,8 +10,10 @@ from decimal import Decimal
 
 import psycopg
 from kairos.contracts.commands import AmendOrder, CancelOrder
+from kairos.execution import repository as repo
+from kairos.execution.client_ids import client_order_id
 from kairos.execution.pending import PendingResolver
-from kairos.execution.service import OutcomePending
+from kairos.execution.service import OutcomePending, _replacement
 from kairos.runtime.recorder import OutboxRow
 from kairos_testkit.execution import command, db_order, drive, venue_orders_by_cid
 
@@ -201,3 +203,26 @@ def test_an_amend_of_a_target_that_filled_while_its_cancel_was_pending_replaces_
     new = db_order(database_url, amend.command_id)
     assert new["state"] == "REJECTED" and new["reason"].startswith("AMEND_TARGET_FILLED")
     assert new["cid"] not in venue_orders_by_cid(sim)
+
+
+def test_an_amend_interrupted_right_after_its_intent_was_committed_is_finished_once(rt, sim, database_url):
+    """What a crash right after the amend's first commit leaves (the replacement in NEW, the
+    target's cancel request, nothing sent) is finished by the resolver: one cancel, one
+    replacement, whichever of the resolver and a redelivery comes first."""
+    target = _resting(rt, database_url)
+    amend = _amend(target, limit_price=Decimal("59500"))
+    with rt.pool.connection() as conn, conn.transaction():
+        t = repo.by_command(conn, target.data.command_id)
+        assert t is not None
+        repo.insert_order_once(conn, _replacement(amend, t), target, client_order_id=client_order_id(amend.command_id),
+                               mode="live", replaces=t.command_id, remaining_of_target=True)  # fmt: skip
+        repo.request_cancel(conn, t.id, amend.command_id, f"amended by {amend.command_id}")
+    resolver, _published = _resolver(rt)
+    resolver.resolve_once()  # the restarted executor's resolver, before any redelivery
+    assert db_order(database_url, target.data.command_id)["state"] == "CANCELED"
+    assert db_order(database_url, amend.command_id)["state"] == "OPEN"
+    rt.service.amend(amend, target)  # the redelivery after the restart: nothing left to do
+    resolver.resolve_once()
+    new = db_order(database_url, amend.command_id)
+    assert new["state"] == "OPEN" and len(venue_orders_by_cid(sim)[new["cid"]]) == 1
+    assert len(_calls(sim, "DELETE")) == 1
