@@ -31,13 +31,12 @@ from typing import Any, Literal
 
 import psycopg
 from cloudevents.core.v1.event import CloudEvent
-from kafka import KafkaProducer
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from kairos.archive.inventory import manifest
 from kairos.archive.layout import ArchivedEvent, read_lines
 from kairos.archive.objectstore import ObjectStore
-from kairos.bus.kafka import consumer_settings, ensure_topics, send_records
+from kairos.bus.kafka import consumer_settings, ensure_topics, make_producer, send_records
 from kairos.catalog import Catalog, load_catalog
 from kairos.contracts.codec import (
     KafkaRecord,
@@ -46,7 +45,6 @@ from kairos.contracts.codec import (
     http_to_cloudevent,
     kafka_to_cloudevent,
 )
-from kairos.contracts.limits import MAX_RECORD_BYTES
 from kairos.errors import ConfigError
 from kairos.runtime.db import migrate
 from kairos.runtime.function import KairosFunction, Outcome
@@ -259,7 +257,7 @@ class Replayer:
         for name in self.stage_names:
             for sub in self.catalog.function(name).subscriptions:
                 self.subscribers[sub.topic].append(name)
-        self.producer = _bulk_producer(self.bootstrap, f"kairos-replay-{target.name}")
+        self.producer = make_producer(self.bootstrap, client_id=f"kairos-replay-{target.name}", bulk=True)
         self._sent = 0
         self._t0 = time.monotonic()
 
@@ -363,23 +361,6 @@ class Replayer:
                                   headers=tuple((str(a), str(b).encode()) for a, b in headers))
                 out[topic].append(event_json(kafka_to_cloudevent(rec)))
         return out
-
-
-def _bulk_producer(bootstrap: str, client_id: str) -> KafkaProducer:
-    """A producer for hundreds of records at a time: like ``make_producer`` (all replicas,
-    one request in flight, so a partition's order holds on retry) but lingering 10 ms to
-    send full batches; with no linger kafka-python wakes its sender once per record."""
-    return KafkaProducer(
-        bootstrap_servers=bootstrap.split(","),
-        client_id=client_id,
-        max_request_size=MAX_RECORD_BYTES,
-        acks="all",
-        linger_ms=10,
-        batch_size=512 * 1024,
-        retries=5,
-        max_in_flight_requests_per_connection=1,
-        request_timeout_ms=30_000,
-    )
 
 
 def _kind(outcome: Outcome) -> str:
