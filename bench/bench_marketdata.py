@@ -40,6 +40,8 @@ from kairos.marketdata.timeframes import from_ms, to_ms
 from kairos.runtime.db import migrate
 from kairos.venues.binance_usdm import VENUE
 from kairos.venues.binance_usdm.markets import MARKETS
+from kairos.venues.binance_usdm.symbols import unified_symbol
+from kairos.venues.markets import MarketSpec
 from kairos_testkit.servers import embedded_servers
 
 
@@ -97,14 +99,20 @@ def bench_store(url: str, n: int, page: int = 1500) -> None:
     print(f"store: RSS along the way {trail}; peak RSS of this process {peak_rss_mb():.0f} MB")
 
 
+def sim_markets(n: int) -> tuple[MarketSpec, ...]:
+    """The simulator's markets for ``n`` symbols: the three real ones when they are enough,
+    else ``n`` renamed copies (C000USDT, C001USDT, ...)."""
+    if n <= len(MARKETS):
+        return MARKETS
+    return tuple(
+        dataclasses.replace(MARKETS[i % len(MARKETS)], symbol=f"C{i:03d}USDT", base=f"C{i:03d}") for i in range(n)
+    )
+
+
 def _serve_sim(port: int, markets: int, ready: Any, stop: Any) -> None:
     from kairos_testkit.venue_sim import running_venue_sim
 
-    specs = tuple(
-        dataclasses.replace(MARKETS[i % len(MARKETS)], symbol=f"C{i:03d}USDT", base=f"C{i:03d}")
-        for i in range(markets)
-    ) if markets > len(MARKETS) else MARKETS  # fmt: skip
-    with running_venue_sim(seed=5, port=port, clock="realtime", warmup_ticks=5, markets=specs):
+    with running_venue_sim(seed=5, port=port, clock="realtime", warmup_ticks=5, markets=sim_markets(markets)):
         ready.set()
         stop.wait()
 
@@ -122,6 +130,8 @@ class SimProcess:
         if not self.ready.wait(120):
             raise RuntimeError("simulator did not start")
         self.base_url = f"http://127.0.0.1:{self.port}"
+        #: the unified names of the first ``markets`` symbols it serves
+        self.symbols = [unified_symbol(m.symbol) for m in sim_markets(markets)][:markets]
 
     def close(self) -> None:
         self.stop_ev.set()
@@ -151,15 +161,13 @@ def bench_backfill(url: str, candles: int) -> None:
 def bench_poll(url: str, symbols: int) -> None:
     from kairos.contracts.envelope import new_event
     from kairos.contracts.ops import PingTick
-    from kairos.venues.binance_usdm.symbols import unified_symbol
 
     sim = SimProcess(symbols)
     try:
         now = datetime.now(UTC).replace(second=0, microsecond=0)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("TRUNCATE market_subscriptions")
-            for i in range(symbols):
-                sym = unified_symbol(f"C{i:03d}USDT")
+            for sym in sim.symbols:
                 store.subscribe(conn, VENUE, sym, "1m", now - timedelta(hours=1))
             conn.execute("UPDATE market_subscriptions SET last_open_time = %s", (now - timedelta(minutes=3),))
         env = {"KAIROS_VENUE_BASE_URL": sim.base_url}
@@ -186,12 +194,11 @@ def bench_ticker(url: str, bootstrap: str, symbols: int, polls: int, interval: f
     from kairos.contracts.codec import KafkaRecord, from_kafka, kafka_to_cloudevent
     from kairos.marketdata.tickers import TOPIC, TickerSource
     from kairos.venues.binance_usdm.client import make_client
-    from kairos.venues.binance_usdm.symbols import unified_symbol
     from kairos_testkit.functions import in_process, runtime_env
 
     ensure_catalog_topics(bootstrap)
     sim = SimProcess(symbols)
-    wanted = [unified_symbol(f"C{i:03d}USDT") for i in range(symbols)]
+    wanted = sim.symbols
     latencies: list[float] = []
     stop = threading.Event()
     try:
@@ -229,7 +236,6 @@ def bench_ticker(url: str, bootstrap: str, symbols: int, polls: int, interval: f
         print(
             f"ticker: {len(latencies)} ticker events ({symbols} symbols, every {interval:g} s): fetch -> broker -> "
             f"normalize-tickers ({concurrency} at a time) -> mark_prices committed "
-            f"p50 {pct(latencies, 0.5) * 1000:.0f} ms, "
             f"p50 {pct(latencies, 0.5) * 1000:.0f} ms, "
             f"p99 {pct(latencies, 0.99) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms "
             f"(plus up to one interval of waiting for the next poll)"
