@@ -16,7 +16,8 @@ The conventions, matched on both sides:
 - all available equity at each entry (``sizing=all_equity``; backtesting.py's ``buy()`` and
   ``sell()`` without a size). backtesting.py trades whole units, so it gets the balance times
   ``UNIT`` as cash: one of its units is then a millionth of a coin at a millionth of the money,
-  the resolution of Kairos's quantity step (0.000001), and its sizes and PnL are divided by
+  the resolution of Kairos's sizing rule (0.000001; the guardian's lot rule then rounds Kairos's
+  entries down to BTC's step, 0.001), and its sizes and PnL are divided by
   ``UNIT`` to compare. Scaling the cash instead of the prices (what its ``FractionalBacktest``
   does) keeps the price bits, so both sides compare the same floats;
 - the strategy as backtesting.py's documentation writes it: two ``self.I(SMA, …)`` and

@@ -190,11 +190,10 @@ def test_shadow_live_and_backtest_give_the_same_signals_and_trades_past_protecti
 
     start, last = candles[0].data.open_time, candles[-1].data.open_time
     # SHADOW fees are the market's taker fee; the guardian rounds quantities down to the market's
-    # step, which the backtest does when it has risk limits (a limit far from binding here).
+    # step, as the backtest does in every run (here one with no limit: {}).
     fills = FillModel(fee_rate=MARKET.taker_fee, slippage_bps=Decimal(0), fill="next_open", both_touched="stop_first")
     request = BacktestRequest(strategy_id=spec.name, start=start, end=last + timedelta(minutes=1),
-                              balance=Decimal(10000), fills=fills,
-                              risk_limits={"account": {"max_open_positions": Decimal(10)}})  # fmt: skip
+                              balance=Decimal(10000), fills=fills, risk_limits={})  # fmt: skip
     with psycopg.connect(database_url) as conn:
         out = runner.run(conn, request)
 

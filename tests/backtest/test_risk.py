@@ -147,3 +147,25 @@ def test_the_cli_takes_risk_limits_as_json_or_a_file_and_names_a_bad_one(
     assert "max_open_postions" in capsys.readouterr().err
     assert main(*common, str(tmp_path / "missing.json")) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_a_run_without_limits_still_takes_the_guardians_lot_rule(db: str) -> None:
+    """Live, every entry passes the guardian, which rounds down to the market's step (BTC: 0.001)
+    and refuses what falls below its minimum even when no limit is stored; a backtest with none
+    does the same, so its quantities are the ones live trading sends."""
+    btc = "BTC/USDT:USDT"
+    series = SERIES[A]
+    store_candles(db, btc, series, timeframe="1h", step_ms=HOUR)
+    for name, quantity in (("lot-bt", "0.0037"), ("tiny-bt", "0.0004")):
+        doc = {**threshold_doc([btc]), "name": name, "sizing": {"type": "fixed_quantity", "quantity": quantity}}
+        create_strategy(db, doc)
+    base: dict[str, Any] = {"start": START, "end": START + timedelta(hours=9), "balance": D(10000),
+                            "fills": FillModel(fee_rate=D(0)), "risk_limits": {}}  # fmt: skip
+    with psycopg.connect(db) as conn:
+        lot = runner.run(conn, BacktestRequest(strategy_id="lot-bt", **base))
+        tiny = runner.run(conn, BacktestRequest(strategy_id="tiny-bt", **base))
+    assert [t["quantity"] for t in lot.trades] == ["0.00300000"] and lot.rejections == []
+    assert tiny.trades == []
+    assert [(r["reason_code"], r["observed"], r["limit"]) for r in tiny.rejections] == [
+        ("QUANTITY_BELOW_LOT", "0.000", "0.001")
+    ]

@@ -14,7 +14,8 @@ candle's time instead of Postgres:
   positions' PnL at their latest close (funding is not in it);
 - a daily-loss breach engages the scope's kill switch, which in a backtest stays engaged until
   the next 00:00 UTC (live it stays until an operator releases it);
-- quantity: rounded down to the market's step, below its minimum rejected, as live.
+- quantity: rounded down to the market's step, below its minimum rejected, as live. This
+  check is made in every run, with limits or without (the live guardian makes it with none).
 
 Checks that have no meaning over stored candles do not apply and are not made: the mark
 price's age, an executor RECOVERING or never reported, the clock guard, strategy stops and the
@@ -93,6 +94,20 @@ class RiskGate:
         price = Decimal(repr(float(sim.closes[bar])))
         requested = Decimal(repr(qty))
         step, min_qty = self._lot(sim.symbol)
+        if not self.limits:
+            # no limit in force: the guardian's lot rule alone (it reads no book), as live with none
+            v = decision.decide(
+                increases=True,
+                requested=requested,
+                quantity=decision.lot(requested, step),
+                min_qty=min_qty,
+                hard=None,
+                opens=sim.pos is None,
+                scopes=(),
+                limits={},
+                states={},
+            )
+            return self._verdict(v, sim, t, day, side, rule, qty)
         exposure_all, exposure_sym, held, day_pnl = self._book(sim, t, day, price)
         switch = next(((s[0], s[1], "daily loss breach") for s in self.scopes if self.killed.get(s) == day), None)
         state = decision.ScopeState(
@@ -113,6 +128,9 @@ class RiskGate:
             limits=self.limits,
             states={s: state for s in self.scopes},
         )
+        return self._verdict(v, sim, t, day, side, rule, qty)
+
+    def _verdict(self, v: decision.Verdict, sim: _Sim, t: int, day: int, side: str, rule: str, qty: float) -> float:
         if v.breach is not None:
             self.killed[v.breach[0]] = day
         if not v.approved:

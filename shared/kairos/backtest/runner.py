@@ -273,9 +273,11 @@ def compute(
 
         results = simulate_together(spec, series, req.fills, share, bar_ms, make_gate)
     else:
+        # no limit: each symbol alone, its entries through the guardian's lot rule only
         for k, symbol in enumerate(symbols):
             note("simulate", k, len(symbols))
-            results.append(simulate(spec, symbol, series[symbol], req.fills, share, bar_ms))
+            gates.append(backtest_risk.RiskGate([], spec.universe.venue, [], {}))
+            results.append(simulate(spec, symbol, series[symbol], req.fills, share, bar_ms, gates[-1]))
     note("simulate", len(symbols), len(symbols))
     times = _union([r.open_time for r in results])
     change = np.zeros(len(times))
@@ -336,8 +338,9 @@ def compute(
         },
     }
     hashed = ["metrics", "trades", "signals"]
-    if gates:
-        result["rejections"] = backtest_risk.rejections_doc(gates[0].rejections, _isos)
+    rejected = sorted((r for g in gates for r in g.rejections), key=lambda r: (r.open_time, symbols.index(r.symbol)))
+    if by_kind or rejected:
+        result["rejections"] = backtest_risk.rejections_doc(rejected, _isos)
         hashed.append("rejections")
     return digest({k: result[k] for k in hashed}), result
 

@@ -408,10 +408,18 @@ class _Sim:
 
 
 def simulate(
-    spec: StrategySpec, symbol: str, candles: Candles, fills: FillModel, balance: float, bar_ms: int
+    spec: StrategySpec,
+    symbol: str,
+    candles: Candles,
+    fills: FillModel,
+    balance: float,
+    bar_ms: int,
+    gate: Gate | None = None,
 ) -> SymbolResult:
-    """One symbol's backtest (pure: no I/O, no clock)."""
-    return _Sim(spec, symbol, candles, fills, balance, bar_ms).run()
+    """One symbol's backtest (pure: no I/O, no clock); ``gate`` decides its entries when given."""
+    sim = _Sim(spec, symbol, candles, fills, balance, bar_ms)
+    sim.gate = gate
+    return sim.run()
 
 
 class Gate(Protocol):
