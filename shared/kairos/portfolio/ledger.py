@@ -259,25 +259,52 @@ def daily_pnl(
     The unrealized part is the whole open PnL of what is held (not only today's move): a
     position opened yesterday and down since counts against today's limit, the cautious reading.
     """
+    return daily_pnls(conn, [(account, strategy_id)], now=now)[0]
+
+
+# The realized part per selection (one row each), then every open holding with its mark that
+# any selection reads (one row each); a selection is (account or NULL, strategy or NULL).
+_DAILY = """
+WITH sel(a, t, k) AS (SELECT * FROM unnest(%(a)s::text[], %(t)s::text[]) WITH ORDINALITY)
+SELECT sel.k, (SELECT coalesce(sum(l.amount), 0) FROM portfolio_ledger l
+               WHERE l.kind IN ('realized', 'fee', 'funding') AND l.at >= %(s)s
+                 AND (sel.a IS NULL OR l.account = sel.a) AND (sel.t IS NULL OR l.strategy_id = sel.t)),
+       NULL, NULL, NULL, NULL, NULL, NULL
+FROM sel
+UNION ALL
+SELECT NULL, NULL, h.account, h.strategy_id, h.symbol, h.quantity, h.avg_price, m.price
+FROM portfolio_holdings h LEFT JOIN mark_prices m ON m.venue = h.venue AND m.symbol = h.symbol
+WHERE h.quantity <> 0 AND EXISTS (SELECT 1 FROM sel WHERE (sel.a IS NULL OR h.account = sel.a)
+                                                      AND (sel.t IS NULL OR h.strategy_id = sel.t))
+ORDER BY 1, 3, 5
+"""
+
+
+def daily_pnls(
+    conn: psycopg.Connection, selections: list[tuple[str | None, str | None]], *, now: datetime | None = None
+) -> list[DailyPnl]:
+    """``daily_pnl`` of several selections, each ``(account or None, strategy or None)``, in one
+    statement (the risk guardian reads its global, account and strategy scopes at once)."""
     now = now or datetime.now(UTC)
     since = start_of_day(now)
-    r = conn.execute(
-        "SELECT coalesce(sum(amount), 0) FROM portfolio_ledger WHERE kind IN ('realized', 'fee', 'funding')"
-        " AND at >= %(s)s AND (%(a)s::text IS NULL OR account = %(a)s)"
-        " AND (%(t)s::text IS NULL OR strategy_id = %(t)s)",
-        {"s": since, "a": account, "t": strategy_id},
-    ).fetchone()
-    realized = Decimal(r[0]) if r else ZERO
-    unrealized = ZERO
-    missing = []
-    for h in holdings(conn, account, open_only=True):
-        if strategy_id is not None and h.strategy_id != strategy_id:
+    rows = conn.execute(
+        _DAILY, {"a": [a for a, _ in selections], "t": [t for _, t in selections], "s": since}
+    ).fetchall()
+    realized = [ZERO] * len(selections)
+    unrealized = [ZERO] * len(selections)
+    missing: list[list[str]] = [[] for _ in selections]
+    for k, amount, account, strategy_id, symbol, quantity, avg_price, mark in rows:
+        if k is not None:
+            realized[k - 1] = Decimal(amount)
             continue
-        if h.unrealized is None:
-            missing.append(h.symbol)
-        else:
-            unrealized += h.unrealized
-    return DailyPnl(realized, unrealized, since, now, tuple(missing))
+        held = pnl.Holding(Decimal(quantity), Decimal(avg_price))
+        for i, (a, t) in enumerate(selections):
+            if (a is None or a == account) and (t is None or t == strategy_id):
+                if mark is None:
+                    missing[i].append(symbol)
+                else:
+                    unrealized[i] += held.unrealized(Decimal(mark))
+    return [DailyPnl(realized[i], unrealized[i], since, now, tuple(missing[i])) for i in range(len(selections))]
 
 
 def accounts(conn: psycopg.Connection) -> list[str]:

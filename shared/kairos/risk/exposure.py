@@ -4,7 +4,14 @@ Exposure = open positions (``positions``, at the latest mark) + reservations: ap
 increasing orders whose order has not ended. An approval stops reserving when its order is
 final and every fill of it is in the positions projection (a filled order is then counted as
 a position, never as both or as neither), or, when the executor never made an order for it,
-``RESERVATION_TTL_S`` after the decision.
+``RESERVATION_TTL_S`` after the decision, and in any case a day after it.
+
+A decision does not scan the approvals for that: Postgres keeps the open reservations and a
+running total per scope and symbol (migration ``0075_risk_reservations``). Triggers on the
+approvals, orders, fills and projected fills change them in the transaction of the change
+that opens or ends a reservation; the reader (``risk_reserved_read``, under the scope locks)
+applies the two time limits and folds the scopes' pending deltas into their totals. So a
+decision reads O(symbols) rows whatever the number of open reservations.
 """
 
 from __future__ import annotations
@@ -28,15 +35,10 @@ SELECT p.venue, p.symbol, sum(CASE WHEN p.side = 'LONG' THEN p.quantity ELSE -p.
 FROM positions p WHERE p.status <> 'CLOSED' AND {f} GROUP BY p.venue, p.symbol
 """
 
+# every scope's reservations per symbol (notional, how many open a position), from the running totals
 _RESERVED = """
-SELECT a.venue, a.symbol, a.quantity, a.price, a.opens_position
-FROM risk_approvals a LEFT JOIN orders o ON o.command_id = a.command_id
-WHERE a.increases AND a.decided_at > now() - interval '1 day' AND {f} AND (
-    (o.id IS NULL AND a.decided_at > now() - make_interval(secs => %(ttl)s))
-    OR o.state NOT IN ('FILLED', 'CANCELED', 'REJECTED', 'EXPIRED')
-    OR EXISTS (SELECT 1 FROM fills f WHERE f.order_id = o.id AND NOT EXISTS (
-        SELECT 1 FROM position_fills pf
-        WHERE pf.account = f.account AND pf.venue = f.venue AND pf.venue_trade_id = f.venue_trade_id)))
+SELECT array_position(%(keys)s::text[], r.scope) - 1, 'r', r.venue, r.symbol, r.notional, r.opens
+FROM risk_reserved_read(%(keys)s::text[], %(ttl)s) r
 """
 
 _RECENT = "SELECT count(*) FROM risk_approvals a WHERE a.decided_at > now() - interval '60 seconds' AND {f}"
@@ -63,6 +65,12 @@ class ScopeBook:
         return sum((self.symbol_exposure(k, marks) for k in self.symbols()), Decimal(0))
 
 
+def scope_key(kind: str, scope_id: str) -> str:
+    """A scope's key in ``risk_scope_locks`` and the reservation totals: ``global``, ``account:<id>``
+    or ``strategy:<id>``."""
+    return "global" if kind == "global" else f"{kind}:{scope_id}"
+
+
 def read(conn: psycopg.Connection, kind: str, scope_id: str) -> ScopeBook:
     """The scope's positions, reservations (summed per symbol by Postgres) and approvals of the
     last minute, in one statement."""
@@ -70,17 +78,17 @@ def read(conn: psycopg.Connection, kind: str, scope_id: str) -> ScopeBook:
 
 
 def read_many(conn: psycopg.Connection, scopes: list[tuple[str, str]]) -> dict[tuple[str, str], ScopeBook]:
-    """``read`` of several scopes in one statement (one round trip for a decision's scopes)."""
-    params: dict[str, object] = {"ttl": RESERVATION_TTL_S}
-    parts = []
+    """``read`` of several scopes in one statement (one round trip for a decision's scopes). It
+    folds the scopes' pending reservation deltas into their totals: call it in the transaction
+    that holds the scopes' locks."""
+    params: dict[str, object] = {"ttl": RESERVATION_TTL_S, "keys": [scope_key(*s) for s in scopes]}
+    parts = [_RESERVED]
     for k, (kind, scope_id) in enumerate(scopes):
         params[f"id{k}"] = scope_id
         f = _FILTER[kind].replace("%(id)s", f"%(id{k})s")
         p, a = f.format(a="p"), f.format(a="a")
         parts.append(
             f"SELECT {k}, 'p', venue, symbol, qty, n FROM ({_POSITIONS.format(f=p)}) pos(venue, symbol, qty, n)"
-            f" UNION ALL SELECT {k}, 'r', venue, symbol, sum(quantity * price), count(*) FILTER (WHERE opens_position)"
-            f" FROM ({_RESERVED.format(f=a)}) res GROUP BY venue, symbol"
             f" UNION ALL SELECT {k}, 'm', NULL, NULL, NULL, n FROM ({_RECENT.format(f=a)}) rec(n)"
         )
     books = {scope: ScopeBook() for scope in scopes}
@@ -89,7 +97,7 @@ def read_many(conn: psycopg.Connection, scopes: list[tuple[str, str]]) -> dict[t
         if tag == "p":
             book.positions[(venue, symbol)] = Decimal(qty)
             book.open_positions += int(n)
-        elif tag == "r":  # summed per symbol in the statement: one row per symbol, not per approval
+        elif tag == "r":  # one row per symbol with reservations: its running total
             book.reserved[(venue, symbol)] = Decimal(qty)
             book.reserved_opens += int(n)
         else:

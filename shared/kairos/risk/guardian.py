@@ -43,9 +43,15 @@ log = logging.getLogger("kairos.risk")
 
 ALERT_AT = decision.ALERT_AT
 
-# Every hard-failure input and the kill switches of the intent's scopes, in one statement.
+# Whether the intent was decided before, every hard-failure input, the kill switches and the
+# limits in force of the intent's scopes, in one statement (one round trip). The limits are
+# ``value|name|kind|id`` texts: exact decimals, and an id may hold any character.
 _INPUTS = """
 SELECT
+  (SELECT true FROM risk_decisions WHERE intent_id = %(intent)s),
+  (SELECT array_agg(value::text || '|' || limit_name || '|' || scope_kind || '|' || scope_id)
+      FROM risk_limits_current WHERE value IS NOT NULL
+      AND (scope_kind, scope_id) IN (('global', '*'), ('account', %(account)s), ('strategy', %(strategy)s))),
   (SELECT mode FROM exec_accounts WHERE account = %(account)s),
   (SELECT count(*) FROM execution_health),
   (SELECT function || ' since ' || updated_at FROM execution_health WHERE state = 'RECOVERING'
@@ -60,6 +66,20 @@ SELECT
 FROM (SELECT 1) one
 LEFT JOIN venue_clock c ON c.venue_key = %(account)s
 LEFT JOIN mark_prices m ON m.venue = %(venue)s AND m.symbol = %(symbol)s
+"""
+
+
+_APPROVAL = """
+WITH approval AS (
+  INSERT INTO risk_approvals (command_id, intent_id, account, venue, symbol, strategy_id, side, quantity, price,
+                              increases, opens_position, decided_at)
+  VALUES (%(cmd)s, %(intent)s, %(account)s, %(venue)s, %(symbol)s, %(strategy_id)s, %(side)s, %(quantity)s,
+          %(price)s, %(increases)s, %(opens)s, %(now)s))
+"""
+_DECISION = """
+INSERT INTO risk_decisions (intent_id, command_id, account, strategy_id, symbol, outcome, reason_code, details,
+                            decided_at)
+VALUES (%(intent)s, %(cmd)s, %(account)s, %(strategy_id)s, %(symbol)s, %(outcome)s, %(code)s, %(details)s, %(now)s)
 """
 
 
@@ -129,14 +149,10 @@ def scopes_of(intent: OrderIntent) -> list[limits.Scope]:
     return [("global", limits.GLOBAL_ID), ("account", intent.account), ("strategy", intent.strategy_id)]
 
 
-def _lock_key(scope: limits.Scope) -> str:
-    return "global" if scope[0] == "global" else f"{scope[0]}:{scope[1]}"
-
-
 def lock_scopes(conn: psycopg.Connection, scopes: list[limits.Scope]) -> None:
     """Row locks on the scopes, always taken in the same (sorted) order: no deadlock. A scope
     seen for the first time gets its row first."""
-    keys = sorted(_lock_key(s) for s in scopes)
+    keys = sorted(exposure.scope_key(*s) for s in scopes)
     lock = "SELECT scope FROM risk_scope_locks WHERE scope = ANY(%s) ORDER BY scope FOR UPDATE"
     if len(conn.execute(lock, (keys,)).fetchall()) < len(keys):
         conn.execute("INSERT INTO risk_scope_locks (scope) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING", (keys,))
@@ -180,9 +196,6 @@ class Guardian:
 
     def decide(self, conn: psycopg.Connection, intent: OrderIntent, now: datetime | None = None) -> Decision:
         now = now or datetime.now(UTC)
-        seen = conn.execute("SELECT 1 FROM risk_decisions WHERE intent_id = %s", (intent.intent_id,)).fetchone()
-        if seen:
-            return Decision(approved=False, duplicate=True)
         increases = intent.kind != "exit"
         qty, min_qty = lot_quantity(intent)
         scopes = scopes_of(intent)
@@ -192,14 +205,19 @@ class Guardian:
         verdict = decision.decide(**common, hard=None, opens=False, limits={}, states={})
         opens = False
         if increases and verdict.approved:
-            # the hard failures first (one statement), the scope locks and the books only when they pass
-            hard = self._hard_inputs(conn, intent, now)
+            # the replay check and the hard failures first (one statement), the scope locks and
+            # the books only when they pass
+            seen, hard, by_scope = self._hard_inputs(conn, intent, now)
+            if seen:
+                return Decision(approved=False, duplicate=True)
             verdict = decision.decide(**common, hard=hard, opens=False, limits={}, states={})
             if verdict.approved:
                 lock_scopes(conn, scopes)
                 assert hard.price is not None
-                by_scope, states, opens = self._gather(conn, intent, scopes, hard.price, now)
+                states, opens = self._gather(conn, intent, scopes, by_scope, hard.price, now)
                 verdict = decision.decide(**common, hard=hard, opens=opens, limits=by_scope, states=states)
+        elif conn.execute("SELECT 1 FROM risk_decisions WHERE intent_id = %s", (intent.intent_id,)).fetchone():
+            return Decision(approved=False, duplicate=True)
         alerts = [self._near(scope, name, after, limit, intent, now) for scope, name, after, limit in verdict.near]
         if verdict.breach is not None:
             scope, loss, limit = verdict.breach
@@ -212,25 +230,10 @@ class Guardian:
         qty = verdict.quantity
         price = hard.price if hard.price is not None else intent.price_reference
         cmd = to_command(intent, qty)
-        conn.execute(
-            "INSERT INTO risk_approvals (command_id, intent_id, account, venue, symbol, strategy_id, side, quantity,"
-            " price, increases, opens_position, decided_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                cmd.command_id,
-                intent.intent_id,
-                intent.account,
-                intent.venue,
-                intent.symbol,
-                intent.strategy_id,
-                intent.side,
-                qty,
-                price,
-                increases,
-                opens,
-                now,
-            ),
-        )
-        self._record(conn, intent, "approved", None, cmd.command_id, verdict.values, now)
+        approval = {"account": intent.account, "venue": intent.venue, "symbol": intent.symbol,
+                    "strategy_id": intent.strategy_id, "side": intent.side, "quantity": qty, "price": price,
+                    "increases": increases, "opens": opens}  # fmt: skip
+        self._record(conn, intent, "approved", None, cmd.command_id, verdict.values, now, approval=approval)
         return Decision(approved=True, command=cmd, alerts=[a for a in alerts if _once(conn, a)])
 
     def _reject(
@@ -268,36 +271,37 @@ class Guardian:
         cmd_id: str | None,
         values: dict[str, Any],
         now: datetime,
+        *,
+        approval: dict[str, Any] | None = None,
     ) -> None:
-        conn.execute(
-            "INSERT INTO risk_decisions (intent_id, command_id, account, strategy_id, symbol, outcome, reason_code,"
-            " details, decided_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                intent.intent_id,
-                cmd_id,
-                intent.account,
-                intent.strategy_id,
-                intent.symbol,
-                outcome,
-                code,
-                Jsonb({k: _wire(v) for k, v in values.items()}),
-                now,
-            ),
-        )
+        """The decision row; approved, with the approval row (the executor's proof and the
+        reservation) in the same statement."""
+        params = {"intent": intent.intent_id, "cmd": cmd_id, "account": intent.account,
+                  "strategy_id": intent.strategy_id, "symbol": intent.symbol, "outcome": outcome, "code": code,
+                  "details": Jsonb({k: _wire(v) for k, v in values.items()}), "now": now,
+                  **(approval or {})}  # fmt: skip
+        conn.execute((_APPROVAL if approval is not None else "") + _DECISION, params)
 
     # --- the numbers ---------------------------------------------------------------------
 
-    def _hard_inputs(self, conn: psycopg.Connection, intent: OrderIntent, now: datetime) -> decision.Hard:
-        """Every hard-failure input and the kill switches of the intent's scopes, in one statement."""
+    def _hard_inputs(
+        self, conn: psycopg.Connection, intent: OrderIntent, now: datetime
+    ) -> tuple[bool, decision.Hard, dict[limits.Scope, dict[str, Decimal]]]:
+        """Whether the intent was decided before, every hard-failure input and the kill switches
+        and limits in force of the intent's scopes, in one statement."""
         r = conn.execute(_INPUTS, {
-            "account": intent.account, "strategy": intent.strategy_id, "venue": intent.venue,
-            "symbol": intent.symbol, "now": now, "age": self.settings.executor_state_max_age_s,
+            "intent": intent.intent_id, "account": intent.account, "strategy": intent.strategy_id,
+            "venue": intent.venue, "symbol": intent.symbol, "now": now, "age": self.settings.executor_state_max_age_s,
         }).fetchone()  # fmt: skip
         assert r is not None
-        mode, executors, recovering, offset, rtt, measured_at, stop, price, observed_at, switch = r
+        seen, in_force, mode, executors, recovering, offset, rtt, measured_at, stop, price, observed_at, switch = r
+        by_scope: dict[limits.Scope, dict[str, Decimal]] = {}
+        for text in in_force or ():
+            value, name, kind, scope_id = text.split("|", 3)
+            by_scope.setdefault((kind, scope_id), {})[name] = Decimal(value)
         reading = clock.ClockReading(Decimal(offset), Decimal(rtt), measured_at) if measured_at else None
         kind_id_reason = tuple(switch.split("|", 2)) if switch else None
-        return decision.Hard(
+        return bool(seen), decision.Hard(
             account=intent.account, venue=intent.venue, symbol=intent.symbol,
             account_known=mode is not None, executor_unknown=not executors, executor_state=recovering,
             clock_block=clock.blocking_reason(reading, now=now), strategy_stop=stop,
@@ -305,27 +309,27 @@ class Guardian:
             price_age_s=Decimal(str(round((now - observed_at).total_seconds(), 3))) if price is not None else None,
             price_max_age_s=Decimal(str(self.settings.price_max_age_s)),
             kill_switch=kind_id_reason,  # type: ignore[arg-type]
-        )  # fmt: skip
+        ), by_scope  # fmt: skip
 
     def _gather(
         self,
         conn: psycopg.Connection,
         intent: OrderIntent,
         scopes: list[limits.Scope],
+        by_scope: dict[limits.Scope, dict[str, Decimal]],
         price: Decimal,
         now: datetime,
-    ) -> tuple[dict[limits.Scope, dict[str, Decimal]], dict[limits.Scope, decision.ScopeState], bool]:
-        """The limits in force of the intent's scopes and, for each, the numbers they read; and
-        whether the order opens a position in the account."""
+    ) -> tuple[dict[limits.Scope, decision.ScopeState], bool]:
+        """For each scope with limits in force (``by_scope``), the numbers they read; and whether
+        the order opens a position in the account."""
         key = (intent.venue, intent.symbol)
-        by_scope: dict[limits.Scope, dict[str, Decimal]] = {}
-        for lim in limits.current(conn, scopes):
-            by_scope.setdefault((lim.scope_kind, lim.scope_id), {})[lim.name] = lim.value
         # every book the decision reads, in one statement (the account's always: it says whether the order opens)
         wanted = [s for s in scopes if s[0] != "account" and decision.needs_state(by_scope.get(s, {}))]
         books = exposure.read_many(conn, [("account", intent.account), *wanted])
         account_book = books[("account", intent.account)]
         opens = key not in account_book.positions and key not in account_book.reserved
+        daily = [s for s in scopes if "max_daily_loss" in by_scope.get(s, {})]
+        days = dict(zip(daily, ledger.daily_pnls(conn, [_selection(s) for s in daily], now=now), strict=True))
         states: dict[limits.Scope, decision.ScopeState] = {}
         for scope in scopes:
             mine = by_scope.get(scope)
@@ -344,11 +348,11 @@ class Guardian:
                         orders_last_minute=book.orders_last_minute,
                     )  # fmt: skip
             if "max_daily_loss" in mine:
-                day = daily_pnl_of(conn, scope, now)
+                day = days[scope]
                 fields["daily_missing_marks"] = day.missing_marks
                 fields["daily_loss"] = max(Decimal(0), -day.total)
             states[scope] = decision.ScopeState(**fields)
-        return by_scope, states, opens
+        return states, opens
 
     @staticmethod
     def _marks(
@@ -379,12 +383,14 @@ class Guardian:
                       strategy_id=intent.strategy_id if intent else None, now=now)  # fmt: skip
 
 
+def _selection(scope: limits.Scope) -> tuple[str | None, str | None]:
+    """The scope as a daily-PnL selection: (account or None, strategy or None)."""
+    return (scope[1] if scope[0] == "account" else None, scope[1] if scope[0] == "strategy" else None)
+
+
 def daily_pnl_of(conn: psycopg.Connection, scope: limits.Scope, now: datetime) -> ledger.DailyPnl:
-    if scope[0] == "account":
-        return ledger.daily_pnl(conn, account=scope[1], now=now)
-    if scope[0] == "strategy":
-        return ledger.daily_pnl(conn, strategy_id=scope[1], now=now)
-    return ledger.daily_pnl(conn, now=now)
+    account, strategy_id = _selection(scope)
+    return ledger.daily_pnl(conn, account=account, strategy_id=strategy_id, now=now)
 
 
 def breach(
