@@ -10,6 +10,7 @@ import random
 import threading
 import time
 from decimal import Decimal
+from typing import Any
 
 import psycopg
 import pytest
@@ -17,7 +18,7 @@ from kairos.bus.kafka import make_producer, send_records
 from kairos.catalog import load_catalog
 from kairos.contracts.codec import to_kafka
 from kairos.contracts.commands import AmendOrder, CancelOrder
-from kairos.contracts.envelope import new_event
+from kairos.contracts.envelope import Envelope, new_event
 from kairos.delivery.kafka_source import KafkaSourceDelivery
 from kairos.delivery.wiring import kafka_source_specs
 from kairos.localinfra.ports import free_port
@@ -55,21 +56,19 @@ def test_kill_9_during_cancels_and_amends_duplicates_and_loses_nothing(database_
             c = command(order_type="limit", limit_price=Decimal(price), quantity=qty, symbol=symbol)
             drive(rt, c)
             targets.append(c)
-    commands = []
-    for i, t in enumerate(targets):
-        d = t.data
-        fields = {"target_command_id": d.command_id, "account": d.account, "venue": d.venue, "symbol": d.symbol,
-                  "strategy_id": "s-test"}  # fmt: skip
+    commands: list[tuple[str, Envelope[Any]]] = []
+    for i, target_cmd in enumerate(targets):
+        td = target_cmd.data
+        key = f"{td.account}|{td.symbol}"
+        fields = {"target_command_id": td.command_id, "account": td.account, "venue": td.venue,
+                  "symbol": td.symbol, "strategy_id": "s-test"}  # fmt: skip
+        cmd: AmendOrder | CancelOrder
         if i % 2:
-            amend = AmendOrder(command_id=f"amend-k-{i:04d}", limit_price=Decimal(FAR[d.symbol][2]), **fields)
-            commands.append(
-                ("cmd.amend_order", new_event(amend, source="/tests", partition_key=f"{d.account}|{d.symbol}"))
-            )
+            cmd = AmendOrder(command_id=f"amend-k-{i:04d}", limit_price=Decimal(FAR[td.symbol][2]), **fields)
+            commands.append(("cmd.amend_order", new_event(cmd, source="/tests", partition_key=key)))
         else:
-            cancel = CancelOrder(command_id=f"cancel-k-{i:04d}", reason="test", **fields)
-            commands.append(
-                ("cmd.cancel_order", new_event(cancel, source="/tests", partition_key=f"{d.account}|{d.symbol}"))
-            )
+            cmd = CancelOrder(command_id=f"cancel-k-{i:04d}", reason="test", **fields)
+            commands.append(("cmd.cancel_order", new_event(cmd, source="/tests", partition_key=key)))
     env = {**runtime_env(database_url, kafka_bootstrap), **exec_env(database_url)}
     port = free_port()
     fn = start_function("executor", env, tmp_path, port=port)
@@ -78,8 +77,8 @@ def test_kill_9_during_cancels_and_amends_duplicates_and_loses_nothing(database_
         for spec in kafka_source_specs(load_catalog(), {"executor": fn.url}, only={"executor"})
     ]
     threads = [threading.Thread(target=d.run, daemon=True) for d in deliveries]
-    for t in threads:
-        t.start()
+    for th in threads:
+        th.start()
     sim.control.set_faults(FAULTS)
     producer = make_producer(kafka_bootstrap)
     send_records(producer, [(topic, to_kafka(env_)) for topic, env_ in commands])
@@ -111,8 +110,8 @@ def test_kill_9_during_cancels_and_amends_duplicates_and_loses_nothing(database_
     finally:
         for d in deliveries:
             d.stop.set()
-        for t in threads:
-            t.join(10)
+        for th in threads:
+            th.join(10)
         fn.process.kill()
     print(f"kills after {killed_at} of {N_TARGETS} cancel requests")
     assert sum(d.stats.dead_lettered for d in deliveries) == 0
