@@ -96,6 +96,14 @@ def test_trailing_stop_waits_for_its_activation_price() -> None:
     assert (t.exit_time, t.exit_price, t.reason) == (T0 + 6 * HOUR, pytest.approx(117.0), "trailing_stop")
 
 
+def test_trailing_stop_past_its_activation_price_at_entry_trails_at_once() -> None:
+    prot = {"trailing": {"callback_rate": "10", "activation_price": "95"}}
+    # entry 100 at bar 2's open, already beyond 95: the stop is 90 during bar 2 itself (low 89)
+    c = bars([flat(99), flat(101), (100, 100, 89, 95), flat(95)])
+    (t,) = run(threshold_strategy(protection=prot), c).trades
+    assert (t.exit_time, t.exit_price, t.reason) == (T0 + 2 * HOUR, pytest.approx(90.0), "trailing_stop")
+
+
 def test_a_short_stop_is_touched_by_the_high() -> None:
     c = bars([flat(101), flat(99), (100, 100.5, 99, 99.5), (99.5, 106, 99, 104), flat(104)])
     (t,) = run(threshold_strategy(short=True, protection=PROTECT), c).trades

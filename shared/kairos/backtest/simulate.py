@@ -170,8 +170,11 @@ class _Sim:
         self.res.fees += fee
         sign = 1 if side == "long" else -1
         stop, tps, rate, act = self._protection(side, price, qty)
+        # an activation price the entry is already beyond trails at once from the entry price, as
+        # live: position-sync drops it (the venue would refuse the order) and the trail starts there
+        active = act is None or (price >= act if sign > 0 else price <= act)
         self.pos = _Open(side, sign, qty, qty, price, self.times[bar], bar, price * self.fee, rule,
-                         stop, tps, rate, act, watch_from, price, act is None)  # fmt: skip
+                         stop, tps, rate, act, watch_from, price, active)  # fmt: skip
         self.changes.append((bar, sign * qty, price, self.realised))
 
     def _protection(
