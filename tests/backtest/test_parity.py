@@ -42,6 +42,9 @@ STOP = {"stop_loss": {"distance_pct": "0.3"}}
 STOP_AND_TP = {**STOP, "take_profits": [{"distance_pct": "0.4", "fraction": "1"}]}
 # A trailing stop at 0.2 % (activated at once), tighter than any stop, with a take-profit further out.
 TRAIL = {"trailing": {"callback_rate": "0.2"}, "take_profits": [{"distance_pct": "0.6", "fraction": "1"}]}
+# The same trail activated at 59,850 USDT, a price BTC crosses several times in the first three
+# hours: a position entered beyond it trails at once, the others once a candle reaches it, or never.
+TRAIL_FROM = {**TRAIL, "trailing": {"callback_rate": "0.2", "activation_price": "59850"}}
 REASON = {"SL": "stop_loss", "TP": "take_profit", "TRAILING": "trailing_stop"}
 KIND = {"stop_loss": "SL", "take_profits": "TP", "trailing": "TRAILING"}  # protection -> resting order kind
 FINAL = ("FILLED", "CANCELED", "REJECTED", "EXPIRED")
@@ -92,9 +95,10 @@ class ShadowRun:
 
     The reconciler looks at the resting SHADOW orders whenever the price reaches one's trigger
     (at any other price it finds nothing to fill, so the test does not ask it there). A resting
-    trail is looked at too where the price reaches a new best since its order was placed, so that
-    SHADOW's trail moves; ``bests`` records, per candle walked, the best price SHADOW's trail
-    stood at when the candle began."""
+    trail is looked at too where a candle's favourable extreme is a new best since its order was
+    placed, or reaches its activation price, so that SHADOW's trail activates and moves;
+    ``bests`` records, per candle walked with a trail, the best price SHADOW's trail stood at when
+    the candle began (None: not active yet)."""
 
     def __init__(self, s: System, sim: VenueSimHandle, conn: psycopg.Connection, symbol: str, kinds: set[str],
                  callback_rate: Decimal | None = None) -> None:  # fmt: skip
@@ -104,8 +108,9 @@ class ShadowRun:
         self.fills: list[tuple[int, dict[str, Any]]] = []
         self.held: tuple[str | None, list[Decimal]] = (None, [])  # read again after anything happened
         self.trail_order: str | None = None  # the resting trail's client order id, read likewise
-        self.best: Decimal | None = None  # and the best price it has seen
-        self.bests: list[tuple[int, Decimal]] = []
+        self.best: Decimal | None = None  # and the best price it has seen, None before it activates
+        self.activation: Decimal | None = None  # its activation price while not active
+        self.bests: list[tuple[int, Decimal | None]] = []
         self.levels: dict[int, Decimal] = {}  # candle -> the trail's level when it was reached there
 
     def price(self, price: Decimal) -> None:
@@ -118,7 +123,7 @@ class ShadowRun:
         mine = [f for f in self.s.outbox("kairos.exec.fill") if f["symbol"] == self.symbol]
         self.fills += [(bar, f) for f in mine[len(self.fills) :]]
         held = [p for p in self.s.positions() if p["status"] != "CLOSED" and p["key"]["symbol"] == self.symbol]
-        self.held, self.trail_order, self.best = (None, []), None, None
+        self.held, self.trail_order, self.best, self.activation = (None, []), None, None, None
         if not held:
             return
         resting = self.conn.execute(
@@ -129,16 +134,20 @@ class ShadowRun:
         assert {r[0] for r in resting} == self.kinds, f"position {held[0]['position_id']} is not protected"
         self.held = (held[0]["side"], [Decimal(r[1]) for r in resting if r[1] is not None])
         self.trail_order = next((cid for kind, _stop, cid in resting if kind == "TRAILING"), None)
-        self.best = self.trail_best()
+        self.look()
 
-    def trail_best(self) -> Decimal | None:
-        """The best price SHADOW's resting trailing order has seen (it activates at once here)."""
+    def look(self) -> None:
+        """The best price SHADOW's resting trailing order has seen, or its activation price."""
+        self.best = self.activation = None
         if self.trail_order is None:
-            return None
+            return
         body = self.conn.execute("SELECT body FROM shadow_orders WHERE client_order_id = %s", (self.trail_order,))
         row = body.fetchone()
-        assert row is not None and row[0]["active"] and row[0]["extreme"] is not None
-        return Decimal(row[0]["extreme"])
+        assert row is not None
+        if row[0]["active"]:
+            self.best = Decimal(row[0]["extreme"])
+        else:
+            self.activation = Decimal(row[0]["activation"])
 
     def trail(self) -> Decimal | None:
         """Where the resting trail stands now (unrounded): its best price less the callback."""
@@ -155,8 +164,9 @@ class ShadowRun:
         first, second = (candle.low, candle.high) if long else (candle.high, candle.low)
         level = self.trail()
         trail: list[Decimal] = []
-        if level is not None and self.best is not None:
+        if self.trail_order is not None:
             self.bests.append((i, self.best))
+        if level is not None:
             self.levels[i] = level
             trail = [to_tick(level, self.tick, up=not long)]  # the first price on the grid that reaches it
         for price in [*through(candle.open, first, triggers + trail), *through(first, second, triggers)]:
@@ -165,13 +175,19 @@ class ShadowRun:
             if price in triggers or price in trail:
                 self.price(price)
                 self.settled(i)
-        if self.best is not None and self.held[0] is not None and (second > self.best if long else second < self.best):
-            # the candle's best, after its triggers: the trail moves from the next candle on. Only the
-            # reconciler's look at the order (a new best fills nothing), a full settle is slower.
+        if self.held[0] is None or self.trail_order is None:
+            return
+        if (
+            (second > self.best if long else second < self.best)
+            if self.best is not None
+            else (self.activation is not None and (second >= self.activation if long else second <= self.activation))
+        ):
+            # the candle's best, after its triggers: the trail activates or moves from the next
+            # candle on. Only the reconciler's look at the order (this fills nothing): a settle is slower.
             self.price(second)
             self.s.tick("reconciler")
             self.s.pump()
-            self.best = self.trail_best()
+            self.look()
 
     def decide(self, i: int, candles: list[Any]) -> None:
         """Candle i to the strategy engine at the next open's price: what fills now (the decision's
@@ -226,6 +242,7 @@ def shadow_trades(run: ShadowRun, s: System, when: list[str]) -> list[Trade]:
         pytest.param("sma-crossover", STOP_AND_TP, (BTC,), id="sma-crossover"),
         pytest.param("rsi-mean-reversion", STOP, (BTC,), id="rsi-mean-reversion"),
         pytest.param("sma-crossover", TRAIL, (BTC, ETH), id="sma-crossover-trailing-btc-eth"),
+        pytest.param("sma-crossover", TRAIL_FROM, (BTC,), id="sma-crossover-trailing-activation"),
     ],
 )
 def test_shadow_live_and_backtest_give_the_same_signals_and_trades_past_protective_exits(
@@ -295,6 +312,38 @@ def check_symbol(symbol: str, protection: dict[str, Any], candles: list[Any], wh
         if intent["kind"] == "entry":  # sized alike, at the deciding candle's close
             assert Decimal(b["quantity"]) == Decimal(intent["quantity"])
 
+    # a trail: during every candle walked, SHADOW's order stood at the best price of the backtest's
+    # rule: the entry's open, then each earlier candle's extreme in the position's favour, not the
+    # candle's own; with an activation price, from the candle after the first whose extreme reaches
+    # it (with that extreme), or from the entry's open when the entry is already beyond it
+    if "trailing" in protection:
+        act = Decimal(protection["trailing"].get("activation_price", "NaN"))
+        want_best: list[tuple[int, Decimal | None]] = []
+        started: list[str] = []
+        for t in live:
+            end = t.exit_bar if t.exit_bar is not None else len(candles)
+            long, pick = t.side == "long", (max if t.side == "long" else min)
+
+            def reaches(price: Decimal, long: bool = long) -> bool:
+                return act.is_nan() or (price >= act if long else price <= act)
+
+            best = candles[t.entry_bar].open if reaches(candles[t.entry_bar].open) else None
+            trailed: list[Decimal | None] = []
+            for i in range(t.entry_bar, end + (t.exit_bar is not None)):
+                want_best.append((i, best))
+                trailed.append(best)
+                extreme = candles[i].high if long else candles[i].low
+                if best is not None:
+                    best = pick(best, extreme)
+                elif reaches(extreme):
+                    best = extreme
+            if not act.is_nan():  # how the trail of each trade activated: at entry, later, never
+                started.append("entry" if trailed[0] is not None else "later" if trailed[-1] is not None else "never")
+        walked = dict(want_best)
+        assert run.bests == [(i, walked[i]) for i, _ in run.bests]
+        assert len(run.bests) > len(live)  # most candles of most trades
+        assert act.is_nan() or all(started.count(k) >= 2 for k in ("entry", "later", "never")), started
+
     # the same trades: entry time, side and quantity, exit time and reason
     got = [(when[t.entry_bar], t.side, t.quantity, when[t.exit_bar] if t.exit_bar is not None else None, t.reason)
            for t in live]  # fmt: skip
@@ -309,20 +358,6 @@ def check_symbol(symbol: str, protection: dict[str, Any], candles: list[Any], wh
         assert reasons.count(reason) >= (least if key in protection else 0), (symbol, reason)
     first_protective = min(t.exit_bar for t in live if t.reason in protective and t.exit_bar is not None)
     assert sum(t.entry_bar > first_protective for t in live) >= 3  # entries after protective exits match too
-
-    # a trail: SHADOW's order stood at the backtest's best price during every candle walked (the
-    # entry's open, then each earlier candle's extreme in the position's favour, not the candle's own)
-    if "trailing" in protection:
-        want_best = []
-        for t in live:
-            end = t.exit_bar if t.exit_bar is not None else len(candles)
-            best, pick = candles[t.entry_bar].open, (max if t.side == "long" else min)
-            for i in range(t.entry_bar, end + (t.exit_bar is not None)):
-                want_best.append((i, best))
-                best = pick(best, candles[i].high if t.side == "long" else candles[i].low)
-        walked = dict(want_best)
-        assert run.bests == [(i, walked[i]) for i, _ in run.bests]
-        assert len(run.bests) > len(live)  # most candles of most trades
 
     # prices: the documented differences only
     for t, b in zip(live, bt_trades, strict=True):
