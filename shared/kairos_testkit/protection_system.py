@@ -46,6 +46,7 @@ class System:
         self.fns = fns
         self.last = 0
         self.later: list[Any] = []  # outbox rows held back by their writer, not due yet
+        self._conn: psycopg.Connection[Any] | None = None
         catalog = load_catalog()
         self.routes: dict[str, list[str]] = {}
         for fn in catalog.functions:
@@ -88,10 +89,27 @@ class System:
 
     def pending_orders(self) -> int:
         """Orders SUBMITTED or UNKNOWN: the executor's resolver has not finished them yet."""
-        with psycopg.connect(self.url) as conn:
-            row = conn.execute("SELECT count(*) FROM orders WHERE state = ANY(%s)",
-                               ([str(s) for s in PENDING_STATES],)).fetchone()
-        return int(row[0]) if row else 0
+        rows = self._read("SELECT count(*) FROM orders WHERE state = ANY(%s)", ([str(s) for s in PENDING_STATES],))
+        return int(rows[0][0]) if rows else 0
+
+    def _read(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        """A read on one autocommit connection kept for the pump (each statement sees the latest
+        commits); a pump that finds nothing is two such reads, and a connection per read was most of
+        its time. A dropped connection is opened again once."""
+        try:
+            return self._connection().execute(sql, params).fetchall()
+        except psycopg.OperationalError:
+            self.close()
+            return self._connection().execute(sql, params).fetchall()
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.url, autocommit=True)
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
 
     def ready_rows(self, release: bool = False, limit: int = 500) -> list[Any]:
         """The outbox rows to deliver now, in order: held-back rows that became due, then the rows
@@ -100,9 +118,8 @@ class System:
         now = datetime.now(UTC)
         due = [r for r in self.later if release or r[-1] <= now]
         self.later = [r for r in self.later if not (release or r[-1] <= now)]
-        with psycopg.connect(self.url) as conn:
-            fresh = conn.execute("SELECT id, topic, record_key, headers, value, not_before FROM outbox"
-                                 " WHERE id > %s ORDER BY id LIMIT %s", (self.last, limit)).fetchall()
+        fresh = self._read("SELECT id, topic, record_key, headers, value, not_before FROM outbox"
+                           " WHERE id > %s ORDER BY id LIMIT %s", (self.last, limit))
         if fresh:
             self.last = fresh[-1][0]
         self.later += [r for r in fresh if not release and r[-1] is not None and r[-1] > now]
@@ -227,7 +244,9 @@ def system(database_url: str, bootstrap: str, sim: Any, protection: dict[str, An
            **extra}
     with ExitStack() as stack:
         fns = {name: stack.enter_context(in_process(name, env)) for name in names}
-        yield System(database_url, fns)
+        s = System(database_url, fns)
+        stack.callback(s.close)
+        yield s
 
 
 __all__ = ["ACCOUNT", "SYMBOL", "TWO_TP", "System", "system", "venue_algos", "venue_position"]

@@ -238,7 +238,7 @@ def shadow_trades(run: ShadowRun, s: System, when: list[str]) -> list[Trade]:
     ("name", "protection", "symbols"),
     [  # sma-crossover: reversals, stops and take-profits, fixed notional sizing; rsi-mean-reversion:
         # signal exits and stops (one on its entry candle), percent-of-equity sizing; sma-crossover
-        # again on two symbols at once: trailing stops (one on its entry candle) and take-profits
+        # on two symbols at once: trailing stops and take-profits; and with the trail's activation price
         pytest.param("sma-crossover", STOP_AND_TP, (BTC,), id="sma-crossover"),
         pytest.param("rsi-mean-reversion", STOP, (BTC,), id="rsi-mean-reversion"),
         pytest.param("sma-crossover", TRAIL, (BTC, ETH), id="sma-crossover-trailing-btc-eth"),
