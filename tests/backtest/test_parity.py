@@ -399,3 +399,25 @@ def check_symbol(symbol: str, protection: dict[str, Any], candles: list[Any], wh
             # 3. fees and PnL follow from those prices (taker fee on both sides)
             assert abs(t.fees - Decimal(b["fees"])) <= Decimal("0.000001")
             assert abs(t.pnl - Decimal(b["pnl"])) <= t.quantity * 4 * tick
+
+
+def test_a_live_trail_fires_within_the_candle_the_backtests_on_the_next_candle() -> None:
+    """The timing difference the walk above avoids, stated exactly: a candle that makes a new best
+    and falls back by the callback before it closes triggers SHADOW's trail in that candle, at the
+    price where it fell back; the backtest's fires on the next candle, at its open when that is
+    beyond the level (as here), else at the level."""
+    from kairos.execution.shadow import ShadowAdapter
+
+    from tests.backtest.kit import HOUR, T0, bars, flat, run, threshold_strategy
+
+    # entry 100 at bar 2's open; bar 2 rises to 120 and closes at 107 (10 % below 120 is 108);
+    # bar 3 opens at 106
+    bar2 = (100.0, 120.0, 100.0, 107.0)
+    prot = {"trailing": {"callback_rate": "10"}}
+    (t,) = run(threshold_strategy(protection=prot), bars([flat(99), flat(101), bar2, flat(106), flat(106)])).trades
+    assert (t.exit_time, t.exit_price, t.reason) == (T0 + 3 * HOUR, pytest.approx(106.0), "trailing_stop")
+
+    # SHADOW's sell trailing order (it protects the long) looked at bar 2's path: open, low, high, close
+    body = {"type": "trailing_stop_market", "side": "sell", "active": True, "extreme": None, "callback": "10"}
+    fired = [ShadowAdapter._triggered(body, Decimal(p)) for p in ("100", "100", "120", "107")]
+    assert fired == [False, False, False, True]  # in bar 2, at its close (107)
