@@ -271,3 +271,77 @@ def test_releases_committing_while_the_guardian_decides_are_counted_once(
     assert not errors
     assert approved == [True] * 6
     check(conn, "3000")  # the 12 filled orders released, the 6 new approvals of 500 reserve
+
+
+RATE_RULE = """
+SELECT s.scope, count(*) FROM risk_approvals a,
+       unnest(ARRAY['global', 'account:' || a.account, 'strategy:' || a.strategy_id]) s(scope)
+WHERE a.decided_at > now() - interval '60 seconds' GROUP BY 1
+"""
+
+
+def rates(conn: psycopg.Connection) -> tuple[dict[str, int], dict[str, int]]:
+    """(by the per-second counters, by counting every approval of the minute), at one instant."""
+    with conn.transaction():
+        counted = {s: int(n) for s, n in conn.execute("SELECT * FROM risk_rate_read(%s, 60)", (SCOPES,)).fetchall()}
+        rule = {s: int(n) for s, n in conn.execute(RATE_RULE).fetchall() if s in SCOPES}
+    return {s: n for s, n in counted.items() if n}, rule
+
+
+def test_orders_of_the_last_minute_from_the_counters_equal_the_count(conn: psycopg.Connection) -> None:
+    """Approvals spread over the last minutes (some in the second the window cuts), as time
+    passes, after a deletion and after a TRUNCATE: the counters give the exact count."""
+    ago = [0, 0.2, 10.5, 30, 58.7, 59.4, 59.6, 59.8, 60.3, 61, 90, 200]
+    for i, a in enumerate(ago):
+        approve(conn, 300 + i, f"a{1 + i % 2}", f"s{1 + i % 3 // 2}", BTC, "0.001", ago_s=a)
+    guardian.Guardian().decide(conn, rk.intent(n=9, account="a2", strategy_id="s2"))
+    counted, rule = rates(conn)
+    assert counted == rule and rule["global"] == 9
+    for _ in range(4):  # the window moves over the approvals near its start
+        time.sleep(0.3)
+        counted, rule = rates(conn)
+        assert counted == rule
+    conn.execute("DELETE FROM risk_approvals WHERE command_id = 'cmd-301'")
+    counted, rule = rates(conn)
+    assert counted == rule
+    conn.execute("TRUNCATE risk_approvals")
+    assert rates(conn) == ({}, {})
+
+
+def test_a_decision_folds_its_scopes_without_limits_too(conn: psycopg.Connection) -> None:
+    """Only the account has limits, so the guardian reads no global or strategy book; it still
+    folds their reservation deltas, which would otherwise pile up in the journal forever."""
+    limits.set_limit(conn, "account", "a1", "max_symbol_exposure", D("1000000"), actor="test", reason="fold")
+    for i in range(20):
+        with conn.transaction():
+            assert guardian.Guardian().decide(conn, rk.intent(n=400 + i, account="a1", strategy_id="s1")).approved
+    pending = conn.execute("SELECT scope, count(*) FROM risk_reserved_journal GROUP BY 1 ORDER BY 1").fetchall()
+    assert pending == [("account:a1", 1), ("global", 1), ("strategy:s1", 1)]  # the last approval's, folded next time
+    check(conn, "10000")
+
+
+def test_first_seen_scopes_locked_at_once_never_deadlock(database_url: str, conn: psycopg.Connection) -> None:
+    """Decisions for scopes seen for the first time, all at once: each round, new accounts
+    sharing a new strategy (as the very first decisions share the new global row). The rows of
+    new scopes are made before any lock is held, so no decision waits for another's new row
+    while holding a shared one that the other waits for (a deadlock: one of them failed)."""
+    errors: list[BaseException] = []
+    for rnd in range(40):
+        barrier = threading.Barrier(10)
+
+        def one(i: int, rnd: int = rnd, barrier: threading.Barrier = barrier) -> None:
+            try:
+                with psycopg.connect(database_url, autocommit=True) as c:
+                    barrier.wait()
+                    with c.transaction():
+                        guardian.lock_scopes(c, [("account", f"new-{rnd}-{i % 3}"), ("strategy", f"shared-{rnd}")])
+                        time.sleep(0.002)
+            except BaseException as e:  # reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors

@@ -262,20 +262,19 @@ def daily_pnl(
     return daily_pnls(conn, [(account, strategy_id)], now=now)[0]
 
 
-# The realized part per selection (one row each), then every open holding with its mark that
-# any selection reads (one row each); a selection is (account or NULL, strategy or NULL).
+# The realized part per selection (one row each), then every open holding with its mark that a
+# selection may read (one row each; ``daily_pnls`` keeps those each selection does read); a
+# selection is (account or NULL, strategy or NULL).
 _DAILY = """
-WITH sel(a, t, k) AS (SELECT * FROM unnest(%(a)s::text[], %(t)s::text[]) WITH ORDINALITY)
-SELECT sel.k, (SELECT coalesce(sum(l.amount), 0) FROM portfolio_ledger l
-               WHERE l.kind IN ('realized', 'fee', 'funding') AND l.at >= %(s)s
-                 AND (sel.a IS NULL OR l.account = sel.a) AND (sel.t IS NULL OR l.strategy_id = sel.t)),
+SELECT s.k, (SELECT coalesce(sum(l.amount), 0) FROM portfolio_ledger l
+             WHERE l.kind IN ('realized', 'fee', 'funding') AND l.at >= %(s)s
+               AND (s.a IS NULL OR l.account = s.a) AND (s.t IS NULL OR l.strategy_id = s.t)),
        NULL, NULL, NULL, NULL, NULL, NULL
-FROM sel
+FROM unnest(%(a)s::text[], %(t)s::text[]) WITH ORDINALITY s(a, t, k)
 UNION ALL
 SELECT NULL, NULL, h.account, h.strategy_id, h.symbol, h.quantity, h.avg_price, m.price
 FROM portfolio_holdings h LEFT JOIN mark_prices m ON m.venue = h.venue AND m.symbol = h.symbol
-WHERE h.quantity <> 0 AND EXISTS (SELECT 1 FROM sel WHERE (sel.a IS NULL OR h.account = sel.a)
-                                                      AND (sel.t IS NULL OR h.strategy_id = sel.t))
+WHERE h.quantity <> 0 AND (%(every)s OR h.account = ANY(%(a)s::text[]) OR h.strategy_id = ANY(%(t)s::text[]))
 ORDER BY 1, 3, 5
 """
 
@@ -288,7 +287,13 @@ def daily_pnls(
     now = now or datetime.now(UTC)
     since = start_of_day(now)
     rows = conn.execute(
-        _DAILY, {"a": [a for a, _ in selections], "t": [t for _, t in selections], "s": since}
+        _DAILY,
+        {
+            "a": [a for a, _ in selections],
+            "t": [t for _, t in selections],
+            "s": since,
+            "every": any(a is None and t is None for a, t in selections),
+        },
     ).fetchall()
     realized = [ZERO] * len(selections)
     unrealized = [ZERO] * len(selections)

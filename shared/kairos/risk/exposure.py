@@ -35,13 +35,19 @@ SELECT p.venue, p.symbol, sum(CASE WHEN p.side = 'LONG' THEN p.quantity ELSE -p.
 FROM positions p WHERE p.status <> 'CLOSED' AND {f} GROUP BY p.venue, p.symbol
 """
 
-# every scope's reservations per symbol (notional, how many open a position), from the running totals
+# every scope's reservations per symbol (notional, how many open a position), from the running
+# totals; the upkeep scopes are folded too but not returned
 _RESERVED = """
 SELECT array_position(%(keys)s::text[], r.scope) - 1, 'r', r.venue, r.symbol, r.notional, r.opens
-FROM risk_reserved_read(%(keys)s::text[], %(ttl)s) r
+FROM risk_reserved_read(%(keys)s::text[] || %(upkeep)s::text[], %(ttl)s) r WHERE r.scope = ANY(%(keys)s::text[])
 """
 
-_RECENT = "SELECT count(*) FROM risk_approvals a WHERE a.decided_at > now() - interval '60 seconds' AND {f}"
+# every scope's approvals of the last minute, from the per-second counters (the upkeep scopes'
+# old counters are dropped too)
+_RECENT = """
+SELECT array_position(%(keys)s::text[], r.scope) - 1, 'm', NULL, NULL, NULL, r.n
+FROM risk_rate_read(%(keys)s::text[] || %(upkeep)s::text[], 60) r WHERE r.scope = ANY(%(keys)s::text[])
+"""
 
 
 @dataclass
@@ -72,24 +78,31 @@ def scope_key(kind: str, scope_id: str) -> str:
 
 
 def read(conn: psycopg.Connection, kind: str, scope_id: str) -> ScopeBook:
-    """The scope's positions, reservations (summed per symbol by Postgres) and approvals of the
-    last minute, in one statement."""
+    """The scope's positions, reservations (per symbol) and approvals of the last minute, in one
+    statement."""
     return read_many(conn, [(kind, scope_id)])[(kind, scope_id)]
 
 
-def read_many(conn: psycopg.Connection, scopes: list[tuple[str, str]]) -> dict[tuple[str, str], ScopeBook]:
+def read_many(
+    conn: psycopg.Connection, scopes: list[tuple[str, str]], *, upkeep: list[tuple[str, str]] | None = None
+) -> dict[tuple[str, str], ScopeBook]:
     """``read`` of several scopes in one statement (one round trip for a decision's scopes). It
-    folds the scopes' pending reservation deltas into their totals: call it in the transaction
-    that holds the scopes' locks."""
-    params: dict[str, object] = {"ttl": RESERVATION_TTL_S, "keys": [scope_key(*s) for s in scopes]}
-    parts = [_RESERVED]
+    folds the pending reservation deltas of the scopes and of ``upkeep`` (scopes not read, such
+    as a decision's scopes without a limit that reads them) into their totals and drops their
+    counters older than the minute, so neither piles up: call it in the transaction that holds
+    those scopes' locks."""
+    params: dict[str, object] = {
+        "ttl": RESERVATION_TTL_S,
+        "keys": [scope_key(*s) for s in scopes],
+        "upkeep": [scope_key(*s) for s in upkeep or []],
+    }
+    parts = [_RESERVED, _RECENT]
     for k, (kind, scope_id) in enumerate(scopes):
         params[f"id{k}"] = scope_id
         f = _FILTER[kind].replace("%(id)s", f"%(id{k})s")
-        p, a = f.format(a="p"), f.format(a="a")
         parts.append(
-            f"SELECT {k}, 'p', venue, symbol, qty, n FROM ({_POSITIONS.format(f=p)}) pos(venue, symbol, qty, n)"
-            f" UNION ALL SELECT {k}, 'm', NULL, NULL, NULL, n FROM ({_RECENT.format(f=a)}) rec(n)"
+            f"SELECT {k}, 'p', venue, symbol, qty, n FROM ({_POSITIONS.format(f=f.format(a='p'))})"
+            " pos(venue, symbol, qty, n)"
         )
     books = {scope: ScopeBook() for scope in scopes}
     for k, tag, venue, symbol, qty, n in conn.execute(" UNION ALL ".join(parts), params).fetchall():

@@ -151,12 +151,15 @@ def scopes_of(intent: OrderIntent) -> list[limits.Scope]:
 
 def lock_scopes(conn: psycopg.Connection, scopes: list[limits.Scope]) -> None:
     """Row locks on the scopes, always taken in the same (sorted) order: no deadlock. A scope
-    seen for the first time gets its row first."""
+    seen for the first time gets its row first, before any lock is held: a decision holding the
+    global row while it waited for another's uncommitted row of a new scope, which waits for
+    the global row, would deadlock. So the first statement locks only when every row exists."""
     keys = sorted(exposure.scope_key(*s) for s in scopes)
-    lock = "SELECT scope FROM risk_scope_locks WHERE scope = ANY(%s) ORDER BY scope FOR UPDATE"
-    if len(conn.execute(lock, (keys,)).fetchall()) < len(keys):
+    lock = "SELECT scope FROM risk_scope_locks WHERE scope = ANY(%(k)s) ORDER BY scope FOR UPDATE"
+    every = " AND (SELECT count(*) FROM risk_scope_locks WHERE scope = ANY(%(k)s)) = cardinality(%(k)s::text[])"
+    if not conn.execute(lock.replace(" ORDER BY", every + " ORDER BY"), {"k": keys}).fetchall():
         conn.execute("INSERT INTO risk_scope_locks (scope) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING", (keys,))
-        conn.execute(lock, (keys,))
+        conn.execute(lock, {"k": keys})
 
 
 def _alert(
@@ -325,11 +328,13 @@ class Guardian:
         key = (intent.venue, intent.symbol)
         # every book the decision reads, in one statement (the account's always: it says whether the order opens)
         wanted = [s for s in scopes if s[0] != "account" and decision.needs_state(by_scope.get(s, {}))]
-        books = exposure.read_many(conn, [("account", intent.account), *wanted])
+        read = [("account", intent.account), *wanted]
+        books = exposure.read_many(conn, read, upkeep=[s for s in scopes if s not in read])
         account_book = books[("account", intent.account)]
         opens = key not in account_book.positions and key not in account_book.reserved
         daily = [s for s in scopes if "max_daily_loss" in by_scope.get(s, {})]
-        days = dict(zip(daily, ledger.daily_pnls(conn, [_selection(s) for s in daily], now=now), strict=True))
+        pnls = ledger.daily_pnls(conn, [_selection(s) for s in daily], now=now) if daily else []
+        days = dict(zip(daily, pnls, strict=True))
         states: dict[limits.Scope, decision.ScopeState] = {}
         for scope in scopes:
             mine = by_scope.get(scope)

@@ -19,6 +19,11 @@
 --   limits end, folds its scopes' journal rows into their totals and returns the totals.
 --
 -- ``risk_reservations_rebuild()`` recomputes all three from the approvals, orders and fills.
+--
+-- The orders of the last minute (``max_orders_per_minute``) are counted the same way: the
+-- approval trigger adds one to its scopes' counter of its second (``risk_rate_buckets``), and
+-- ``risk_rate_read`` sums the seconds wholly inside the window and counts the approvals of the
+-- one second the window cuts, instead of counting every approval of the minute.
 
 CREATE TABLE risk_reservations (
     command_id  text        PRIMARY KEY,
@@ -55,6 +60,23 @@ CREATE TABLE risk_reserved_totals (
     opens    integer NOT NULL,   -- of which open a position
     PRIMARY KEY (scope, venue, symbol)
 );
+
+-- Approvals per scope and second of ``decided_at`` (scope keys as in the journal).
+CREATE TABLE risk_rate_buckets (
+    scope  text        NOT NULL,
+    second timestamptz NOT NULL,
+    n      integer     NOT NULL,
+    PRIMARY KEY (scope, second)
+);
+
+-- One approval (delta +1) or its removal (-1) in its scopes' counters.
+CREATE FUNCTION risk_rate_count(ap risk_approvals, delta integer) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO risk_rate_buckets AS b (scope, second, n)
+    SELECT s, date_trunc('second', ap.decided_at), delta
+    FROM unnest(ARRAY['global', 'account:' || ap.account, 'strategy:' || ap.strategy_id]) s ORDER BY s
+    ON CONFLICT (scope, second) DO UPDATE SET n = b.n + EXCLUDED.n
+$$;
 
 -- One reservation's deltas (sign +1 or -1) into the journal, for each scope it counts in.
 CREATE FUNCTION risk_reserved_journal_add(r risk_reservations, delta integer) RETURNS void
@@ -123,7 +145,10 @@ BEGIN
     ELSE
         row_ := NEW;
     END IF;
-    IF TG_TABLE_NAME IN ('risk_approvals', 'orders') THEN
+    IF TG_TABLE_NAME = 'risk_approvals' THEN
+        PERFORM risk_rate_count(NEW, 1);
+        cmd := row_.command_id;
+    ELSIF TG_TABLE_NAME = 'orders' THEN
         cmd := row_.command_id;
     ELSIF TG_TABLE_NAME = 'fills' THEN
         SELECT o.command_id INTO cmd FROM orders o WHERE o.id = row_.order_id;
@@ -149,7 +174,9 @@ BEGIN
     IF FOUND THEN
         PERFORM risk_reserved_journal_add(r, -1);
     END IF;
+    PERFORM risk_rate_count(OLD, -1);
     IF TG_OP = 'UPDATE' THEN
+        PERFORM risk_rate_count(NEW, 1);
         PERFORM risk_reservation_sync(NEW.command_id);
     END IF;
     RETURN NULL;
@@ -170,15 +197,22 @@ CREATE TRIGGER risk_reservation_on_fill AFTER INSERT OR DELETE ON fills
 CREATE TRIGGER risk_reservation_on_position_fill AFTER INSERT OR DELETE ON position_fills
     FOR EACH ROW EXECUTE FUNCTION risk_reservation_sync_trigger();
 
--- Recompute the reservations, the journal and the totals from the approvals, orders and fills
--- (after a TRUNCATE of one of them, or by an operator who doubts the totals). Writers wait.
+-- Recompute the reservations, the journal, the totals and the counters of the last minutes
+-- from the approvals, orders and fills (after a TRUNCATE of one of them, or by an operator who
+-- doubts the totals). Writers wait.
 CREATE FUNCTION risk_reservations_rebuild() RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    LOCK TABLE risk_reservations, risk_reserved_journal, risk_reserved_totals IN EXCLUSIVE MODE;
+    LOCK TABLE risk_reservations, risk_reserved_journal, risk_reserved_totals, risk_rate_buckets IN EXCLUSIVE MODE;
     DELETE FROM risk_reservations;
     DELETE FROM risk_reserved_journal;
     DELETE FROM risk_reserved_totals;
+    DELETE FROM risk_rate_buckets;
+    INSERT INTO risk_rate_buckets (scope, second, n)
+    SELECT s, date_trunc('second', a.decided_at), count(*)
+    FROM risk_approvals a, unnest(ARRAY['global', 'account:' || a.account, 'strategy:' || a.strategy_id]) s
+    WHERE a.decided_at > now() - interval '2 minutes'
+    GROUP BY 1, 2;
     INSERT INTO risk_reservations
     SELECT a.command_id, a.account, a.strategy_id, a.venue, a.symbol, a.quantity * a.price, a.opens_position,
            o.id IS NOT NULL, a.decided_at
@@ -212,18 +246,23 @@ CREATE TRIGGER risk_reservations_rebuild_on_truncate AFTER TRUNCATE ON position_
 -- What the scopes (keys as in the journal) have reserved now, per symbol, for the guardian
 -- under its scope locks: first the reservations the time limits ended (without an order after
 -- ``ttl_s``, any after a day) leave, then the scopes' journal rows are folded into their totals.
+-- (Both readers keep to the indexes: without statistics yet, the planner would scan the whole
+-- tables for the few rows that expired.)
 CREATE FUNCTION risk_reserved_read(scopes text[], ttl_s double precision)
 RETURNS TABLE (scope text, venue text, symbol text, notional numeric, n integer, opens integer)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_seqscan = off AS $$
 #variable_conflict use_column
 DECLARE
     r risk_reservations;
 BEGIN
     FOR r IN
-        DELETE FROM risk_reservations x
-        WHERE (NOT x.ordered AND x.decided_at <= now() - make_interval(secs => ttl_s))
-           OR x.decided_at <= now() - interval '1 day'
+        DELETE FROM risk_reservations x WHERE NOT x.ordered AND x.decided_at <= now() - make_interval(secs => ttl_s)
         RETURNING x.*
+    LOOP
+        PERFORM risk_reserved_journal_add(r, -1);
+    END LOOP;
+    FOR r IN
+        DELETE FROM risk_reservations x WHERE x.decided_at <= now() - interval '1 day' RETURNING x.*
     LOOP
         PERFORM risk_reserved_journal_add(r, -1);
     END LOOP;
@@ -242,7 +281,28 @@ BEGIN
 END
 $$;
 
--- The orders of the last minute of the global scope, counted from the index alone.
+-- Approvals per scope of the last ``window_s`` seconds (``decided_at`` after now - window):
+-- the counters of the seconds wholly inside the window, plus the approvals of the second the
+-- window's start cuts, counted one by one. Counters older than the window are dropped.
+CREATE FUNCTION risk_rate_read(scopes text[], window_s double precision)
+RETURNS TABLE (scope text, n bigint)
+LANGUAGE plpgsql SET enable_seqscan = off AS $$
+#variable_conflict use_column
+DECLARE
+    since timestamptz := now() - make_interval(secs => window_s);
+BEGIN
+    DELETE FROM risk_rate_buckets b WHERE b.scope = ANY(scopes) AND b.second <= since;
+    RETURN QUERY
+    SELECT k.key,
+           (SELECT coalesce(sum(b.n), 0) FROM risk_rate_buckets b WHERE b.scope = k.key AND b.second > since)::bigint
+         + (SELECT count(*) FROM risk_approvals a
+            WHERE a.decided_at > since AND a.decided_at < date_trunc('second', since) + interval '1 second'
+              AND (k.key = 'global' OR k.key = 'account:' || a.account OR k.key = 'strategy:' || a.strategy_id))
+    FROM unnest(scopes) k(key);
+END
+$$;
+
+-- The approvals of the second a minute's window cuts, found by time.
 CREATE INDEX risk_approvals_decided ON risk_approvals (decided_at);
 
 -- The approvals already recorded.
