@@ -18,7 +18,6 @@ SHADOW's trail then follows a candle's extreme from the next candle on, the back
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -252,12 +251,9 @@ def test_shadow_live_and_backtest_give_the_same_signals_and_trades_past_protecti
     names = (*FUNCTIONS, "risk-guardian", "strategy-engine")
     kinds = {KIND[key] for key in protection}
     rate = Decimal(protection["trailing"]["callback_rate"]) if "trailing" in protection else None
-    # position-sync rounds protective levels to the market's own tick and step, as configured for it
-    rules = {"default": {"tick_size": "0.1", "step_size": "0.001"},
-             "symbols": {m: {"tick_size": str(MARKETS[m].tick_size), "step_size": str(MARKETS[m].step_size)}
-                         for m in symbols}}  # fmt: skip
-    with system(database_url, kafka_bootstrap, sim, mode="shadow", names=names,
-                KAIROS_POSITIONS_RULES=json.dumps(rules)) as s:  # fmt: skip
+    # position-sync rounds protective levels to each market's own tick and step (the venue's
+    # market specs; the catalog's KAIROS_POSITIONS_RULES default, BTC's 0.1 tick, would misplace ETH's)
+    with system(database_url, kafka_bootstrap, sim, mode="shadow", names=names) as s:
         with psycopg.connect(database_url, autocommit=True) as conn:
             rk.ready(conn, account=ACCOUNT, mode="shadow")
         spec = with_doc(example(name), account=ACCOUNT, protection=protection,

@@ -31,6 +31,18 @@ def test_protection_is_chosen_per_strategy_with_a_default_and_empty_means_unprot
     assert cfg.plan.fallback is Fallback.ALERT_ONLY
 
 
+def test_a_market_the_venue_lists_takes_its_own_tick_step_and_minimum_unless_configured():
+    cfg = PositionsConfig.from_env({
+        "KAIROS_POSITIONS_RULES": '{"default": {"tick_size": "0.1", "step_size": "0.001"},'
+                                  ' "symbols": {"SOL/USDT:USDT": {"tick_size": "0.05", "step_size": "1"}}}',
+    })
+    eth = cfg.rules_for("ETH/USDT:USDT", "binanceusdm")  # listed: ETH's own grid, not the default's 0.1
+    assert (eth.tick_size, eth.step_size, eth.min_quantity) == (Decimal("0.01"), Decimal("0.001"), Decimal("0.001"))
+    assert cfg.rules_for("SOL/USDT:USDT", "binanceusdm").tick_size == Decimal("0.05")  # configured wins
+    assert cfg.rules_for("XYZ/USDT:USDT", "binanceusdm").tick_size == Decimal("0.1")  # not listed: default
+    assert cfg.rules_for("ETH/USDT:USDT", "no-such-venue").tick_size == Decimal("0.1")
+
+
 @pytest.mark.parametrize("env", [
     {"KAIROS_POSITIONS_PROTECTION": "{not json"},
     {"KAIROS_POSITIONS_PROTECTION": "[]"},

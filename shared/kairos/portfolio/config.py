@@ -9,6 +9,9 @@ positions the configuration says to protect; strategies name themselves on their
   ``default``: absent or ``{}`` it is "not set", and ``SAFE_DEFAULT`` applies. Settings stored in
   Postgres per account and strategy come first (``kairos.portfolio.protection_settings``).
 - ``KAIROS_POSITIONS_RULES``: JSON ``{"default": <VenueRules>, "symbols": {symbol: <VenueRules>}}``.
+  A symbol named here wins; otherwise a market the venue package lists takes its own tick, step
+  and minimum from there (``kairos.venues``), so each symbol's levels are on its own grid; the
+  ``default`` serves a market the venue package does not list.
 - ``KAIROS_POSITIONS_FALLBACK``: ``close_at_market`` (default) or ``alert_only``.
 - ``KAIROS_POSITIONS_MARK_MAX_AGE_S``: the oldest mark price position-sync acts on (default 90:
   the reconciler records marks every minute, and a stale price must not move a stop).
@@ -30,6 +33,7 @@ from kairos.errors import ConfigError
 from kairos.positions.fold import OpenDefaults
 from kairos.positions.model import Mode, Protection, StopLoss, TakeProfitLevel, VenueRules
 from kairos.positions.plan import Fallback, PlanConfig
+from kairos.venues import registry
 
 DEFAULT_RULES = VenueRules(tick_size=Decimal("0.1"), step_size=Decimal("0.001"))
 
@@ -104,8 +108,27 @@ class PositionsConfig:
         protection = self.protection_for(strategy_id)
         return OpenDefaults(strategy_id=strategy_id, mode=mode, protect=not protection.empty, protection=protection)
 
-    def rules_for(self, symbol: str) -> VenueRules:
-        return self.rules.get(symbol, self.rules_default)
+    def rules_for(self, symbol: str, venue: str | None = None) -> VenueRules:
+        """The configured rules of ``symbol``, else its venue's market spec, else the default."""
+        configured = self.rules.get(symbol)
+        if configured is not None:
+            return configured
+        listed = _listed_rules(venue, symbol) if venue else None
+        return listed if listed is not None else self.rules_default
+
+
+@functools.lru_cache(maxsize=256)
+def _listed_rules(venue: str, symbol: str) -> VenueRules | None:
+    """A listed market's tick, step and minimum as protection rules (None: not listed)."""
+    try:
+        definition = registry.definition(venue)
+    except registry.UnknownVenue:
+        return None
+    spec = definition.market(symbol)
+    if spec is None:
+        return None
+    return VenueRules(tick_size=spec.tick_size, step_size=spec.step_size, min_quantity=spec.min_qty,
+                      native_trailing=definition.capabilities.native_trailing)  # fmt: skip
 
 
 _VARIABLES = ("KAIROS_POSITIONS_PROTECTION", "KAIROS_POSITIONS_RULES", "KAIROS_POSITIONS_FALLBACK",

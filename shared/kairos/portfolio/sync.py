@@ -94,8 +94,9 @@ def run(conn: psycopg.Connection, position_id: str, cause: Envelope[Any], config
         log.warning("sync of an unknown position ignored", extra={"position_id": position_id})
         return SyncResult(None, ())
     position = state.position
-    decision = decide(position, state.orders, config.rules_for(position.key.symbol), mark=state.mark,
-                      unfolded=state.unfolded, failures=state.failures, config=config.plan)
+    rules = config.rules_for(position.key.symbol, position.key.venue)
+    decision = decide(position, state.orders, rules, mark=state.mark, unfolded=state.unfolded,
+                      failures=state.failures, config=config.plan)  # fmt: skip
     commands = Commands(conn, cause, source, position)
     taken = [step if isinstance(step, str) else commands.send(step) for step in decision.steps]
     if decision.trail_state is not None:
