@@ -107,16 +107,21 @@ def test_backtests_list_and_unknown_result(api: ApiHarness) -> None:
     assert refused.status_code == 422, refused.text
 
 
-def test_a_submitted_backtest_runs_and_is_stored(api: ApiHarness) -> None:
-    """A backtest that runs (not only a refused one): the run commits inside the write's transaction."""
+def _backtestable(api: ApiHarness) -> tuple[Any, dict[str, str], dict[str, Any]]:
+    """Candles and the SMA test strategy stored; (client, a trader's headers, a request body)."""
     from tests.backtest.conftest import BTC, create_strategy, sma_doc, store_candles, walk
 
     store_candles(api.url, BTC, walk(300, 4))
     create_strategy(api.url, sma_doc())
     client = api.make()
-    trader = api.login(client, "trader")
     body = {"strategy_id": "sma-test", "symbols": [BTC], "start": "2026-01-01T00:00:00Z",
             "end": "2026-01-01T05:00:00Z", "balance": "1000"}  # fmt: skip
+    return client, api.login(client, "trader"), body
+
+
+def test_a_submitted_backtest_runs_and_is_stored(api: ApiHarness) -> None:
+    """A backtest that runs (not only a refused one): the run commits inside the write's transaction."""
+    client, trader, body = _backtestable(api)
     done = client.post("/api/v1/backtests", json=body, headers={**trader, "Idempotency-Key": "bt-submit-0002"})
     assert done.status_code == 201, done.text
     run_id = done.json()["run_id"]
@@ -125,14 +130,7 @@ def test_a_submitted_backtest_runs_and_is_stored(api: ApiHarness) -> None:
 
 
 def test_a_submitted_backtest_takes_its_own_risk_limits_and_names_an_unknown_one(api: ApiHarness) -> None:
-    from tests.backtest.conftest import BTC, create_strategy, sma_doc, store_candles, walk
-
-    store_candles(api.url, BTC, walk(300, 4))
-    create_strategy(api.url, sma_doc())
-    client = api.make()
-    trader = api.login(client, "trader")
-    body = {"strategy_id": "sma-test", "symbols": [BTC], "start": "2026-01-01T00:00:00Z",
-            "end": "2026-01-01T05:00:00Z", "balance": "1000"}  # fmt: skip
+    client, trader, body = _backtestable(api)
     capped = {**body, "risk_limits": {"account": {"max_order_notional": "1"}}}
     done = client.post("/api/v1/backtests", json=capped, headers={**trader, "Idempotency-Key": "bt-limits-0001"})
     assert done.status_code == 201, done.text
