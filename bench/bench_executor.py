@@ -46,6 +46,8 @@ from kairos_testkit.functions import runtime_env
 from kairos_testkit.servers import embedded_servers
 from kairos_testkit.venue_sim import ControlClient
 
+from bench import postgres_cpu
+
 SYMBOLS = ("BTC/USDT:USDT", "ETH/USDT:USDT")
 QTY = {"BTC/USDT:USDT": Decimal("0.003"), "ETH/USDT:USDT": Decimal("0.020")}
 LIMIT = {"BTC/USDT:USDT": Decimal("40000"), "ETH/USDT:USDT": Decimal("2000")}
@@ -124,15 +126,19 @@ def handler_path(env: dict[str, str], names: list[str], n: int) -> None:
         with lock:
             lat.append(dt * 1000)
 
-    t0, cpu0 = time.perf_counter(), time.process_time()
+    with psycopg.connect(env["DATABASE_URL"]) as conn:
+        server = postgres_cpu.server_pid(conn)
+    t0, cpu0, pg0 = time.perf_counter(), time.process_time(), postgres_cpu.server_cpu_s(server)
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(one, events[50:]))
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    pg = postgres_cpu.server_cpu_s(server) - pg0
     fn.stop()
     print(
         f"handler path: {len(lat)} market commands, 16 concurrent, {len(lat) / wall:.0f} commands/s; "
         f"process() p50 {pct(lat, 0.5):.1f} ms p99 {pct(lat, 0.99):.1f} ms; executor CPU "
-        f"{cpu / len(lat) * 1000:.1f} ms per command; load avg {os.getloadavg()[0]:.1f}"
+        f"{cpu / len(lat) * 1000:.1f} ms, Postgres CPU {pg / len(lat) * 1000:.1f} ms per command; "
+        f"load avg {os.getloadavg()[0]:.1f}"
     )
 
 

@@ -8,7 +8,11 @@
 2. fill -> PnL: M ``exec.fill`` events delivered to the ``portfolio`` function in process
    (CloudEvent in, the runtime's inbox, positions projection, ledger, outbox, commit), paced
    at ``--fill-rate`` per second; per fill the time from the fill's creation to its ledger row
-   being committed and readable: p50/p95/max. The broker hop is not in this number.
+   being committed and readable: p50/p95/max. The broker hop is not in this number. With
+   ``--approved-fills`` each fill's command has the guardian's approval, an order and the
+   executor's fill row (written before the clock starts), so projecting it ends a reservation
+   (the ``position_fills`` trigger locks the approval and journals the change); without, the
+   trigger finds no order and does nothing else.
 
 Run: ``python -m bench risk [--intents 3000] [--fills 400]``. Starts its own embedded Postgres
 and Tansu.
@@ -33,6 +37,8 @@ from kairos_testkit import risk as rk
 from kairos_testkit.functions import in_process, runtime_env
 from kairos_testkit.servers import embedded_servers
 from kairos_testkit.topics import create_topics
+
+from bench import postgres_cpu
 
 SYMBOLS = ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT", "BNB/USDT:USDT", "XRP/USDT:USDT")
 ACCOUNTS = [f"bench-{i:02d}" for i in range(20)]
@@ -85,10 +91,48 @@ def bench_guardian(url: str, n: int, profile: str) -> dict[str, float | str]:
             "max_ms": round(max(times) * 1000, 2)}  # fmt: skip
 
 
-def bench_fills(url: str, bootstrap: str, m: int, rate: float) -> dict[str, float]:
+APPROVE = (
+    "INSERT INTO risk_approvals (command_id, intent_id, account, venue, symbol, strategy_id, side, quantity, price,"
+    " increases) VALUES (%(cmd)s, %(cmd)s, %(account)s, 'binanceusdm', %(symbol)s, 'bench', %(side)s, 0.5, 100, true)"
+)
+ORDER = (
+    "INSERT INTO orders (command_id, client_order_id, account, venue, mode, symbol, side, order_type, quantity, intent,"
+    " strategy_id, command_event, state) VALUES (%(cmd)s, %(cmd)s, %(account)s, 'binanceusdm', 'shadow', %(symbol)s,"
+    " %(side)s, 'market', 0.5, 'entry', 'bench', '{}', 'NEW') RETURNING id"
+)
+FILL = (
+    "INSERT INTO fills (order_id, account, venue, venue_trade_id, quantity, price, traded_at)"
+    " VALUES (%(order_id)s, %(account)s, 'binanceusdm', %(trade)s, 0.5, 100, now())"
+)
+
+
+def executed(conn: psycopg.Connection, cmd: str, account: str, side: str, trade: str) -> None:
+    """What the guardian and the executor record before a fill reaches the portfolio: the
+    approval, the order and its fill (one transaction, as the executor's last one)."""
+    args = {"cmd": cmd, "account": account, "symbol": SYMBOLS[0], "side": side, "trade": trade}
+    with conn.transaction():
+        conn.execute(APPROVE, args)
+        row = conn.execute(ORDER, args).fetchone()
+        assert row is not None
+        conn.execute(FILL, {**args, "order_id": row[0]})
+        for state in ("SUBMITTED", "FILLED"):
+            conn.execute("UPDATE orders SET state = %s WHERE id = %s", (state, row[0]))
+
+
+def reservations_ended(conn: psycopg.Connection) -> None:
+    """Every projected fill ended its reservation (where reservations are running totals; a
+    schema before them has no table to check)."""
+    if conn.execute("SELECT to_regclass('risk_reservations')").fetchone() != (None,):
+        left = conn.execute("SELECT count(*) FROM risk_reservations WHERE command_id LIKE 'bench-cmd-%'").fetchone()
+        assert left == (0,), f"{left} reservations left after every fill was projected"
+
+
+def bench_fills(url: str, bootstrap: str, m: int, rate: float, approved: bool = False) -> dict[str, float]:
     create_topics(bootstrap)
     lat = []
+    pg = 0.0  # the database server's CPU seconds while the fills were processed (not their setup)
     with in_process("portfolio", runtime_env(url, bootstrap)) as fn, psycopg.connect(url, autocommit=True) as conn:
+        server = postgres_cpu.server_pid(conn)
         for i in range(m):
             account = ACCOUNTS[i % len(ACCOUNTS)]
             side = "buy" if (i // len(ACCOUNTS)) % 2 == 0 else "sell"
@@ -97,32 +141,42 @@ def bench_fills(url: str, bootstrap: str, m: int, rate: float) -> dict[str, floa
                              venue="binanceusdm", symbol=SYMBOLS[0], side=side, venue_trade_id=f"bt{i}",  # type: ignore[arg-type]
                              quantity=D("0.5"), price=D("100") + D(i % 7), fee=D("0.02"), fee_asset="USDT",
                              traded_at=created, mode="shadow")  # fmt: skip
-            t0 = time.perf_counter()
+            if approved:
+                executed(conn, fill.command_id, account, side, fill.venue_trade_id)
+            pg0, t0 = postgres_cpu.server_cpu_s(server), time.perf_counter()
             outcome = fn.process(to_cloudevent(new_event(fill, source="/bench", partition_key=f"{account}|x")))
             assert outcome.status == 204, outcome.reason
             row = conn.execute("SELECT 1 FROM portfolio_fills WHERE venue_trade_id = %s", (f"bt{i}",)).fetchone()
             assert row is not None
             lat.append(time.perf_counter() - t0)
+            pg += postgres_cpu.server_cpu_s(server) - pg0
             time.sleep(max(0.0, 1 / rate - (time.perf_counter() - t0)))
+        if approved:
+            reservations_ended(conn)
     return {"fills": m, "p50_ms": round(pct(lat, 0.5) * 1000, 2), "p95_ms": round(pct(lat, 0.95) * 1000, 2),
-            "max_ms": round(max(lat) * 1000, 2)}  # fmt: skip
+            "max_ms": round(max(lat) * 1000, 2), "postgres_cpu_ms": round(pg / m * 1000, 2)}  # fmt: skip
 
 
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="bench risk")
     ap.add_argument("--intents", type=int, default=3000)
     ap.add_argument("--fills", type=int, default=400)
-    ap.add_argument("--profiles", default="account,full", help="limit profiles: account, full")
+    ap.add_argument("--profiles", default="account,full", help="limit profiles: account, full (none: '')")
     ap.add_argument("--fill-rate", type=float, default=50.0)
+    ap.add_argument(
+        "--approved-fills",
+        action="store_true",
+        help="each fill's command approved, ordered and filled by the executor first",
+    )
     args = ap.parse_args(argv)
     print(f"load average {os.getloadavg()}", flush=True)
     with embedded_servers("kairos-bench-risk-") as servers:
         url, bootstrap = servers.url, servers.bootstrap
         migrate(url)
-        for profile in args.profiles.split(","):
+        for profile in filter(None, args.profiles.split(",")):
             print("guardian", bench_guardian(url, args.intents, profile), flush=True)
         if args.fills:
-            print("fill->pnl", bench_fills(url, bootstrap, args.fills, args.fill_rate), flush=True)
+            print("fill->pnl", bench_fills(url, bootstrap, args.fills, args.fill_rate, args.approved_fills), flush=True)
     print(f"load average {os.getloadavg()}", flush=True)
     return 0
 
