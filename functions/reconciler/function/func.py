@@ -7,6 +7,10 @@ unmanaged positions, alerted, and handed to position-sync (protected when the co
 says so). Last, the mark prices of the symbols with open positions are recorded for
 position-sync (trails, "price beyond the stop"), which cannot reach a venue itself.
 The steps and their order: ``kairos.portfolio.reconcile_tick``.
+
+Each ``norm.ticker`` re-evaluates the SHADOW orders resting on its symbol at once, so a
+SHADOW stop fills seconds after the price crosses it, not at the next minute
+(``kairos.execution.shadow_ticks``).
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 from kairos.contracts.envelope import Envelope
-from kairos.contracts.ops import PingTick
+from kairos.contracts.market_data import Ticker
+from kairos.execution.shadow_ticks import on_ticker
 from kairos.execution.wiring import ExecutionRuntime
 from kairos.portfolio.config import PositionsConfig
 from kairos.portfolio.reconcile_tick import run_tick
@@ -33,8 +38,11 @@ class ReconcilerFunction(KairosFunction):
             PositionsConfig.from_env(self.env)  # a wrong protection text stops start-up, not a tick
             self.rt = ExecutionRuntime.from_env(self.env, self.name)
 
-    def reconcile(self, event: Envelope[PingTick], ctx: Context) -> list[Envelope[Any]]:
-        assert self.rt is not None, "ticks are answered 503 until the runtime is built"
+    def reconcile(self, event: Envelope[Any], ctx: Context) -> list[Envelope[Any]]:
+        assert self.rt is not None, "events are answered 503 until the runtime is built"
+        if isinstance(event.data, Ticker):
+            on_ticker(self.rt.reconciler, event.data, ctx.publish)
+            return []
         return run_tick(ctx.conn, self.rt, event, PositionsConfig.from_env(ctx.env), ctx.source, ctx.publish)
 
     def stop(self) -> None:

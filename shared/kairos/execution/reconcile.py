@@ -80,13 +80,7 @@ class OrderReconciler:
         snapshots, open_ids = self._open_snapshots(orders)
         with ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="reconcile") as pool:
             for outcome in pool.map(lambda o: self._one(o, report.run_id, snapshots), orders):
-                kind, out_rows = outcome
-                report.checked += 1
-                report.outbox_rows += out_rows
-                report.corrected += kind == "corrected"
-                report.skipped_busy += kind == "busy"
-                report.query_failures += kind == "failed"
-                report.lost += kind == "lost"
+                _count(report, outcome)
         if self.settings.scan_orphans:
             self._orphans(open_ids, report)
         log.info(
@@ -101,6 +95,16 @@ class OrderReconciler:
                 "orphans": len(report.orphans),
             },
         )
+        return report
+
+    def run_orders(self, orders: list[repo.OrderRow]) -> ReconcileReport:
+        """Only ``orders``, each fetched on its own, one after the other: no bulk pass and no
+        orphan scan. Each takes the same per-order lock and path as a full run (an order
+        another run or an executor holds now is skipped as busy), so running this beside a
+        full run, or again on the same orders, never applies a venue fill twice."""
+        report = ReconcileReport(run_id=str(uuid.uuid4()))
+        for order in orders:
+            _count(report, self._one(order, report.run_id, {}))
         return report
 
     def _open_snapshots(
@@ -264,6 +268,16 @@ class OrderReconciler:
                         details={"account": account, "client_order_id": cid},
                     )
                 )
+
+
+def _count(report: ReconcileReport, outcome: tuple[str, list[OutboxRow]]) -> None:
+    kind, out_rows = outcome
+    report.checked += 1
+    report.outbox_rows += out_rows
+    report.corrected += kind == "corrected"
+    report.skipped_busy += kind == "busy"
+    report.query_failures += kind == "failed"
+    report.lost += kind == "lost"
 
 
 def alert_event_id(run_id: str, index: int) -> str:

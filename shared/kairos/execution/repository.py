@@ -212,6 +212,20 @@ def in_flight(conn: psycopg.Connection, *, hours: int = 24, accounts: list[str] 
         return [_row(r) for r in cur.execute(_SELECT + where + " ORDER BY id", args).fetchall()]
 
 
+# Its predicate is the partial index ``orders_shadow_resting``'s: every ticker asks it.
+RESTING_SHADOW = (
+    _SELECT + " WHERE mode = 'shadow' AND venue = %s AND symbol = %s"
+    " AND state NOT IN ('FILLED','CANCELED','REJECTED','EXPIRED') ORDER BY id"
+)
+
+
+def resting_shadow(conn: psycopg.Connection, venue: str, symbol: str) -> list[OrderRow]:
+    """The non-final SHADOW orders of ``symbol`` on ``venue``, whatever their age, oldest first:
+    what a new price of that symbol may fill."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return [_row(r) for r in cur.execute(RESTING_SHADOW, (venue, symbol)).fetchall()]
+
+
 @dataclass(frozen=True)
 class CancelRequest:
     """A durable request to cancel an order (``order_cancel_requests``): the intent of a
