@@ -6,7 +6,8 @@ tell the difference except by ``mode``. Fills walk the synthetic depth of
 the same pure model the simulator fills with, so SHADOW and the simulator agree on slippage
 and fees. Orders live in ``shadow_orders`` (one JSON document per order), so a restart
 loses nothing; resting limit and conditional orders are re-evaluated against the current
-price whenever they are fetched (the reconciler does that every minute).
+price whenever they are fetched (the reconciler does that every minute, and on every ticker
+of a symbol they rest on: ``kairos.execution.shadow_ticks``).
 """
 
 from __future__ import annotations
