@@ -120,3 +120,18 @@ def test_the_resting_query_is_answered_from_its_partial_index(database_url, kafk
         conn.execute("SET enable_seqscan = off")  # a near-empty test table: judge the plan, not the costs
         plan = conn.execute("EXPLAIN " + RESTING_SHADOW, ("binanceusdm", ETH)).fetchall()
     assert "orders_shadow_resting" in " ".join(r[0] for r in plan), plan
+
+
+def test_the_minute_run_follows_a_stop_however_long_it_has_rested(database_url, kafka_bootstrap, sim):
+    """A position held for days keeps its stop resting for days: the reconciler's minute run
+    must still bring it level with the venue (for SHADOW: trigger it), not only orders of the
+    last 24 h."""
+    with system(database_url, kafka_bootstrap, sim, mode="shadow") as s:
+        sl, _tp = _open_shadow_position(s)
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute("UPDATE orders SET created_at = created_at - interval '3 days'")
+        sim.control.set_price("BTCUSDT", "59300")  # through the stop
+        s.tick("reconciler")
+        s.pump()
+        assert s.orders("SL")[0]["state"] == "FILLED" and _stop_fills(database_url, sl) == 1
+        assert s.positions()[0]["status"] == "CLOSED"

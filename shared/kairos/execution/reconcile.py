@@ -1,4 +1,5 @@
-"""Reconciliation: bring every non-final order of the last 24 h to the venue's truth.
+"""Reconciliation: bring every order resting at the venue (however old) and every other
+non-final order of the last 24 h to the venue's truth.
 
 Rules: the venue is authoritative for status and fills, the database for
 intent; an order the venue has is never re-submitted (this module never sends an order);

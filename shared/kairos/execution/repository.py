@@ -199,10 +199,12 @@ def by_id(conn: psycopg.Connection, order_id: int, *, lock: bool = False) -> Ord
 
 
 def in_flight(conn: psycopg.Connection, *, hours: int = 24, accounts: list[str] | None = None) -> list[OrderRow]:
-    """Non-final orders of the last ``hours`` (the reconciliation window), oldest first."""
+    """Non-final orders to reconcile, oldest first: every order resting at the venue (OPEN,
+    PARTIALLY_FILLED, CANCELING) whatever its age, since a position's stop-loss and take-profit
+    rest as long as it is held; the others (an outcome never learned) of the last ``hours``."""
     where = (
         " WHERE state NOT IN ('FILLED','CANCELED','REJECTED','EXPIRED')"
-        " AND created_at > now() - make_interval(hours => %s)"
+        " AND (state IN ('OPEN','PARTIALLY_FILLED','CANCELING') OR created_at > now() - make_interval(hours => %s))"
     )
     args: list[Any] = [hours]
     if accounts is not None:
