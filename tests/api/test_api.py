@@ -13,6 +13,8 @@ from kairos_testkit.operator_api import seed_trade
 
 from tests.api.conftest import SECRET, ApiHarness, limit
 
+HOUR = 3600
+
 
 def test_login_gives_a_token_that_reads_and_refresh_rotates(api: ApiHarness) -> None:
     client = api.make()
@@ -64,20 +66,21 @@ def test_missing_expired_and_forged_tokens_are_401_and_a_weak_role_403(api: ApiH
 
 
 def test_rate_limit_is_shared_by_two_instances_and_answers_429_with_retry_after(api: ApiHarness) -> None:
-    first = api.make(per_user=limit(4))
-    second = api.make(per_user=limit(4))
+    # fixed windows: an hour-long one, so the requests below cannot straddle two windows
+    first = api.make(per_user=limit(4, HOUR))
+    second = api.make(per_user=limit(4, HOUR))
     headers = api.login(first, "viewer")
     codes = [c.get("/api/v1/me", headers=headers).status_code for c in (first, second, first, second, first)]
     assert codes == [200, 200, 200, 200, 429]
     refused = second.get("/api/v1/me", headers=headers)
     assert refused.status_code == 429
-    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert 1 <= int(refused.headers["Retry-After"]) <= HOUR
     # another user is not limited by this one
     assert second.get("/api/v1/me", headers=api.login(second, "trader")).status_code == 200
 
 
 def test_rate_limit_per_address_covers_login(api: ApiHarness) -> None:
-    client = api.make(per_address=limit(3))
+    client = api.make(per_address=limit(3, HOUR))  # four logins may take seconds: no window edge between them
     codes = [client.post("/api/v1/auth/login", json={"username": "x1", "password": "p"}).status_code for _ in range(4)]
     assert codes == [401, 401, 401, 429]
 
