@@ -1,6 +1,7 @@
 """reconciler (cron, every minute; on demand by sending it a tick): the venue's view against ours.
 
-Every non-final order of the last 24 h is compared with the venue: missing transitions and
+Every order resting at the venue (however old: a position's stop rests as long as it is held)
+and every other non-final order of the last 24 h is compared with the venue: missing transitions and
 fills become events, every correction is audited, lost and orphan orders are alerted. Then
 positions held at the venue that no fill of ours explains (opened by hand) are adopted as
 unmanaged positions, alerted, and handed to position-sync (protected when the configuration
