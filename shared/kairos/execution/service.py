@@ -261,7 +261,7 @@ class ExecutionService:
         if order.expires_at is not None and order.expires_at <= now:
             return f"EXPIRED_BEFORE_SUBMIT: the command expired at {order.expires_at.isoformat()}"
         if clock.is_entry(order.intent, order.reduce_only):
-            unapproved = approvals.refusal(conn, order.command_id)
+            unapproved = approvals.refusal(conn, order.command_id, order.quantity)
             if unapproved:
                 return unapproved
             return clock.blocking_reason(
@@ -445,7 +445,8 @@ class ExecutionService:
         client order id) and the target's cancel request are committed together first; the
         replacement is placed only once the target is final, with the target's remaining
         quantity unless the amend names one. A target that filled first is not replaced. A
-        pending cancel or replacement is finished by the pending-outcome resolver."""
+        pending cancel or replacement is finished by the pending-outcome resolver. An amend asking
+        for more of an entry than the risk guardian approved is refused, its target untouched."""
         target = self._target(cmd.target_command_id)
         acct, adapter = self.book.get(target.account)
         cid = client_order_id(cmd.command_id)
@@ -453,6 +454,11 @@ class ExecutionService:
         out_rows: list[OutboxRow] = []
         with self._locked(target.client_order_id) as conn:
             target = repo.by_id(conn, target.id)
+            refused = (
+                approvals.enlarging(conn, cmd.command_id, target.command_id, cmd.quantity)
+                if clock.is_entry(target.intent, target.reduce_only)
+                else None
+            )
             with conn.transaction():  # both halves of the intent, durable before anything is sent
                 repo.insert_order_once(
                     conn,
@@ -463,12 +469,15 @@ class ExecutionService:
                     replaces=target.command_id,
                     remaining_of_target=cmd.quantity is None,
                 )
-                if not target.final and target.state is not S.NEW:
+                if refused is None and not target.final and target.state is not S.NEW:
                     repo.request_cancel(conn, target.id, cmd.command_id, reason)
-            out_rows += self._cancel_locked(conn, target, adapter, reason=reason, requested_by=cmd.command_id)
+            if refused is None:
+                out_rows += self._cancel_locked(conn, target, adapter, reason=reason, requested_by=cmd.command_id)
         with self._locked(cid) as conn:
             order = repo.by_command(conn, cmd.command_id)
             assert order is not None
+            if refused is not None and order.state is S.NEW:
+                return out_rows + self._move(conn, order, T.REJECT, reason=refused)[1]
             try:
                 return out_rows + self._drive(conn, order, adapter)
             except OutcomePending as exc:
