@@ -41,7 +41,9 @@ PATHS = [
 ]
 
 
-async def reads(url: str, headers: dict[str, str], rate: float, seconds: float) -> tuple[list[float], int]:
+async def reads(url: str, headers: dict[str, str], rate: float, seconds: float) -> tuple[list[float], int, float]:
+    """Latencies (from each request's scheduled time), errors, and the rate sustained: the
+    requests answered over the time from the first scheduled send to the last answer."""
     latencies: list[float] = []
     errors = 0
     total = int(rate * seconds)
@@ -62,7 +64,8 @@ async def reads(url: str, headers: dict[str, str], rate: float, seconds: float) 
             latencies.append(time.perf_counter() - due)
 
         await asyncio.gather(*(one(i) for i in range(total)))
-    return latencies, errors
+        sustained = total / (time.perf_counter() - start)
+    return latencies, errors, sustained
 
 
 def stream_latency(url: str, database_url: str, headers: dict[str, str], fills: int) -> list[float]:
@@ -117,10 +120,11 @@ def main(argv: list[str]) -> int:
                 seed_trade(url, n=n, symbol=f"S{n}/USDT:USDT")
             headers = api.login("viewer")
             print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()}")
-            latencies, errors = asyncio.run(reads(api.url, headers, args.rate, args.seconds))
+            latencies, errors, sustained = asyncio.run(reads(api.url, headers, args.rate, args.seconds))
             ms = [x * 1000 for x in latencies]
             print(
-                f"reads: {len(ms)} requests at {args.rate:.0f}/s for {args.seconds:.0f} s, errors {errors}; "
+                f"reads: {len(ms)} requests at {args.rate:.0f}/s for {args.seconds:.0f} s, errors {errors}, "
+                f"sustained {sustained:.0f}/s; "
                 f"p50 {pct(ms, 0.5):.1f} ms, p95 {pct(ms, 0.95):.1f} ms, p99 {pct(ms, 0.99):.1f} ms, "
                 f"max {max(ms):.1f} ms"
             )

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import psycopg
+from fastapi import HTTPException
 from kairos.api import tokens
 from kairos.api.users import User
 from kairos_testkit.operator_api import seed_trade
@@ -77,6 +78,42 @@ def test_rate_limit_is_shared_by_two_instances_and_answers_429_with_retry_after(
     assert 1 <= int(refused.headers["Retry-After"]) <= HOUR
     # another user is not limited by this one
     assert second.get("/api/v1/me", headers=api.login(second, "trader")).status_code == 200
+
+
+def test_every_read_counts_against_the_shared_limit_on_the_connection_it_reads_with(api: ApiHarness) -> None:
+    first = api.make(per_user=limit(3, HOUR))
+    second = api.make(per_user=limit(3, HOUR))
+    headers = api.login(first, "viewer")
+    reads = ["/api/v1/orders", "/api/v1/positions", "/api/v1/pnl", "/api/v1/fills"]
+    answers = [c.get(p, headers=headers) for c, p in zip((first, second, first, second), reads, strict=True)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert 1 <= int(answers[-1].headers["Retry-After"]) <= HOUR
+    # "as of" is the database's clock, taken by the statement that counted the read
+    with psycopg.connect(api.url) as conn:
+        row = conn.execute("SELECT now()").fetchone()
+    assert row is not None
+    as_of = datetime.fromisoformat(answers[0].json()["as_of"])
+    assert timedelta(0) <= row[0] - as_of < timedelta(minutes=1)
+
+
+def test_a_read_gives_its_connection_back_transactional_even_when_refused(api: ApiHarness) -> None:
+    from dataclasses import replace
+
+    from kairos.api.app import Api, Caller
+    from kairos.runtime.db import open_pool
+
+    with open_pool(api.url, min_size=1, max_size=1, name="api-test") as pool:
+        app = Api(replace(api.settings, per_user=limit(1, HOUR)), pool)
+        caller = Caller(User("viewer", "viewer"), "127.0.0.1")
+        with app.reading(caller) as (conn, _as_of):
+            assert conn.autocommit  # a read needs no BEGIN / COMMIT round trips
+        try:
+            with app.reading(caller):
+                raise AssertionError("the second read is over the limit")
+        except HTTPException as refused:
+            assert refused.status_code == 429
+        with pool.connection() as conn:  # the pool's only connection: writes still get a transaction
+            assert not conn.autocommit
 
 
 def test_rate_limit_per_address_covers_login(api: ApiHarness) -> None:

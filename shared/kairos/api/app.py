@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from psycopg_pool import ConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kairos.api import audit, idempotency, limits, reads, tokens, users
@@ -73,6 +76,14 @@ class _NotDone(Exception):
     def __init__(self, status: int, answer: Any, outcome: str) -> None:
         super().__init__(outcome)
         self.status, self.answer, self.outcome = status, answer, outcome
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sends a read: the user its valid token names, and the address it comes from."""
+
+    user: User
+    address: str
 
 
 def _error(status: int, code: str, reason: str, **extra: Any) -> JSONResponse:
@@ -181,23 +192,61 @@ class Api:
             except HTTPException:
                 self.address_limit(request)  # a bad token still counts against its address
                 raise
-            buckets = [
-                (f"addr:{address}", self.settings.per_address),
-                (f"user:{user.username}", self.settings.per_user),
-            ]
             with self.pool.connection() as conn:
-                verdict = limits.hit_all(conn, buckets)
-            if not verdict.allowed:
-                raise HTTPException(
-                    429,
-                    {"code": "rate_limited", "reason": f"too many requests from {address} or {user.username}"},
-                    headers={"Retry-After": str(verdict.retry_after_s)},
-                )
+                self._count(conn, Caller(user, address))
             if not users.may(user.role, needed):
                 raise HTTPException(403, {"code": "forbidden", "reason": f"needs role {needed}, you are {user.role}"})
             return user
 
         return check
+
+    def _count(self, conn: psycopg.Connection, caller: Caller) -> limits.Verdict:
+        """One hit on the caller's address and user limits (one statement); 429 above either."""
+        buckets = [
+            (f"addr:{caller.address}", self.settings.per_address),
+            (f"user:{caller.user.username}", self.settings.per_user),
+        ]
+        verdict = limits.hit_all(conn, buckets)
+        if not verdict.allowed:
+            raise HTTPException(
+                429,
+                {
+                    "code": "rate_limited",
+                    "reason": f"too many requests from {caller.address} or {caller.user.username}",
+                },
+                headers={"Retry-After": str(verdict.retry_after_s)},
+            )
+        return verdict
+
+    def reader(self) -> Callable[[Request], Awaitable[Caller]]:
+        """The token check of a read, on the event loop (no database, no thread hop); the limits
+        are counted by :meth:`reading` on the connection the read then uses. Every role may read."""
+
+        async def check(request: Request) -> Caller:
+            try:
+                user = self.current_user_token(request)
+            except HTTPException:
+                await run_in_threadpool(self.address_limit, request)  # a bad token still counts against its address
+                raise
+            return Caller(user, request.client.host if request.client else "unknown")
+
+        return check
+
+    @contextmanager
+    def reading(self, caller: Caller) -> Iterator[tuple[psycopg.Connection, str]]:
+        """One pool checkout for a whole read: the caller's limits and the read's "as of" (the
+        database clock just before the read) in one statement, then the read. Autocommit: each
+        statement commits alone, without BEGIN and COMMIT round trips; a read's statements each
+        see their own snapshot, as they do in a read-committed transaction."""
+        with self.pool.connection() as conn:
+            conn.autocommit = True
+            try:
+                verdict = self._count(conn, caller)
+                assert verdict.db_now is not None
+                yield conn, verdict.db_now.isoformat()
+            finally:
+                if not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+                    conn.autocommit = False
 
     # --- writes ---------------------------------------------------------------------
 
@@ -261,8 +310,6 @@ class Api:
                     )
                 return failed.status, failed.answer, False
 
-        from starlette.concurrency import run_in_threadpool
-
         status, answer, replayed = await run_in_threadpool(run_or_report)
         headers = {"Idempotent-Replayed": "true"} if replayed else {}
         return JSONResponse(answer, status_code=status, headers=headers)
@@ -320,87 +367,87 @@ class Api:
 
     def _reads(self) -> APIRouter:
         viewer = Depends(self.role("viewer"))
+        reader = Depends(self.reader())
         r = APIRouter(prefix="/api/v1", tags=["reads"], responses={401: {}, 403: {}, 429: {}})
 
         @r.get("/me")
         def me(user: User = viewer) -> dict[str, Any]:
             return {"username": user.username, "role": user.role}
 
-        @r.get("/orders", dependencies=[viewer])
+        @r.get("/orders")
         def orders(
+            caller: Caller = reader,
             limit: LimitQ = 100,
             state: StateQ = None,
             account: AccountQ = None,
         ) -> dict[str, Any]:
-            with self.pool.connection() as conn:
-                return {
-                    "as_of": reads.as_of(conn),
-                    "items": reads.orders(conn, limit=limit, state=state, account=account),
-                }
+            with self.reading(caller) as (conn, as_of):
+                return {"as_of": as_of, "items": reads.orders(conn, limit=limit, state=state, account=account)}
 
-        @r.get("/fills", dependencies=[viewer])
-        def fills(limit: LimitQ = 100, account: AccountQ = None) -> dict[str, Any]:
-            with self.pool.connection() as conn:
-                return {"as_of": reads.as_of(conn), "items": reads.fills(conn, limit=limit, account=account)}
+        @r.get("/fills")
+        def fills(caller: Caller = reader, limit: LimitQ = 100, account: AccountQ = None) -> dict[str, Any]:
+            with self.reading(caller) as (conn, as_of):
+                return {"as_of": as_of, "items": reads.fills(conn, limit=limit, account=account)}
 
-        @r.get("/positions", dependencies=[viewer])
-        def positions(status: StatusQ = "open", limit: LimitQ = 200) -> dict[str, Any]:
+        @r.get("/positions")
+        def positions(caller: Caller = reader, status: StatusQ = "open", limit: LimitQ = 200) -> dict[str, Any]:
             """Positions with their protection state and protective orders; unrealised PnL at the stored mark."""
-            with self.pool.connection() as conn:
-                items = reads.positions(conn, open_only=status == "open", limit=limit)
-                return {"as_of": reads.as_of(conn), "items": items}
+            with self.reading(caller) as (conn, as_of):
+                return {"as_of": as_of, "items": reads.positions(conn, open_only=status == "open", limit=limit)}
 
-        @r.get("/pnl", dependencies=[viewer])
-        def pnl() -> dict[str, Any]:
+        @r.get("/pnl")
+        def pnl(caller: Caller = reader) -> dict[str, Any]:
             """Realised PnL and fees of every position, unrealised PnL of open ones at their stored marks."""
-            with self.pool.connection() as conn:
-                return {"as_of": reads.as_of(conn), **reads.pnl(conn)}
+            with self.reading(caller) as (conn, as_of):
+                return {"as_of": as_of, **reads.pnl(conn)}
 
-        @r.get("/snapshots", dependencies=[viewer])
-        def snapshots(limit: LimitQ = 100) -> dict[str, Any]:
-            with self.pool.connection() as conn:
-                return {"as_of": reads.as_of(conn), "items": reads.snapshots(conn, limit)}
+        @r.get("/snapshots")
+        def snapshots(caller: Caller = reader, limit: LimitQ = 100) -> dict[str, Any]:
+            with self.reading(caller) as (conn, as_of):
+                return {"as_of": as_of, "items": reads.snapshots(conn, limit)}
 
-        @r.get("/market-data/{symbol:path}", dependencies=[viewer], responses={404: {}})
+        @r.get("/market-data/{symbol:path}", responses={404: {}})
         def market_data(
             symbol: SymbolP,
+            caller: Caller = reader,
             venue: VenueQ = None,
         ) -> dict[str, Any]:
             """The stored mark price and the newest 1m candle of a symbol (ccxt form, e.g. BTC/USDT:USDT)."""
-            with self.pool.connection() as conn:
+            with self.reading(caller) as (conn, as_of):
                 found = reads.market_data(conn, venue or self.settings.venue, symbol)
                 if found is None:
                     raise HTTPException(404, {"code": "not_found", "reason": f"no market data stored for {symbol}"})
-                return {"as_of": reads.as_of(conn), **found}
+                return {"as_of": as_of, **found}
 
-        @r.get("/ohlcv/{symbol:path}", dependencies=[viewer])
+        @r.get("/ohlcv/{symbol:path}")
         def ohlcv(
             symbol: SymbolP,
+            caller: Caller = reader,
             timeframe: TimeframeQ = "1m",
             limit: LimitQ = 200,
             venue: VenueQ = None,
         ) -> dict[str, Any]:
             """Stored closed candles, oldest first (the newest ``limit``)."""
-            with self.pool.connection() as conn:
+            with self.reading(caller) as (conn, as_of):
                 items = reads.ohlcv(conn, venue or self.settings.venue, symbol, timeframe, limit)
-                return {"as_of": reads.as_of(conn), "symbol": symbol, "timeframe": timeframe, "items": items}
+                return {"as_of": as_of, "symbol": symbol, "timeframe": timeframe, "items": items}
 
-        @r.get("/alerts", dependencies=[viewer])
-        def alerts(limit: LimitQ = 50) -> dict[str, Any]:
-            with self.pool.connection() as conn:
-                return {"as_of": reads.as_of(conn), "items": reads.alerts(conn, limit)}
+        @r.get("/alerts")
+        def alerts(caller: Caller = reader, limit: LimitQ = 50) -> dict[str, Any]:
+            with self.reading(caller) as (conn, as_of):
+                return {"as_of": as_of, "items": reads.alerts(conn, limit)}
 
-        @r.get("/protection/slo", dependencies=[viewer])
-        def protection_slo() -> dict[str, Any]:
+        @r.get("/protection/slo")
+        def protection_slo(caller: Caller = reader) -> dict[str, Any]:
             """The protection SLOs as slo-monitor computes them (kairos.portfolio.monitor.report)."""
             from datetime import UTC, datetime
 
             from kairos.portfolio import monitor
 
-            with self.pool.connection() as conn:
+            with self.reading(caller) as (conn, as_of):
                 rep = monitor.report(conn, datetime.now(UTC))
                 return {
-                    "as_of": reads.as_of(conn),
+                    "as_of": as_of,
                     "delay_p50_s": rep.delay_p50_s,
                     "delay_p99_s": rep.delay_p99_s,
                     "delay_max_s": rep.delay_max_s,

@@ -1,7 +1,9 @@
 """What the API shows: plain reads of the tables the stages write, each with its "as of".
 
-"as of" is the database's clock at the read (``now()`` in the same statement snapshot),
-so a dashboard can say how old what it shows is. Amounts stay decimal strings.
+"as of" is the database's clock at the read, so a dashboard can say how old what it shows
+is: :func:`as_of` on the read's connection, or, for the reads the API counts against its rate
+limits, the clock returned by the counting statement just before the read on the same
+connection (everything committed before it is in the answer). Amounts stay decimal strings.
 """
 
 from __future__ import annotations
