@@ -6,21 +6,18 @@ from __future__ import annotations
 
 import os
 import random
-import threading
 import time
 from decimal import Decimal
 
 import psycopg
 import pytest
 from kairos.bus.kafka import make_producer, send_records
-from kairos.catalog import load_catalog
 from kairos.contracts.codec import to_kafka
-from kairos.delivery.kafka_source import KafkaSourceDelivery
-from kairos.delivery.wiring import kafka_source_specs
 from kairos.execution.client_ids import is_ours
 from kairos.localinfra.ports import free_port
 from kairos_testkit.execution import command, exec_env, runtime, setup_account, venue_orders_by_cid
 from kairos_testkit.functions import runtime_env, start_function
+from kairos_testkit.served_executor import start_deliveries
 from kairos_testkit.topics import create_topics
 from kairos_testkit.waiting import wait_until
 
@@ -57,13 +54,7 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(database_url, sim,
     env = {**runtime_env(database_url, kafka_bootstrap), **exec_env(database_url)}
     port = free_port()
     fn = start_function("executor", env, tmp_path, port=port)
-    deliveries = [
-        KafkaSourceDelivery(spec, kafka_bootstrap, profile="tansu")
-        for spec in kafka_source_specs(load_catalog(), {"executor": fn.url}, only={"executor"})
-    ]
-    threads = [threading.Thread(target=d.run, daemon=True) for d in deliveries]
-    for t in threads:
-        t.start()
+    deliveries = start_deliveries(kafka_bootstrap, fn.url)
     commands = _commands()
     producer = make_producer(kafka_bootstrap)
     send_records(producer, [("cmd.execute_trade", to_kafka(c)) for c in commands])
@@ -94,15 +85,12 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(database_url, sim,
             message=f"all {N_COMMANDS} commands reached a recorded outcome",
         )
     finally:
-        for d in deliveries:
-            d.stop.set()
-        for t in threads:
-            t.join(10)
+        deliveries.stop()
         fn.process.kill()
     assert kills == KILLS and killed_at[-1] < N_COMMANDS, killed_at
     print(f"kills after {killed_at} of {N_COMMANDS} orders")
-    assert sum(d.stats.dead_lettered for d in deliveries) == 0  # nothing was given up
-    assert sum(d.stats.retried for d in deliveries) >= KILLS  # the kills interrupted deliveries
+    assert deliveries.dead_lettered() == 0  # nothing was given up
+    assert deliveries.retried() >= KILLS  # the kills interrupted deliveries
     with runtime(database_url, function="reconciler") as rt:
         report = rt.reconciler.run()
     assert report.complete

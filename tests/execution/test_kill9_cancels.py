@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import random
-import threading
 import time
 from decimal import Decimal
 from typing import Any
@@ -15,15 +14,13 @@ from typing import Any
 import psycopg
 import pytest
 from kairos.bus.kafka import make_producer, send_records
-from kairos.catalog import load_catalog
 from kairos.contracts.codec import to_kafka
 from kairos.contracts.commands import AmendOrder, CancelOrder
 from kairos.contracts.envelope import Envelope, new_event
-from kairos.delivery.kafka_source import KafkaSourceDelivery
-from kairos.delivery.wiring import kafka_source_specs
 from kairos.localinfra.ports import free_port
 from kairos_testkit.execution import command, db_order, drive, exec_env, runtime, setup_account, venue_orders_by_cid
 from kairos_testkit.functions import runtime_env, start_function
+from kairos_testkit.served_executor import start_deliveries
 from kairos_testkit.topics import create_topics
 from kairos_testkit.waiting import wait_until
 
@@ -72,13 +69,7 @@ def test_kill_9_during_cancels_and_amends_duplicates_and_loses_nothing(database_
     env = {**runtime_env(database_url, kafka_bootstrap), **exec_env(database_url)}
     port = free_port()
     fn = start_function("executor", env, tmp_path, port=port)
-    deliveries = [
-        KafkaSourceDelivery(spec, kafka_bootstrap, profile="tansu")
-        for spec in kafka_source_specs(load_catalog(), {"executor": fn.url}, only={"executor"})
-    ]
-    threads = [threading.Thread(target=d.run, daemon=True) for d in deliveries]
-    for th in threads:
-        th.start()
+    deliveries = start_deliveries(kafka_bootstrap, fn.url)
     sim.control.set_faults(FAULTS)
     producer = make_producer(kafka_bootstrap)
     send_records(producer, [(topic, to_kafka(env_)) for topic, env_ in commands])
@@ -108,13 +99,10 @@ def test_kill_9_during_cancels_and_amends_duplicates_and_loses_nothing(database_
             message="every target canceled and every replacement resting",
         )
     finally:
-        for d in deliveries:
-            d.stop.set()
-        for th in threads:
-            th.join(10)
+        deliveries.stop()
         fn.process.kill()
     print(f"kills after {killed_at} of {N_TARGETS} cancel requests")
-    assert sum(d.stats.dead_lettered for d in deliveries) == 0
+    assert deliveries.dead_lettered() == 0
     deletes = [r for r in sim.control.audit() if r["path"] == "/fapi/v1/order" and r["method"] == "DELETE"]
     assert len(deletes) == N_TARGETS  # each target needs one executed cancel: so exactly one each
     venue = venue_orders_by_cid(sim)

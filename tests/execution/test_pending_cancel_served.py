@@ -5,20 +5,15 @@ kill -9 restarts, and end with one cancel per target and one replacement at the 
 
 from __future__ import annotations
 
-import dataclasses
-import threading
 from decimal import Decimal
 
 import psycopg
 import pytest
 from kairos.bus.kafka import make_producer, send_records
-from kairos.catalog import load_catalog
 from kairos.catalog.model import DeliveryPolicy
 from kairos.contracts.codec import to_kafka
 from kairos.contracts.commands import AmendOrder, CancelOrder
 from kairos.contracts.envelope import new_event
-from kairos.delivery.kafka_source import KafkaSourceDelivery
-from kairos.delivery.wiring import kafka_source_specs
 from kairos.localinfra.ports import free_port
 from kairos_testkit.execution import (
     ACCOUNT,
@@ -32,10 +27,9 @@ from kairos_testkit.execution import (
     venue_orders_by_cid,
 )
 from kairos_testkit.functions import runtime_env, start_function
+from kairos_testkit.served_executor import restart_through_unknown, start_deliveries
 from kairos_testkit.topics import create_topics
 from kairos_testkit.waiting import wait_until
-
-from tests.execution.test_pending_outcome import start_function_later
 
 #: A budget that runs out long before the venue answers (about half a second).
 SHORT = DeliveryPolicy(retry=2, backoff_policy="linear", backoff_delay="PT0.1S", timeout="PT10S")
@@ -62,12 +56,7 @@ def test_pending_cancel_and_amend_survive_kill_9_without_a_dead_letter_or_a_dupl
     env = {**runtime_env(database_url, kafka_bootstrap), **exec_env(database_url)}
     port = free_port()
     fn = start_function("executor", env, tmp_path, port=port)
-    specs = kafka_source_specs(load_catalog(), {"executor": fn.url}, only={"executor"})
-    deliveries = [KafkaSourceDelivery(dataclasses.replace(s, policy=SHORT), kafka_bootstrap, profile="tansu")
-                  for s in specs]  # fmt: skip
-    threads = [threading.Thread(target=d.run, daemon=True) for d in deliveries]
-    for t in threads:
-        t.start()
+    deliveries = start_deliveries(kafka_bootstrap, fn.url, policy=SHORT)
     # both cancels are executed at the venue but their answers are lost, and every lookup fails
     sim.control.set_faults(
         [
@@ -85,30 +74,17 @@ def test_pending_cancel_and_amend_survive_kill_9_without_a_dead_letter_or_a_dupl
     send_records(producer, [("cmd.execute_trade", to_kafka(later))])
     producer.close()
 
-    def answered() -> int:
-        return sum(d.stats.delivered + d.stats.dead_lettered for d in deliveries)
-
     try:
-        wait_until(lambda: answered() >= 3, timeout=60, message="the three commands were answered")
+        wait_until(lambda: deliveries.answered() >= 3, timeout=60, message="the three commands were answered")
         assert db_order(database_url, later.data.command_id)["state"] == "FILLED"  # not held up
         assert db_order(database_url, a.data.command_id)["state"] == "CANCELING"
         assert db_order(database_url, amend.data.command_id)["state"] == "NEW"  # waits for its target
-        for _ in range(2):  # restarts while the outcomes are unknown (lookups still failing)
-            fn.process.kill()
-            fn.process.wait(10)
-            fn = start_function_later(env, tmp_path, port)
-        sim.control.clear_faults()
-        fn.process.kill()
-        fn.process.wait(10)
-        fn = start_function("executor", env, tmp_path, port=port)
+        fn = restart_through_unknown(fn, env, tmp_path, port, sim)  # restarts while the lookups still fail
         wait_until(lambda: db_order(database_url, amend.data.command_id)["state"] == "OPEN", timeout=60)
     finally:
-        for d in deliveries:
-            d.stop.set()
-        for t in threads:
-            t.join(10)
+        deliveries.stop()
         fn.process.kill()
-    assert sum(d.stats.dead_lettered for d in deliveries) == 0  # acknowledged, not given up
+    assert deliveries.dead_lettered() == 0  # acknowledged, not given up
     assert db_order(database_url, a.data.command_id)["state"] == "CANCELED"
     assert db_order(database_url, b.data.command_id)["state"] == "CANCELED"
     deletes = [r for r in sim.control.audit() if r["path"] == "/fapi/v1/order" and r["method"] == "DELETE"]

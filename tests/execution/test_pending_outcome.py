@@ -4,27 +4,18 @@ kill -9 restarts, even when the delivery's retry budget is far shorter than the 
 
 from __future__ import annotations
 
-import dataclasses
-import os
-import subprocess
-import sys
-import threading
-import time
-
 import httpx
 import psycopg
 import pytest
 from kairos.bus.kafka import make_producer, send_records
-from kairos.catalog import load_catalog
 from kairos.catalog.model import DeliveryPolicy
 from kairos.contracts.codec import to_kafka
-from kairos.delivery.kafka_source import KafkaSourceDelivery
-from kairos.delivery.wiring import kafka_source_specs
 from kairos.execution.client_ids import client_order_id
 from kairos.execution.service import OutcomePending
 from kairos.localinfra.ports import free_port
 from kairos_testkit.execution import command, db_order, exec_env, runtime, setup_account, venue_orders_by_cid
-from kairos_testkit.functions import ServedFunction, catalog_env, runtime_env, start_function
+from kairos_testkit.functions import runtime_env, start_function
+from kairos_testkit.served_executor import restart_through_unknown, start_deliveries, start_later
 from kairos_testkit.topics import create_topics
 from kairos_testkit.waiting import wait_until
 
@@ -41,14 +32,7 @@ def test_an_unknown_outcome_survives_restarts_and_ends_filled_without_a_dead_let
     env = {**runtime_env(database_url, kafka_bootstrap), **exec_env(database_url)}
     port = free_port()
     fn = start_function("executor", env, tmp_path, port=port)
-    [spec] = [
-        s
-        for s in kafka_source_specs(load_catalog(), {"executor": fn.url}, only={"executor"})
-        if s.topic == "cmd.execute_trade"
-    ]
-    delivery = KafkaSourceDelivery(dataclasses.replace(spec, policy=SHORT), kafka_bootstrap, profile="tansu")
-    thread = threading.Thread(target=delivery.run, daemon=True)
-    thread.start()
+    deliveries = start_deliveries(kafka_bootstrap, fn.url, policy=SHORT, topics=["cmd.execute_trade"])
     # the order is executed at the venue but its answer is lost, and every lookup fails
     sim.control.set_faults(
         [
@@ -61,44 +45,20 @@ def test_an_unknown_outcome_survives_restarts_and_ends_filled_without_a_dead_let
     send_records(producer, [("cmd.execute_trade", to_kafka(cmd))])
     producer.close()
     try:
-        wait_until(lambda: delivery.stats.delivered + delivery.stats.dead_lettered >= 1, timeout=60)
+        wait_until(lambda: deliveries.answered() >= 1, timeout=60)
         assert db_order(database_url, cmd.data.command_id)["state"] == "UNKNOWN"
-        for _ in range(2):  # restarts while the outcome is unknown (lookups still failing)
-            fn.process.kill()
-            fn.process.wait(10)
-            fn = start_function_later(env, tmp_path, port)
-        sim.control.clear_faults()
-        fn.process.kill()
-        fn.process.wait(10)
-        fn = start_function("executor", env, tmp_path, port=port)
+        fn = restart_through_unknown(fn, env, tmp_path, port, sim)  # restarts while the lookups still fail
         wait_until(lambda: db_order(database_url, cmd.data.command_id)["state"] == "FILLED", timeout=60)
     finally:
-        delivery.stop.set()
-        thread.join(10)
+        deliveries.stop()
         fn.process.kill()
-    assert delivery.stats.dead_lettered == 0  # acknowledged, not given up
+    assert deliveries.dead_lettered() == 0  # acknowledged, not given up
     assert len(venue_orders_by_cid(sim)[client_order_id(cmd.data.command_id)]) == 1  # sent once
     with psycopg.connect(database_url) as conn:
         [(distinct,)] = conn.execute(
             "SELECT count(DISTINCT event_id) FROM outbox WHERE event_type = 'kairos.exec.trade_result'"
         ).fetchall()
     assert distinct == 1  # the command's one result, published by the executor that resolved it
-
-
-def start_function_later(env: dict[str, str], tmp_path, port: int):
-    """Start the executor without waiting for readiness (it stays RECOVERING while the
-    venue's lookups fail), and give it a moment to run its recovery."""
-    log_path = tmp_path / f"executor-{port}-later.log"
-    full = {**os.environ, **catalog_env("executor"), **env, "LISTEN_ADDRESS": f"127.0.0.1:{port}"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kairos.cli", "serve", "executor"],
-        env=full,
-        stdout=log_path.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    time.sleep(3)
-    return ServedFunction("executor", f"http://127.0.0.1:{port}", proc, log_path)
 
 
 @pytest.mark.slow
@@ -112,7 +72,7 @@ def test_readiness_is_503_naming_the_executor_while_recovering(database_url, sim
         rt.service.execute(cmd.data, cmd)  # leaves an order in flight (UNKNOWN)
     sim.control.set_faults([], maintenance=True)  # the venue cannot be asked: recovery waits
     env = {**runtime_env(database_url, kafka_bootstrap), **exec_env(database_url)}
-    fn = start_function_later(env, tmp_path, free_port())
+    fn = start_later(env, tmp_path, free_port())
     try:
         seen: list[tuple[int, dict]] = []
 
